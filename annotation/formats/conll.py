@@ -1,0 +1,70 @@
+"""CoNLL/BIO: `token<TAB or space>tag` per line, blank lines between sentences,
+`-DOCSTART-` lines between documents."""
+
+import re
+from collections.abc import Iterable, Iterator
+
+from annotation.formats.errors import FormatError
+
+BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
+
+
+def parse_conll(lines: Iterable[str]) -> list[list[list[tuple[str, str]]]]:
+    """Return documents, each a list of sentences, each a list of (token, tag).
+
+    The tag is the last column, so files with extra middle columns (POS, chunk) read too.
+    """
+    return [sentences for _, sentences in iter_conll(lines)]
+
+
+def iter_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[list[tuple[str, str]]]]]:
+    """Yield (line of the document's first token, its sentences) for each document."""
+    sentences: list[list[tuple[str, str]]] = []
+    sentence: list[tuple[str, str]] = []
+    first_line = 0
+
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip("\r\n")
+        docstart = False
+        if line.strip():
+            columns = line.split("\t") if "\t" in line else line.split()
+            docstart = columns[0].startswith("-DOCSTART-")
+            if not docstart:
+                if not sentence and not sentences:
+                    first_line = number
+                sentence.append(_token_and_tag(columns, line, number))
+                continue
+        # A blank line ends the sentence; -DOCSTART- ends the document too.
+        if sentence:
+            sentences.append(sentence)
+            sentence = []
+        if docstart and sentences:
+            yield first_line, sentences
+            sentences = []
+    if sentence:
+        sentences.append(sentence)
+    if sentences:
+        yield first_line, sentences
+
+
+def _token_and_tag(columns: list[str], line: str, number: int) -> tuple[str, str]:
+    if len(columns) < 2:
+        raise FormatError(f"expected 'token<TAB>tag', found {line[:60]!r}", line=number)
+    token, tag = columns[0].strip(), columns[-1].strip()
+    if not token:
+        raise FormatError("empty token", line=number)
+    if not BIO_TAG.match(tag):
+        raise FormatError(
+            f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=number
+        )
+    return token, tag
+
+
+def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[str]:
+    """Yield CoNLL text, a chunk per document, separating documents with -DOCSTART-."""
+    for index, sentences in enumerate(documents):
+        parts = ["-DOCSTART-\tO\n\n"] if index else []
+        for sentence in sentences:
+            parts.extend(f"{token}\t{tag}\n" for token, tag in sentence)
+            parts.append("\n")
+        yield "".join(parts)

@@ -1,0 +1,172 @@
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, RangeOperators
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Func, Q
+
+DEFAULT_LABELS = [("DISEASE", "#e4572e", "1"), ("TREATMENT", "#2e86ab", "2")]
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the text.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Label(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
+    name = models.CharField(
+        max_length=50,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9_]+$", "Use letters, digits and underscores only, e.g. DISEASE."
+            )
+        ],
+    )
+    color = models.CharField(
+        max_length=7,
+        validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #e4572e.")],
+    )
+    hotkey = models.CharField(max_length=1, blank=True)
+
+    class Meta:
+        ordering = ["hotkey", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="label_name_unique"),
+            models.UniqueConstraint(
+                fields=["project", "hotkey"], condition=~Q(hotkey=""), name="label_hotkey_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Document(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")
+    title = models.CharField(max_length=500, blank=True)
+    external_id = models.CharField(max_length=200, blank=True)
+    text = models.TextField()
+    metadata = models.JSONField(default=dict, blank=True)
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the text.")
+    token_starts = ArrayField(models.PositiveIntegerField(), default=list)
+    token_ends = ArrayField(models.PositiveIntegerField(), default=list)
+    # None lets the training split decide by a hash of the id.
+    is_dev = models.BooleanField(null=True, blank=True)
+    search = models.GeneratedField(
+        expression=SearchVector("title", "external_id", "text", config="english"),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "content_hash"], name="document_text_unique_in_project"
+            ),
+            models.CheckConstraint(
+                condition=Q(text__regex=r"\S"), name="document_text_not_blank"
+            ),
+        ]
+        indexes = [
+            GinIndex(fields=["search"], name="document_search"),
+            models.Index(fields=["project", "external_id"], name="document_external_id"),
+        ]
+
+    def __str__(self):
+        return self.title or self.external_id or f"Document {self.pk}"
+
+    @property
+    def token_count(self):
+        return len(self.token_starts)
+
+
+class Annotation(models.Model):
+    class Status(models.TextChoices):
+        IN_PROGRESS = "in_progress", "In progress"
+        SUBMITTED = "submitted", "Submitted"
+        REVIEWED = "reviewed", "Reviewed"
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.IN_PROGRESS)
+    version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
+    bio_tags = ArrayField(models.CharField(max_length=64), default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["document", "annotator"], name="annotation_one_per_annotator"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["annotator", "status"], name="annotation_annotator_status"),
+            models.Index(fields=["status", "document"], name="annotation_status_document"),
+        ]
+
+    def __str__(self):
+        return f"{self.document} by {self.annotator}"
+
+
+class Span(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Manual"
+        IMPORTED = "imported", "Imported"
+        SUGGESTION = "suggestion", "Model suggestion"
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="spans")
+    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="spans")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    source = models.CharField(max_length=20, choices=Source, default=Source.MANUAL)
+    model_version = models.ForeignKey(
+        "training.ModelVersion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="accepted_spans",
+    )
+    edited_before_accept = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(start__gte=0) & Q(start__lt=F("end")), name="span_start_before_end"
+            ),
+            ExclusionConstraint(
+                name="span_no_overlap",
+                expressions=[
+                    ("annotation", RangeOperators.EQUAL),
+                    (Func(F("start"), F("end"), function="int4range"), RangeOperators.OVERLAPS),
+                ],
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.label.name} {self.start}-{self.end}"

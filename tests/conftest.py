@@ -1,0 +1,81 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    """A URL for the database this test process is connected to (the test database)."""
+    params = connection.get_connection_params()
+    host = params.get("host") or "localhost"
+    user = params.get("user") or ""
+    password = params.get("password") or ""
+    credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+    name = connection.settings_dict["NAME"]
+    if host.startswith("/"):
+        return f"postgresql://{credentials}/{name}?host={host}&port={params.get('port') or 5432}"
+    return f"postgresql://{credentials}{host}:{params.get('port') or 5432}/{name}"
+
+
+def subprocess_env(**overrides) -> dict:
+    env = dict(os.environ)
+    env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"})
+    env.update(overrides)
+    return env
+
+
+def run_manage(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env or subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def huey_consumer(transactional_db, tmp_path):
+    """A real `manage.py run_huey` process working on the test database."""
+    from huey.contrib.djhuey import HUEY
+
+    connection.ensure_connection()
+    HUEY.flush()
+    log = (tmp_path / "consumer.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "run_huey", "--workers", "2", "--worker-type", "thread"],
+        cwd=ROOT,
+        env=subprocess_env(DATABASE_URL=database_url()),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    process.log_path = tmp_path / "consumer.log"
+    yield process
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()
+    HUEY.flush()
+
+
+def wait_for(predicate, *, timeout=30.0, interval=0.1, message="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
