@@ -79,3 +79,19 @@ def wait_for(predicate, *, timeout=30.0, interval=0.1, message="condition"):
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+@pytest.fixture
+def var_dir():
+    """A fresh STUDIO_VAR_DIR for a subprocess, under var/test/.
+
+    Not under pytest's tmp_path: the embedded server runs as another user when we are root,
+    and pytest keeps its temporary root private to us.
+    """
+    import shutil
+    import uuid
+
+    path = ROOT / "var" / "test" / "scratch" / uuid.uuid4().hex[:12]
+    path.mkdir(parents=True)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -4,10 +4,10 @@ from studio.embedded_db import server_processes
 from tests.conftest import run_manage, subprocess_env
 
 
-def test_embedded_database_survives_restarts_and_leaves_no_server(tmp_path):
-    env = subprocess_env(STUDIO_VAR_DIR=str(tmp_path))
+def test_embedded_database_survives_restarts_and_leaves_no_server(var_dir):
+    env = subprocess_env(STUDIO_VAR_DIR=str(var_dir))
     env.pop("DATABASE_URL", None)
-    pgdata = tmp_path / "pgdata"
+    pgdata = var_dir / "pgdata"
 
     migrated = run_manage("migrate", "--no-input", env=env)
     assert migrated.returncode == 0, migrated.stderr
