@@ -4,6 +4,8 @@
 import re
 from collections.abc import Iterable, Iterator
 
+from annotation.bio import spans_to_tags
+from annotation.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
 from annotation.formats.errors import FormatError
 
 BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -51,13 +53,17 @@ def _token_and_tag(columns: list[str], line: str, number: int) -> tuple[str, str
     if len(columns) < 2:
         raise FormatError(f"expected 'token<TAB>tag', found {line[:60]!r}", line=number)
     token, tag = columns[0].strip(), columns[-1].strip()
+    check_token_and_tag(token, tag, line=number)
+    return token, tag
+
+
+def check_token_and_tag(token: str, tag: str, *, line: int) -> None:
     if not token:
-        raise FormatError("empty token", line=number)
+        raise FormatError("empty token", line=line)
     if not BIO_TAG.match(tag):
         raise FormatError(
-            f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=number
+            f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=line
         )
-    return token, tag
 
 
 def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[str]:
@@ -68,3 +74,25 @@ def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[st
             parts.extend(f"{token}\t{tag}\n" for token, tag in sentence)
             parts.append("\n")
         yield "".join(parts)
+
+
+def read_conll(lines: Iterable[str]) -> Iterator[ImportedDocument]:
+    """Documents keeping the file's tokens: the tokens joined by spaces, a sentence a line."""
+    for first_line, sentences in iter_conll(lines):
+        yield from_tagged_sentences(sentences, line=first_line)
+
+
+def write_conll_documents(documents: Iterable[ExportDocument]) -> Iterable[str]:
+    """CoNLL text of the documents, a sentence break wherever the text has a line break."""
+    return write_conll(map(_tagged_sentences, documents))
+
+
+def _tagged_sentences(document: ExportDocument) -> list[list[tuple[str, str]]]:
+    text, starts, ends = document.text, document.token_starts, document.token_ends
+    tags = spans_to_tags(starts, ends, document.spans)
+    sentences: list[list[tuple[str, str]]] = []
+    for index, (start, end, tag) in enumerate(zip(starts, ends, tags)):
+        if not index or "\n" in text[ends[index - 1] : start]:
+            sentences.append([])
+        sentences[-1].append((text[start:end], tag))
+    return sentences

@@ -1,0 +1,146 @@
+"""The one place that knows every format: detection, and dispatch to readers and writers."""
+
+import io
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import PurePath
+
+from annotation.formats.conll import BIO_TAG, read_conll, write_conll_documents
+from annotation.formats.csv import read_csv
+from annotation.formats.documents import ExportDocument, ImportedDocument
+from annotation.formats.errors import FormatError
+from annotation.formats.huggingface import read_hf_jsonl, write_hf_jsonl
+from annotation.formats.jsonl import read_doccano_jsonl, write_doccano_jsonl
+from annotation.formats.labelstudio import read_label_studio, write_label_studio
+from annotation.formats.pubtator import read_pubtator, write_pubtator
+from annotation.formats.text import read_text
+
+FORMATS = {
+    "text": "Plain text (one document)",
+    "text-lines": "Plain text (one document per line)",
+    "csv": "CSV with a text column",
+    "doccano": "doccano JSONL",
+    "label-studio": "Label Studio JSON",
+    "conll": "CoNLL / BIO",
+    "pubtator": "PubTator",
+    "hf-jsonl": "Hugging Face JSONL (tokens + ner_tags)",
+}
+
+_EXTENSIONS = {
+    ".txt": "text",
+    ".text": "text",
+    ".csv": "csv",
+    ".json": "label-studio",
+    ".conll": "conll",
+    ".conllu": "conll",
+    ".bio": "conll",
+    ".iob": "conll",
+    ".iob2": "conll",
+    ".tsv": "conll",
+    ".pubtator": "pubtator",
+}
+_PUBTATOR = re.compile(r"^\d+\|t\|")
+_SAMPLE_LINES = 20
+
+
+def detect_format(filename: str, head: str) -> str:
+    """Guess the format from the file name and the first few KB of its text.
+
+    Content wins over a generic extension: PubTator and CoNLL files are often `.txt`.
+    """
+    extension = PurePath(filename).suffix.lower()
+    lines = [line for line in head.splitlines() if line.strip()][:_SAMPLE_LINES]
+    if extension in (".jsonl", ".ndjson") or (lines and lines[0].lstrip().startswith("{")):
+        first = lines[0] if lines else ""
+        return "hf-jsonl" if '"tokens"' in first and '"ner_tags"' in first else "doccano"
+    if extension in _EXTENSIONS and extension not in (".txt", ".text"):
+        return _EXTENSIONS[extension]
+    if lines and _PUBTATOR.match(lines[0]):
+        return "pubtator"
+    if lines and head.lstrip().startswith("["):
+        return "label-studio"
+    if lines and all(_looks_like_conll(line) for line in _complete(lines, head)):
+        return "conll"
+    if extension in (".txt", ".text"):
+        return "text"
+    raise FormatError(
+        f"unknown format: cannot tell the format of {filename or 'the file'!r}; "
+        f"supported formats are {', '.join(FORMATS.values())}"
+    )
+
+
+def _complete(lines: list[str], head: str) -> list[str]:
+    """The sample lines, less a last one that `head` may have cut short."""
+    return lines[:-1] if len(lines) > 1 and not head.endswith("\n") else lines
+
+
+def _looks_like_conll(line: str) -> bool:
+    columns = line.split("\t") if "\t" in line else line.split()
+    return columns[0].startswith("-DOCSTART-") or (
+        len(columns) >= 2 and bool(BIO_TAG.match(columns[-1].strip()))
+    )
+
+
+def read_documents(
+    fmt: str, text: str, *, filename: str = "", column: str | None = None
+) -> list[ImportedDocument]:
+    """All documents of a decoded upload; raises FormatError on the first problem.
+
+    `column` picks the text column of a CSV file.
+    """
+    try:
+        documents = list(_read(fmt, text, filename=filename, column=column))
+    except FormatError as error:
+        error.filename = error.filename or filename
+        raise
+    if not documents:
+        raise FormatError("no documents found", filename=filename)
+    return documents
+
+
+def _read(fmt: str, text: str, *, filename: str, column: str | None) -> Iterable[ImportedDocument]:
+    lines = io.StringIO(text)
+    match fmt:
+        case "text" | "text-lines":
+            return read_text(lines, one_per_line=fmt == "text-lines", filename=filename)
+        case "csv":
+            return read_csv(lines, column=column)
+        case "doccano":
+            return read_doccano_jsonl(lines)
+        case "label-studio":
+            return read_label_studio(text)
+        case "conll":
+            return read_conll(lines)
+        case "pubtator":
+            return read_pubtator(lines)
+        case "hf-jsonl":
+            return read_hf_jsonl(lines)
+    raise FormatError(f"unknown format: {fmt!r}; supported formats are {', '.join(FORMATS)}")
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    label: str
+    extension: str
+    content_type: str
+    write: Callable[[Iterable[ExportDocument]], Iterable[str]]
+
+
+_JSON, _JSONL, _TEXT = "application/json", "application/jsonl", "text/plain; charset=utf-8"
+EXPORT_FORMATS = {
+    "doccano": ExportFormat("doccano JSONL", ".jsonl", _JSONL, write_doccano_jsonl),
+    "label-studio": ExportFormat("Label Studio JSON", ".json", _JSON, write_label_studio),
+    "conll": ExportFormat("CoNLL / BIO", ".conll", _TEXT, write_conll_documents),
+    "pubtator": ExportFormat("PubTator", ".pubtator", _TEXT, write_pubtator),
+    "hf-jsonl": ExportFormat("Hugging Face JSONL", ".jsonl", _JSONL, write_hf_jsonl),
+}
+
+
+def export_documents(fmt: str, documents: Iterable[ExportDocument]) -> Iterable[str]:
+    """Stream the documents in an export format, chunk by chunk."""
+    if fmt not in EXPORT_FORMATS:
+        raise ValueError(
+            f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
+        )
+    return EXPORT_FORMATS[fmt].write(documents)

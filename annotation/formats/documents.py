@@ -1,0 +1,110 @@
+"""What readers produce and writers consume, and the checks every reader shares."""
+
+from dataclasses import dataclass, field
+
+from annotation.bio import tags_to_spans
+from annotation.formats.errors import FormatError
+
+Mention = tuple[int, int, str]  # (start, end exclusive, label), character offsets
+
+
+@dataclass
+class ImportedDocument:
+    text: str
+    title: str = ""
+    external_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    mentions: list[Mention] = field(default_factory=list)
+    # Set only when the source has its own tokenisation (CoNLL, Hugging Face).
+    tokens: list[tuple[int, int]] | None = None
+    line: int | None = None  # where the document starts in the source, for messages
+
+
+@dataclass
+class ExportDocument:
+    id: int
+    title: str
+    external_id: str
+    text: str
+    token_starts: list[int]
+    token_ends: list[int]
+    spans: list[Mention]
+    metadata: dict
+    status: str = ""
+
+
+def quote(text: str, start: int, end: int, limit: int = 40) -> str:
+    excerpt = text[start:end]
+    if len(excerpt) > limit:
+        excerpt = excerpt[: limit - 1] + "…"
+    return '"' + excerpt.replace("\n", " ") + '"'
+
+
+def _describe(text: str, mention: Mention) -> str:
+    start, end, label = mention
+    return f"{label} {start}-{end} {quote(text, start, end)}"
+
+
+def check_mention(text: str, mention: Mention, *, line: int | None) -> None:
+    """Raise FormatError unless the mention is a well-formed, non-blank slice of text."""
+    start, end, label = mention
+    if not all(isinstance(offset, int) and not isinstance(offset, bool) for offset in (start, end)):
+        raise FormatError(f"mention offsets must be integers, found {start!r}-{end!r}", line=line)
+    if not isinstance(label, str) or not label.strip():
+        raise FormatError(f"mention {start}-{end} has no label", line=line)
+    if start >= end:
+        raise FormatError(f"mention {label} {start}-{end} is empty or reversed", line=line)
+    if start < 0 or end > len(text):
+        raise FormatError(
+            f"mention {label} {start}-{end} is out of range: the text has {len(text)} characters",
+            line=line,
+        )
+    # Whitespace at an edge is never on a token edge, so the mention could not be stored.
+    if text[start].isspace() or text[end - 1].isspace():
+        raise FormatError(
+            f"mention {_describe(text, mention)} starts or ends with whitespace", line=line
+        )
+
+
+def validated(document: ImportedDocument) -> ImportedDocument:
+    """Check a freshly read document, sort its mentions, and return it."""
+    text, line = document.text, document.line
+    if not text.strip():
+        raise FormatError("empty document", line=line)
+    if "\0" in text:
+        raise FormatError("the text contains a NUL byte", line=line)
+    for mention in document.mentions:
+        check_mention(text, mention, line=line)
+    document.mentions = sorted(document.mentions)
+    for previous, mention in zip(document.mentions, document.mentions[1:]):
+        if mention[0] < previous[1]:
+            raise FormatError(
+                f"mention {_describe(text, mention)} overlaps {_describe(text, previous)}",
+                line=line,
+            )
+    return document
+
+
+def from_tagged_sentences(sentences: list[list[tuple[str, str]]], **fields) -> ImportedDocument:
+    """A validated document from (token, IOB2 tag) sentences, keeping their tokenisation.
+
+    Tokens are joined by single spaces and sentences by newlines; invalid tag
+    sequences are repaired like conlleval.
+    """
+    lines: list[str] = []
+    tokens: list[tuple[int, int]] = []
+    mentions: list[Mention] = []
+    offset = 0
+    for sentence in sentences:
+        starts, ends = [], []
+        for token, _ in sentence:
+            starts.append(offset)
+            offset += len(token)
+            ends.append(offset)
+            offset += 1  # the space after the token, or the newline after the sentence
+        lines.append(" ".join(token for token, _ in sentence))
+        tokens.extend(zip(starts, ends))
+        mentions.extend(tags_to_spans(starts, ends, [tag for _, tag in sentence]))
+    return validated(
+        ImportedDocument("\n".join(lines), mentions=mentions, tokens=tokens, **fields)
+    )
