@@ -133,6 +133,11 @@ if BASE_MODEL.startswith(("/", ".", "~")) and not (
         f"BASE_MODEL={BASE_MODEL!r} is not a Hugging Face model directory (no config.json)"
     )
 
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, minimum=1) * 1_000_000
+# Files up to this size import within the request; larger ones go to the worker.
+IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_KB", 1000) * 1000
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from annotation.formats.detect import FORMATS
+from annotation.imports import ImportRejected, import_path
+from annotation.management.commands._project import find_project, find_user
+from annotation.models import Project
+from annotation.services import create_project
+
+
+class Command(BaseCommand):
+    help = "Import documents (and their mentions) into a project. Each file imports whole or not at all."
+
+    def add_arguments(self, parser):
+        parser.add_argument("project", help="Project name or id.")
+        parser.add_argument("files", nargs="+", type=Path)
+        parser.add_argument("--format", choices=sorted(FORMATS), help="Override format detection.")
+        parser.add_argument("--column", help="CSV: the column holding the text.")
+        parser.add_argument(
+            "--map", action="append", default=[], metavar="SOURCE=LABEL",
+            help="Map an incoming label to a project label (LABEL empty drops it). Repeatable.",
+        )
+        parser.add_argument(
+            "--drop-unmapped", action="store_true",
+            help="Drop mentions whose label the project lacks, instead of creating the label.",
+        )
+        parser.add_argument("--create-project", action="store_true", help="Create the project if missing.")
+        parser.add_argument("--user", help="Annotator the imported mentions belong to (default: first admin).")
+
+    def handle(self, *args, project, files, format, column, map, drop_unmapped, create_project, user, **options):
+        user = find_user(user)
+        target = self._project(project, create_project, user)
+        mapping = {}
+        for rule in map:
+            source, sep, label = rule.partition("=")
+            if not sep or not source:
+                raise CommandError(f"--map {rule!r}: expected SOURCE=LABEL")
+            mapping[source] = label
+        failures = 0
+        for path in files:
+            if not path.is_file():
+                self.stderr.write(self.style.ERROR(f"{path}: no such file"))
+                failures += 1
+                continue
+            try:
+                summary = import_path(
+                    target, path, user=user, fmt=format, options={"column": column},
+                    label_mapping=mapping, create_unmapped=not drop_unmapped,
+                )
+            except ImportRejected as error:
+                self.stderr.write(self.style.ERROR(f"Nothing imported from {error}"))
+                failures += 1
+                continue
+            self.stdout.write(self.style.SUCCESS(
+                f"{path.name}: {summary.documents_created} documents, {summary.mentions_imported} mentions"
+                f" ({summary.duplicates_skipped} duplicates skipped, {summary.mentions_dropped} mentions dropped,"
+                f" {summary.forced_splits} extra token splits"
+                + (f", new labels {', '.join(summary.labels_created)}" if summary.labels_created else "")
+                + ")"
+            ))
+        if failures:
+            raise CommandError(f"{failures} of {len(files)} files were not imported.")
+
+    def _project(self, name, create, user):
+        if create and not Project.objects.filter(name=name).exists():
+            return create_project(name, created_by=user)
+        return find_project(name)

@@ -1,0 +1,201 @@
+"""Writes to projects, documents and annotations. Views, the API, tasks and commands call these."""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.bio import spans_to_tags
+from annotation.formats.documents import ImportedDocument
+from annotation.models import DEFAULT_LABELS, Annotation, Document, Label, Project, Span
+from annotation.tokenize import tokenize
+
+LABEL_PALETTE = ["#e4572e", "#2e86ab", "#76b041", "#9c6ade", "#f2a541", "#17bebb", "#d1495b"]
+HOTKEYS = "123456789"
+BATCH_SIZE = 2000
+
+
+@dataclass
+class ImportSummary:
+    filename: str = ""
+    documents_created: int = 0
+    duplicates_skipped: int = 0
+    mentions_imported: int = 0
+    mentions_dropped: int = 0
+    forced_splits: int = 0
+    labels_created: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@transaction.atomic
+def create_project(name: str, *, description="", guidelines="", created_by=None) -> Project:
+    project = Project.objects.create(
+        name=name, description=description, guidelines=guidelines, created_by=created_by
+    )
+    Label.objects.bulk_create(
+        Label(project=project, name=label, color=color, hotkey=hotkey)
+        for label, color, hotkey in DEFAULT_LABELS
+    )
+    return project
+
+
+def add_label(project: Project, name: str) -> Label:
+    existing = list(project.labels.all())
+    used_hotkeys = {label.hotkey for label in existing}
+    return Label.objects.create(
+        project=project,
+        name=name,
+        color=LABEL_PALETTE[len(existing) % len(LABEL_PALETTE)],
+        hotkey=next((key for key in HOTKEYS if key not in used_hotkeys), ""),
+    )
+
+
+def resolve_label_mapping(
+    project: Project,
+    source_labels: set[str],
+    mapping: dict[str, str] | None,
+    *,
+    create_unmapped: bool,
+) -> tuple[dict[str, Label | None], list[str]]:
+    """Decide, for each incoming label name, the project label it becomes (None: dropped).
+
+    `mapping` maps incoming names to project label names; a name missing from it keeps
+    its own name when the project has that label (case-insensitively), and is otherwise
+    created or dropped as the user chose. An explicit empty target drops the label.
+    """
+    mapping = mapping or {}
+    labels = {label.name.upper(): label for label in project.labels.all()}
+    resolved: dict[str, Label | None] = {}
+    created: list[str] = []
+    for source in sorted(source_labels):
+        target = mapping.get(source, source).strip()
+        if not target:
+            resolved[source] = None
+        elif target.upper() in labels:
+            resolved[source] = labels[target.upper()]
+        elif create_unmapped or source in mapping:
+            label = add_label(project, target)
+            labels[target.upper()] = label
+            resolved[source] = label
+            created.append(target)
+        else:
+            resolved[source] = None
+    return resolved, created
+
+
+@transaction.atomic
+def import_documents(
+    project: Project,
+    documents: Sequence[ImportedDocument],
+    *,
+    importer,
+    filename: str = "",
+    label_mapping: dict[str, str] | None = None,
+    create_unmapped: bool = True,
+    annotation_status: str = Annotation.Status.SUBMITTED,
+    on_progress=None,
+) -> ImportSummary:
+    """Store one file's documents, all or nothing.
+
+    Mentions become spans of an annotation by `importer`; documents whose text the project
+    already holds are skipped.
+    """
+    summary = ImportSummary(filename=filename)
+    source_labels = {label for doc in documents for _, _, label in doc.mentions}
+    labels, summary.labels_created = resolve_label_mapping(
+        project, source_labels, label_mapping, create_unmapped=create_unmapped
+    )
+    known_hashes = _existing_hashes(project, [content_hash(doc.text) for doc in documents])
+
+    for offset in range(0, len(documents), BATCH_SIZE):
+        batch = documents[offset : offset + BATCH_SIZE]
+        rows, mentions_per_row = [], []
+        for doc in batch:
+            digest = content_hash(doc.text)
+            if digest in known_hashes:
+                summary.duplicates_skipped += 1
+                continue
+            known_hashes.add(digest)
+            kept = [(s, e, labels[name]) for s, e, name in doc.mentions if labels[name]]
+            summary.mentions_dropped += len(doc.mentions) - len(kept)
+            if doc.tokens is not None:
+                starts = [start for start, _ in doc.tokens]
+                ends = [end for _, end in doc.tokens]
+            else:
+                tokens = tokenize(doc.text, [edge for s, e, _ in kept for edge in (s, e)])
+                starts, ends = tokens.starts, tokens.ends
+                summary.forced_splits += tokens.forced_splits
+            rows.append(
+                Document(
+                    project=project,
+                    title=doc.title[:500],
+                    external_id=doc.external_id[:200],
+                    text=doc.text,
+                    metadata=doc.metadata,
+                    content_hash=digest,
+                    token_starts=starts,
+                    token_ends=ends,
+                )
+            )
+            mentions_per_row.append(kept)
+        Document.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        _create_imported_annotations(
+            rows, mentions_per_row, importer=importer, status=annotation_status
+        )
+        summary.documents_created += len(rows)
+        summary.mentions_imported += sum(map(len, mentions_per_row))
+        if on_progress:
+            on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
+    return summary
+
+
+def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
+    found: set[str] = set()
+    for offset in range(0, len(hashes), 10_000):
+        chunk = hashes[offset : offset + 10_000]
+        found.update(
+            Document.objects.filter(project=project, content_hash__in=chunk).values_list(
+                "content_hash", flat=True
+            )
+        )
+    return found
+
+
+def _create_imported_annotations(documents, mentions_per_document, *, importer, status):
+    annotations, spans_per_annotation = [], []
+    submitted_at = None if status == Annotation.Status.IN_PROGRESS else timezone.now()
+    for document, mentions in zip(documents, mentions_per_document):
+        if not mentions:
+            continue
+        tags = spans_to_tags(
+            document.token_starts,
+            document.token_ends,
+            [(start, end, label.name) for start, end, label in mentions],
+        )
+        annotations.append(
+            Annotation(
+                document=document,
+                annotator=importer,
+                status=status,
+                bio_tags=tags,
+                submitted_at=submitted_at,
+            )
+        )
+        spans_per_annotation.append(mentions)
+    Annotation.objects.bulk_create(annotations, batch_size=BATCH_SIZE)
+    Span.objects.bulk_create(
+        (
+            Span(annotation=annotation, label=label, start=start, end=end, source=Span.Source.IMPORTED)
+            for annotation, mentions in zip(annotations, spans_per_annotation)
+            for start, end, label in mentions
+        ),
+        batch_size=BATCH_SIZE * 5,
+    )
