@@ -170,3 +170,49 @@ class Span(models.Model):
 
     def __str__(self):
         return f"{self.label.name} {self.start}-{self.end}"
+
+
+class ImportJob(models.Model):
+    """One uploaded file on its way in: stored, mapped, then imported inline or in the background."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Waiting for label mapping"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        SUCCEEDED = "succeeded", "Imported"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500)
+    size = models.PositiveBigIntegerField()
+    format = models.CharField(max_length=30)
+    options = models.JSONField(default=dict, blank=True)
+    source_labels = models.JSONField(default=dict, blank=True, help_text="Label -> mention count.")
+    document_count = models.PositiveIntegerField(default=0)
+    label_mapping = models.JSONField(default=dict, blank=True)
+    create_unmapped = models.BooleanField(default=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.UPLOADED)
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.filename
+
+    @property
+    def is_finished(self):
+        return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    @property
+    def percent(self):
+        return round(100 * self.progress_done / self.progress_total) if self.progress_total else 0

@@ -1,0 +1,87 @@
+"""Reads: the queries behind pages, exports and the API."""
+
+from collections.abc import Iterator
+
+from django.contrib.postgres.search import SearchQuery
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+
+from annotation.formats.documents import ExportDocument
+from annotation.models import Annotation, Document, Project, Span
+
+EXPORT_CHUNK = 500
+NOT_STARTED = "not_started"
+
+
+def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
+    """The annotation an export carries for a document: reviewed before submitted before in
+    progress, then the most recently changed."""
+    rank = {Annotation.Status.REVIEWED: 0, Annotation.Status.SUBMITTED: 1, Annotation.Status.IN_PROGRESS: 2}
+    candidates = [
+        annotation
+        for annotation in document.annotations.all()
+        if not finished_only or annotation.status != Annotation.Status.IN_PROGRESS
+    ]
+    return min(candidates, key=lambda a: (rank[a.status], -a.updated_at.timestamp()), default=None)
+
+
+def export_documents(project: Project, *, finished_only: bool) -> Iterator[ExportDocument]:
+    """Every document of the project, chunk by chunk, so memory stays flat on big projects."""
+    annotations = Annotation.objects.prefetch_related(
+        Prefetch("spans", queryset=Span.objects.select_related("label").order_by("start"))
+    )
+    documents = (
+        Document.objects.filter(project=project)
+        .order_by("id")
+        .prefetch_related(Prefetch("annotations", queryset=annotations))
+    )
+    for document in documents.iterator(chunk_size=EXPORT_CHUNK):
+        annotation = exported_annotation(document, finished_only=finished_only)
+        if finished_only and annotation is None:
+            continue
+        spans = [(s.start, s.end, s.label.name) for s in annotation.spans.all()] if annotation else []
+        yield ExportDocument(
+            id=document.pk,
+            title=document.title,
+            external_id=document.external_id,
+            text=document.text,
+            token_starts=document.token_starts,
+            token_ends=document.token_ends,
+            spans=spans,
+            metadata=document.metadata,
+            status=annotation.status if annotation else NOT_STARTED,
+        )
+
+
+def document_list(
+    project: Project, *, query: str = "", status: str = "", annotator_id: int | None = None
+) -> QuerySet[Document]:
+    documents = Document.objects.filter(project=project).defer("text", "token_starts", "token_ends", "search", "metadata")
+    if query:
+        documents = documents.filter(search=SearchQuery(query, search_type="websearch", config="english"))
+    annotations = Annotation.objects.filter(document=OuterRef("pk"))
+    if annotator_id:
+        annotations = annotations.filter(annotator_id=annotator_id)
+        if not status:
+            documents = documents.filter(Exists(annotations))
+    if status == NOT_STARTED:
+        documents = documents.filter(~Exists(annotations))
+    elif status:
+        documents = documents.filter(Exists(annotations.filter(status=status)))
+    return documents.order_by("id")
+
+
+def status_counts(project: Project) -> dict[str, int]:
+    """Documents per annotation status; a document counts once per status it has."""
+    rows = (
+        Annotation.objects.filter(document__project=project)
+        .values("status")
+        .annotate(documents=Count("document", distinct=True))
+    )
+    counts = {status: 0 for status in Annotation.Status.values}
+    counts.update({row["status"]: row["documents"] for row in rows})
+    documents = Document.objects.filter(project=project)
+    counts["all"] = documents.count()
+    counts[NOT_STARTED] = documents.filter(
+        ~Exists(Annotation.objects.filter(document=OuterRef("pk")))
+    ).count()
+    return counts

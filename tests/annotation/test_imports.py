@@ -1,0 +1,183 @@
+"""Import and export against the database: nothing lost or shifted, bad files refused whole."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from annotation import selectors
+from annotation.bio import tags_to_spans
+from annotation.formats.conll import parse_conll
+from annotation.formats.detect import export_documents
+from annotation.imports import ImportRejected, import_path, start_import, store_upload
+from annotation.models import Annotation, Document, ImportJob, Label, Span
+from annotation.services import create_project
+from tests.conftest import wait_for
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser("admin", password="x")
+
+
+@pytest.fixture
+def project(admin):
+    return create_project("Oncology notes", created_by=admin)
+
+
+def pubtator_mentions(text: str) -> set[tuple[str, int, int, str]]:
+    mentions = set()
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 5 and parts[1].isdigit():
+            mentions.add((parts[0], int(parts[1]), int(parts[2]), parts[4]))
+    return mentions
+
+
+def exported(project, fmt, *, finished_only=True) -> str:
+    return "".join(export_documents(fmt, selectors.export_documents(project, finished_only=finished_only)))
+
+
+def upload(project, user, name, data: bytes, **kwargs):
+    return store_upload(project, [data], filename=name, size=len(data), user=user, **kwargs)
+
+
+def test_ncbi_pubtator_round_trip_keeps_every_mention(project, admin):
+    source = (DATA / "ncbi_devel_sample.pubtator").read_text(encoding="utf-8")
+    types = {label for *_, label in pubtator_mentions(source)}
+    summary = import_path(
+        project, DATA / "ncbi_devel_sample.pubtator", user=admin,
+        label_mapping={label: label for label in types},
+    )
+    assert summary.documents_created == 40
+    assert summary.mentions_imported == len(pubtator_mentions(source)) > 250
+    assert pubtator_mentions(exported(project, "pubtator")) == pubtator_mentions(source)
+
+
+def test_ncbi_types_map_to_disease_by_default(project, admin):
+    summary = import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    assert summary.labels_created == []
+    assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE"}
+
+
+def test_bc5cdr_conll_round_trip_is_identical(project, admin):
+    path = DATA / "bc5cdr_devel_sample.conll"
+    project.labels.all().delete()  # a BC5CDR project keeps the corpus' own label names
+    import_path(project, path, user=admin)
+    with path.open(encoding="utf-8") as source, io.StringIO(exported(project, "conll")) as again:
+        assert parse_conll(again) == parse_conll(source)
+
+
+def test_bio_tags_always_match_the_spans(project, admin):
+    import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    for annotation in Annotation.objects.select_related("document").prefetch_related("spans__label"):
+        document = annotation.document
+        spans = [(s.start, s.end, s.label.name) for s in annotation.spans.all()]
+        assert tags_to_spans(document.token_starts, document.token_ends, annotation.bio_tags) == spans
+
+
+def test_mention_edges_inside_words_split_tokens_and_are_counted(project, admin, tmp_path):
+    path = tmp_path / "notes.jsonl"
+    path.write_text(json.dumps({"text": "Given anti-TNFalpha therapy.", "label": [[11, 14, "TREATMENT"]]}))
+    summary = import_path(project, path, user=admin)
+    assert summary.forced_splits == 1
+    document = Document.objects.get()
+    tokens = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)]
+    assert tokens == ["Given", "anti", "-", "TNF", "alpha", "therapy", "."]
+    assert Annotation.objects.get().bio_tags == ["O", "O", "O", "B-TREATMENT", "O", "O", "O"]
+
+
+def test_duplicates_are_skipped_and_counted(project, admin):
+    import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    again = import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    assert (again.documents_created, again.duplicates_skipped) == (0, 40)
+    assert Document.objects.count() == 40
+
+
+def test_unmapped_labels_are_created_or_dropped(project, admin, tmp_path):
+    path = tmp_path / "gene.jsonl"
+    path.write_text(
+        json.dumps({"text": "BRCA1 carriers with breast cancer.", "label": [[0, 5, "Gene"], [20, 33, "Disease"]]})
+    )
+    dropped = import_path(project, path, user=admin, create_unmapped=False)
+    assert (dropped.mentions_imported, dropped.mentions_dropped) == (1, 1)
+    assert not Label.objects.filter(name="Gene").exists()
+
+    other = create_project("Genes", created_by=admin)
+    created = import_path(other, path, user=admin)
+    assert created.labels_created == ["Gene"]
+    assert Label.objects.get(project=other, name="Gene").hotkey == "3"
+
+
+BAD_FILES = [
+    ("latin1.txt", "Café".encode("latin-1"), "not UTF-8 text: invalid byte 0xe9 at line 1"),
+    ("nul.txt", b"fine\nbad\x00byte", "line 2: contains a NUL byte"),
+    ("blank.jsonl", b'{"text": "ok"}\n{"text": "   "}\n', "line 2: empty document"),
+    ("broken.jsonl", b'{"text": "ok"}\n{"text": "oops"\n', "line 2: malformed JSON"),
+    ("range.jsonl", b'{"text": "short", "label": [[0, 99, "DISEASE"]]}\n', "out of range"),
+    ("reversed.jsonl", b'{"text": "short text", "label": [[5, 2, "DISEASE"]]}\n', "empty or reversed"),
+    (
+        "overlap.jsonl",
+        b'{"text": "lung cancer cells", "label": [[0, 11, "DISEASE"], [5, 17, "DISEASE"]]}\n',
+        "overlaps",
+    ),
+    ("tags.conll", b"Aspirin\tB-Chem\nworks\tX-Chem\n", "line 2: tag 'X-Chem' is not a BIO tag"),
+    ("mystery.bin", b"\x01\x02 what is this", "unknown format"),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "message"), BAD_FILES, ids=[case[0] for case in BAD_FILES])
+def test_bad_files_are_refused_whole_with_a_specific_message(project, admin, name, data, message, settings):
+    with pytest.raises(ImportRejected) as error:
+        upload(project, admin, name, data)
+    assert name in str(error.value)
+    assert message in str(error.value)
+    assert not Document.objects.exists()
+    assert not ImportJob.objects.exists()
+    assert not any((Path(settings.MEDIA_ROOT) / "imports").glob("*"))
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(project, admin, settings):
+    settings.IMPORT_MAX_BYTES = 1000
+    chunks_read = []
+
+    def chunks():
+        for index in range(100):
+            chunks_read.append(index)
+            yield b"x" * 100
+
+    with pytest.raises(ImportRejected, match="over the 0 MB limit|over the"):
+        store_upload(project, chunks(), filename="big.txt", size=500, user=admin)
+    assert len(chunks_read) < 100
+    assert not any((Path(settings.MEDIA_ROOT) / "imports").glob("*"))
+
+
+def test_a_file_whose_declared_size_is_over_the_limit_is_not_read(project, admin, settings):
+    settings.IMPORT_MAX_BYTES = 1000
+
+    def never():
+        raise AssertionError("read")
+        yield
+
+    with pytest.raises(ImportRejected, match="big.txt: the file is 0.0 MB, over the 0 MB limit"):
+        store_upload(project, never(), filename="big.txt", size=5000, user=admin)
+
+
+def test_upload_then_mapping_then_inline_import(project, admin):
+    data = (DATA / "ncbi_devel_sample.pubtator").read_bytes()
+    job = upload(project, admin, "ncbi.pubtator", data)
+    assert job.format == "pubtator"
+    assert job.document_count == 40
+    assert job.label_mapping == {
+        "CompositeMention": "DISEASE", "DiseaseClass": "DISEASE",
+        "Modifier": "DISEASE", "SpecificDisease": "DISEASE",
+    }
+    job = start_import(job, label_mapping={**job.label_mapping, "Modifier": ""}, create_unmapped=False)
+    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert job.summary["documents_created"] == 40
+    assert job.summary["mentions_dropped"] == job.source_labels["Modifier"]
+    assert not Path(job.stored_path).exists()
