@@ -46,9 +46,16 @@ class Label(models.Model):
     class Meta:
         ordering = ["hotkey", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "name"], name="label_name_unique"),
             models.UniqueConstraint(
-                fields=["project", "hotkey"], condition=~Q(hotkey=""), name="label_hotkey_unique"
+                fields=["project", "name"],
+                name="label_name_unique",
+                violation_error_message="The project has a label of this name already.",
+            ),
+            models.UniqueConstraint(
+                fields=["project", "hotkey"],
+                condition=~Q(hotkey=""),
+                name="label_hotkey_unique",
+                violation_error_message="Another label of the project uses this hotkey.",
             ),
             models.CheckConstraint(
                 condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex"

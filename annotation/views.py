@@ -1,20 +1,229 @@
-from django.db.models import Count, Q
-from django.shortcuts import render
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models.deletion import ProtectedError
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation.models import Annotation, Project
+from annotation import selectors
+from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
+from annotation.forms import (
+    DocumentFilterForm,
+    ExportForm,
+    LabelForm,
+    LabelMappingForm,
+    ProjectForm,
+    UploadForm,
+)
+from annotation.imports import ImportRejected, check_size, start_import, store_upload
+from annotation.models import Annotation, ImportJob, Label, Project
+from annotation.services import create_project
+
+DOCUMENTS_PER_PAGE = 50
 
 
+@require_GET
 def project_list(request):
-    projects = (
-        Project.objects.prefetch_related("labels")
-        .annotate(
-            document_count=Count("documents", distinct=True),
-            submitted_count=Count(
-                "documents__annotations",
-                filter=Q(documents__annotations__status=Annotation.Status.SUBMITTED),
-                distinct=True,
-            ),
-        )
-        .order_by("name")
+    projects = Project.objects.prefetch_related("labels").annotate(
+        document_count=Count("documents", distinct=True),
+        submitted_count=Count(
+            "documents",
+            filter=Q(documents__annotations__status=Annotation.Status.SUBMITTED),
+            distinct=True,
+        ),
     )
     return render(request, "annotation/project_list.html", {"projects": projects})
+
+
+@require_http_methods(["GET", "POST"])
+def project_create(request):
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        project = create_project(**form.cleaned_data, created_by=request.user)
+        messages.success(request, f'Created "{project.name}" with the labels DISEASE and TREATMENT.')
+        return redirect("project_documents", project.pk)
+    return render(request, "annotation/project_form.html", {"form": form})
+
+
+@require_GET
+def project_documents(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    annotators = (
+        Annotation.objects.filter(document__project=project)
+        .values_list("annotator_id", "annotator__username")
+        .distinct()
+        .order_by("annotator__username")
+    )
+    counts = selectors.status_counts(project)
+    statuses = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)
+    filters = DocumentFilterForm(request.GET, statuses=statuses, annotators=list(annotators))
+    filters.is_valid()
+    documents = selectors.document_list(
+        project,
+        query=filters.cleaned_data.get("q", ""),
+        status=filters.cleaned_data.get("status", ""),
+        annotator_id=filters.cleaned_data.get("annotator"),
+    ).annotate(
+        annotation_count=Count("annotations"),
+        submitted=Exists(
+            Annotation.objects.filter(
+                document=OuterRef("pk"),
+                status__in=[Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED],
+            )
+        ),
+    )
+    page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "project": project,
+        "page": page,
+        "filters": filters,
+        "status_counts": [(key, label, counts[key]) for key, label in statuses],
+        "total": counts["all"],
+        "query": query.urlencode(),
+        "export_form": ExportForm(),
+    }
+    template = "annotation/partials/document_table.html" if request.htmx else "annotation/document_list.html"
+    return render(request, template, context)
+
+
+@require_http_methods(["GET", "POST"])
+def project_settings(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Project settings saved.")
+        return redirect("project_settings", project.pk)
+    context = {
+        "project": project,
+        "form": form,
+        "labels": project.labels.annotate(span_count=Count("spans")),
+        "label_form": LabelForm(project=project),
+    }
+    return render(request, "annotation/project_settings.html", context)
+
+
+@require_POST
+def label_save(request, project_id, label_id=None):
+    project = get_object_or_404(Project, pk=project_id)
+    label = get_object_or_404(Label, pk=label_id, project=project) if label_id else None
+    form = LabelForm(request.POST, instance=label, project=project)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"Label {form.instance.name} saved.")
+    else:
+        for field, errors in form.errors.items():
+            name = form.fields[field].label if field in form.fields else "Label"
+            messages.error(request, f"{name}: {' '.join(errors)}")
+    return redirect("project_settings", project.pk)
+
+
+@require_POST
+def label_delete(request, project_id, label_id):
+    label = get_object_or_404(Label, pk=label_id, project_id=project_id)
+    try:
+        label.delete()
+    except ProtectedError:
+        messages.error(
+            request, f"{label.name} is used by spans; relabel or delete them before deleting the label."
+        )
+    else:
+        messages.success(request, f"Label {label.name} deleted.")
+    return redirect("project_settings", project_id)
+
+
+@require_http_methods(["GET", "POST"])
+def import_upload(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    form = UploadForm()
+    error = None
+    if request.method == "POST":
+        # Refuse an oversized body from its declared length, before reading it.
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        try:
+            check_size(declared, "The upload")
+        except ImportRejected as rejected:
+            return render(
+                request,
+                "annotation/import_upload.html",
+                {"project": project, "form": form, "error": str(rejected), **_limits()},
+                status=413,
+            )
+        form = UploadForm(request.POST, request.FILES)
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                job = store_upload(
+                    project,
+                    upload.chunks(),
+                    filename=upload.name,
+                    size=upload.size,
+                    user=request.user,
+                    fmt=form.cleaned_data["format"] or None,
+                    options={"column": form.cleaned_data["column"] or None},
+                )
+            except ImportRejected as rejected:
+                error = str(rejected)
+            else:
+                return redirect("import_job", project.pk, job.pk)
+    status = 400 if error or form.errors else 200
+    context = {"project": project, "form": form, "error": error, **_limits()}
+    return render(request, "annotation/import_upload.html", context, status=status)
+
+
+def _limits():
+    return {"max_mb": settings.IMPORT_MAX_BYTES // 1_000_000}
+
+
+@require_http_methods(["GET", "POST"])
+def import_job(request, project_id, job_id):
+    job = get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project_id=project_id)
+    mapping_form = None
+    if job.status == ImportJob.Status.UPLOADED:
+        mapping_form = LabelMappingForm(request.POST or None, job=job)
+        if request.method == "POST" and mapping_form.is_valid():
+            start_import(job, label_mapping=mapping_form.mapping(), create_unmapped=False)
+            return redirect("import_job", job.project_id, job.pk)
+    context = {
+        "project": job.project,
+        "job": job,
+        "mapping_form": mapping_form,
+        "format_label": FORMATS.get(job.format, job.format),
+    }
+    return render(request, "annotation/import_job.html", context)
+
+
+@require_GET
+def import_progress(request, project_id, job_id):
+    job = get_object_or_404(ImportJob, pk=job_id, project_id=project_id)
+    response = render(request, "annotation/partials/import_progress.html", {"job": job, "project": job.project})
+    if job.is_finished:
+        response["HX-Refresh"] = "true"  # swap the finished summary in, with its links
+    return response
+
+
+@require_GET
+def export_download(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    form = ExportForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(
+            "Choose an export format ("
+            + ", ".join(EXPORT_FORMATS)
+            + ") and a scope (finished or all).",
+            status=400,
+            content_type="text/plain",
+        )
+    fmt = EXPORT_FORMATS[form.cleaned_data["format"]]
+    documents = selectors.export_documents(project, finished_only=form.cleaned_data["scope"] == "finished")
+    response = StreamingHttpResponse(
+        export_documents(form.cleaned_data["format"], documents), content_type=fmt.content_type
+    )
+    filename = f"{slugify(project.name) or 'project'}-{form.cleaned_data['scope']}{fmt.extension}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,94 @@
+from django import forms
+
+from annotation.formats.detect import EXPORT_FORMATS, FORMATS
+from annotation.models import Label, Project
+
+CREATE, DROP = "__create__", "__drop__"
+
+
+class ProjectForm(forms.ModelForm):
+    class Meta:
+        model = Project
+        fields = ["name", "description", "guidelines"]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2}),
+            "guidelines": forms.Textarea(attrs={"rows": 12}),
+        }
+
+
+class LabelForm(forms.ModelForm):
+    class Meta:
+        model = Label
+        fields = ["name", "color", "hotkey"]
+        labels = {"color": "Colour"}
+        widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+
+    def __init__(self, *args, project, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.project = project
+
+    def _get_validation_exclusions(self):
+        # The project is set here, not by the user, but its unique constraints still apply.
+        return super()._get_validation_exclusions() - {"project"}
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip().upper()
+
+    def clean_hotkey(self):
+        hotkey = self.cleaned_data["hotkey"].strip()
+        if hotkey and not hotkey.isalnum():
+            raise forms.ValidationError("Use a single letter or digit.")
+        if hotkey in {"a", "x"}:
+            raise forms.ValidationError(f"'{hotkey}' is taken by suggestions (accept / reject).")
+        return hotkey
+
+
+class UploadForm(forms.Form):
+    file = forms.FileField()
+    format = forms.ChoiceField(
+        choices=[("", "Detect from the file")] + list(FORMATS.items()), required=False
+    )
+    column = forms.CharField(
+        required=False, help_text="CSV only: the column that holds the text (default: text)."
+    )
+
+
+class LabelMappingForm(forms.Form):
+    """One choice per incoming label: a project label, a new label of that name, or drop."""
+
+    def __init__(self, *args, job, **kwargs):
+        super().__init__(*args, **kwargs)
+        labels = [(label.name, label.name) for label in job.project.labels.all()]
+        for source, count in sorted(job.source_labels.items()):
+            field = forms.ChoiceField(
+                label=f"{source} ({count} mention{'s' if count != 1 else ''})",
+                choices=labels + [(CREATE, f"Create label {source.upper()}"), (DROP, "Drop these mentions")],
+                initial=job.label_mapping.get(source, CREATE),
+            )
+            self.fields[f"map:{source}"] = field
+
+    def mapping(self) -> dict[str, str]:
+        chosen = {}
+        for name, value in self.cleaned_data.items():
+            source = name.removeprefix("map:")
+            chosen[source] = {CREATE: source.upper(), DROP: ""}.get(value, value)
+        return chosen
+
+
+class ExportForm(forms.Form):
+    format = forms.ChoiceField(choices=[(key, fmt.label) for key, fmt in EXPORT_FORMATS.items()])
+    scope = forms.ChoiceField(
+        choices=[("finished", "Submitted and reviewed only"), ("all", "All annotations and documents")],
+        initial="finished",
+    )
+
+
+class DocumentFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search")
+    status = forms.ChoiceField(required=False)
+    annotator = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args, statuses, annotators, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["status"].choices = [("", "Any status")] + statuses
+        self.fields["annotator"].choices = [("", "Any annotator")] + annotators

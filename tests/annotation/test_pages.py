@@ -1,0 +1,163 @@
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from annotation.imports import import_path
+from annotation.models import Document, ImportJob, Label, Project
+from annotation.services import create_project
+from tests.conftest import wait_for
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser("admin", password="x")
+
+
+@pytest.fixture
+def project(admin):
+    return create_project("Cardiology", created_by=admin)
+
+
+@pytest.fixture
+def logged_in(client, admin):
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def ncbi_project(project, admin):
+    import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    return project
+
+
+def test_creating_a_project_gives_it_the_default_labels(logged_in):
+    response = logged_in.post(reverse("project_create"), {"name": "Renal", "description": "", "guidelines": ""})
+    project = Project.objects.get(name="Renal")
+    assert response["Location"] == reverse("project_documents", args=[project.pk])
+    assert [(l.name, l.hotkey) for l in project.labels.all()] == [("DISEASE", "1"), ("TREATMENT", "2")]
+
+
+def test_a_duplicate_project_name_is_refused_with_a_message(logged_in, project):
+    response = logged_in.post(reverse("project_create"), {"name": "Cardiology"})
+    assert response.status_code == 200
+    assert "Project with this Name already exists." in response.content.decode()
+
+
+def test_empty_project_invites_an_import(logged_in, project):
+    page = logged_in.get(reverse("project_documents", args=[project.pk])).content.decode()
+    assert "No documents yet" in page
+    assert reverse("import_upload", args=[project.pk]) in page
+
+
+def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admin):
+    url = reverse("project_documents", args=[ncbi_project.pk])
+    page = logged_in.get(url).content.decode()
+    assert "Page 1 of 1 · 40 documents" in page
+    assert '<span class="stat-value">40</span><span class="stat-label">Submitted</span>' in page
+
+    found = logged_in.get(url, {"q": "adrenoleukodystrophy"}, HTTP_HX_REQUEST="true")
+    html = found.content.decode()
+    assert "<table" in html and "<html" not in html
+    expected = Document.objects.filter(text__icontains="adrenoleukodystrophy").count()
+    assert expected > 0
+    assert f"· {expected} document" in html
+
+    nothing = logged_in.get(url, {"status": "not_started"}).content.decode()
+    assert "No documents match these filters" in nothing
+    mine = logged_in.get(url, {"annotator": admin.pk}).content.decode()
+    assert "· 40 documents" in mine
+
+
+def test_labels_are_added_edited_and_checked(logged_in, project):
+    url = reverse("label_create", args=[project.pk])
+    logged_in.post(url, {"name": "symptom", "color": "#123456", "hotkey": "3"})
+    assert Label.objects.filter(project=project, name="SYMPTOM", hotkey="3").exists()
+
+    response = logged_in.post(url, {"name": "OTHER", "color": "red", "hotkey": "3"}, follow=True)
+    page = response.content.decode()
+    assert "Colour: Use a colour like #e4572e." in page
+    assert not Label.objects.filter(name="OTHER").exists()
+
+    response = logged_in.post(url, {"name": "OTHER", "color": "#000000", "hotkey": "1"}, follow=True)
+    assert "Another label of the project uses this hotkey." in response.content.decode()
+
+
+def test_a_label_in_use_cannot_be_deleted(logged_in, ncbi_project):
+    label = Label.objects.get(project=ncbi_project, name="DISEASE")
+    response = logged_in.post(reverse("label_delete", args=[ncbi_project.pk, label.pk]), follow=True)
+    assert "DISEASE is used by spans" in response.content.decode()
+    assert Label.objects.filter(pk=label.pk).exists()
+
+
+def test_upload_map_and_import_through_the_pages(logged_in, project):
+    upload = SimpleUploadedFile("ncbi.pubtator", (DATA / "ncbi_devel_sample.pubtator").read_bytes())
+    response = logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload, "format": ""})
+    job = ImportJob.objects.get()
+    assert response["Location"] == reverse("import_job", args=[project.pk, job.pk])
+
+    page = logged_in.get(response["Location"]).content.decode()
+    assert "SpecificDisease (" in page and "Map labels" in page
+    mapping = {f"map:{source}": "DISEASE" for source in job.source_labels}
+    mapping["map:Modifier"] = "__drop__"
+    logged_in.post(response["Location"], mapping)
+    job.refresh_from_db()
+    assert job.status == "succeeded"
+    finished = logged_in.get(response["Location"]).content.decode()
+    assert "Imported 40 documents" in finished
+    assert f"{job.source_labels['Modifier']} mentions dropped by the label mapping" in finished
+
+
+def test_a_bad_upload_shows_the_line_and_imports_nothing(logged_in, project):
+    upload = SimpleUploadedFile("notes.jsonl", b'{"text": "fine"}\n{"text": \n')
+    response = logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload})
+    assert response.status_code == 400
+    assert "notes.jsonl, line 2: malformed JSON" in response.content.decode()
+    assert not Document.objects.exists() and not ImportJob.objects.exists()
+
+
+def test_an_oversized_upload_is_refused_from_its_declared_length(logged_in, project, settings):
+    settings.IMPORT_MAX_BYTES = 1_000_000
+    upload = SimpleUploadedFile("big.txt", b"word " * 300_000)
+    response = logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload})
+    assert response.status_code == 413
+    assert "over the 1 MB limit" in response.content.decode()
+
+
+def test_export_streams_the_chosen_format(logged_in, ncbi_project):
+    url = reverse("export_download", args=[ncbi_project.pk])
+    response = logged_in.get(url, {"format": "hf-jsonl", "scope": "finished"})
+    assert response.streaming
+    assert response["Content-Disposition"] == 'attachment; filename="cardiology-finished.jsonl"'
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert len(lines) == 40
+    assert '"ner_tags"' in lines[0]
+
+    bad = logged_in.get(url, {"format": "xlsx"})
+    assert bad.status_code == 400
+    assert "Choose an export format" in bad.content.decode()
+
+
+def test_large_files_import_in_the_background(logged_in, project, huey_consumer, settings):
+    settings.IMPORT_INLINE_MAX_BYTES = 0
+    upload = SimpleUploadedFile("ncbi.pubtator", (DATA / "ncbi_devel_sample.pubtator").read_bytes())
+    response = logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload})
+    job = ImportJob.objects.get()
+    logged_in.post(response["Location"], {f"map:{s}": "DISEASE" for s in job.source_labels})
+    progress_url = reverse("import_progress", args=[project.pk, job.pk])
+    first = logged_in.get(progress_url).content.decode()
+    assert "<progress" in first or "Imported 40 documents" in first
+
+    def finished():
+        job.refresh_from_db()
+        return job.is_finished
+
+    wait_for(finished, timeout=60, message="the background import")
+    assert job.status == "succeeded", job.error
+    assert Document.objects.filter(project=project).count() == 40
+    done = logged_in.get(progress_url)
+    assert done["HX-Refresh"] == "true"
