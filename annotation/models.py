@@ -223,3 +223,22 @@ class ImportJob(models.Model):
     @property
     def percent(self):
         return round(100 * self.progress_done / self.progress_total) if self.progress_total else 0
+
+
+class AnnotationChange(models.Model):
+    """One step of an annotation's edit history, kept server-side for undo and redo.
+
+    `before` and `after` are the annotation's whole span list around the change, as
+    [start, end, label_id, source, model_version_id, edited_before_accept] rows.
+    """
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="changes")
+    action = models.CharField(max_length=30)
+    before = models.JSONField()
+    after = models.JSONField()
+    undone = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["annotation", "undone", "id"], name="change_history")]

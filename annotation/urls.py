@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation import views
+from annotation.views import labelling, projects as views
 
 urlpatterns = [
     path("", views.project_list, name="home"),
@@ -14,4 +14,32 @@ urlpatterns = [
     path("projects/<int:project_id>/imports/<int:job_id>/", views.import_job, name="import_job"),
     path("projects/<int:project_id>/imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),
     path("projects/<int:project_id>/export/", views.export_download, name="export_download"),
+    path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
+    path("projects/<int:project_id>/documents/<int:document_id>/", labelling.annotate, name="annotate"),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/next/",
+        labelling.neighbour,
+        {"direction": "next"},
+        name="annotate_next",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/previous/",
+        labelling.neighbour,
+        {"direction": "previous"},
+        name="annotate_previous",
+    ),
+    path("projects/<int:project_id>/documents/<int:document_id>/spans/", labelling.span_add, name="span_add"),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/spans/<int:span_id>/label/",
+        labelling.span_relabel,
+        name="span_relabel",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/spans/<int:span_id>/delete/",
+        labelling.span_delete,
+        name="span_delete",
+    ),
+    path("projects/<int:project_id>/documents/<int:document_id>/undo/", labelling.undo, name="annotation_undo"),
+    path("projects/<int:project_id>/documents/<int:document_id>/redo/", labelling.redo, name="annotation_redo"),
+    path("projects/<int:project_id>/documents/<int:document_id>/submit/", labelling.submit, name="annotation_submit"),
 ]

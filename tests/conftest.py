@@ -26,6 +26,7 @@ def database_url() -> str:
 
 def subprocess_env(**overrides) -> dict:
     env = dict(os.environ)
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # set for Playwright in this process only
     env.update({"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONUNBUFFERED": "1"})
     env.update(overrides)
     return env

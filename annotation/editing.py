@@ -1,0 +1,206 @@
+"""Span edits on one annotation: each in one transaction that checks the version, keeps
+`bio_tags` equal to the spans, raises the version and records the change for undo/redo."""
+
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.bio import spans_to_tags
+from annotation.models import Annotation, AnnotationChange, Document, Label, Span
+
+
+class EditRejected(Exception):
+    """The edit makes no sense for this text; the message tells the annotator why."""
+
+
+class VersionConflict(Exception):
+    """The annotation changed elsewhere since the editor loaded `version`."""
+
+    def __init__(self, current_version: int):
+        self.current_version = current_version
+        super().__init__(f"changed elsewhere: now at version {current_version}")
+
+
+@dataclass
+class EditResult:
+    annotation: Annotation
+    # Character ranges whose rendering changed, so a page can redraw just those parts.
+    touched: list[tuple[int, int]] = field(default_factory=list)
+    message: str = ""
+
+
+SpanRow = list  # [start, end, label_id, source, model_version_id, edited_before_accept]
+
+
+def annotation_for(document: Document, user) -> Annotation:
+    annotation, _ = Annotation.objects.get_or_create(
+        document=document,
+        annotator=user,
+        defaults={"bio_tags": ["O"] * len(document.token_starts)},
+    )
+    return annotation
+
+
+def add_span(
+    annotation: Annotation,
+    *,
+    version: int,
+    first_token: int,
+    last_token: int,
+    label: Label,
+    source: str = Span.Source.MANUAL,
+    model_version=None,
+    edited_before_accept: bool = False,
+) -> EditResult:
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        document = annotation.document
+        if label.project_id != document.project_id:
+            raise EditRejected(f"{label.name} is not a label of this project.")
+        token_count = len(document.token_starts)
+        if not 0 <= first_token <= last_token < token_count:
+            raise EditRejected(
+                f"Tokens {first_token}–{last_token} are outside this document's {token_count} tokens."
+            )
+        start, end = document.token_starts[first_token], document.token_ends[last_token]
+        clash = annotation.spans.filter(start__lt=end, end__gt=start).select_related("label").first()
+        if clash:
+            raise EditRejected(
+                f'That overlaps {clash.label.name} "{_excerpt(document.text, clash.start, clash.end)}"'
+                f" ({clash.start}–{clash.end}); the existing span stays."
+            )
+        Span.objects.create(
+            annotation=annotation,
+            label=label,
+            start=start,
+            end=end,
+            source=source,
+            model_version=model_version,
+            edited_before_accept=edited_before_accept,
+        )
+        return _commit(annotation, "add", before, [(start, end)], f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.')
+
+
+def change_label(annotation: Annotation, *, version: int, span_id: int, label: Label) -> EditResult:
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        span = _span(annotation, span_id)
+        if label.project_id != annotation.document.project_id:
+            raise EditRejected(f"{label.name} is not a label of this project.")
+        span.label = label
+        span.save(update_fields=["label"])
+        return _commit(annotation, "relabel", before, [(span.start, span.end)], f"Changed to {label.name}.")
+
+
+def delete_span(annotation: Annotation, *, version: int, span_id: int) -> EditResult:
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        span = _span(annotation, span_id)
+        span.delete()
+        return _commit(annotation, "delete", before, [(span.start, span.end)], "Span removed.")
+
+
+def undo(annotation: Annotation, *, version: int) -> EditResult:
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        change = annotation.changes.filter(undone=False).order_by("-id").first()
+        if change is None:
+            raise EditRejected("Nothing to undo.")
+        _restore(annotation, change.before)
+        change.undone = True
+        change.save(update_fields=["undone"])
+        return _finish(annotation, _differences(before, change.before), f"Undid {change.action}.")
+
+
+def redo(annotation: Annotation, *, version: int) -> EditResult:
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        change = annotation.changes.filter(undone=True).order_by("id").first()
+        if change is None:
+            raise EditRejected("Nothing to redo.")
+        _restore(annotation, change.after)
+        change.undone = False
+        change.save(update_fields=["undone"])
+        return _finish(annotation, _differences(before, change.after), f"Redid {change.action}.")
+
+
+def submit(annotation: Annotation, *, version: int) -> EditResult:
+    with transaction.atomic():
+        annotation, _ = _lock(annotation, version)
+        if annotation.status == Annotation.Status.IN_PROGRESS:
+            annotation.status = Annotation.Status.SUBMITTED
+            annotation.submitted_at = timezone.now()
+        annotation.version += 1
+        annotation.save(update_fields=["status", "submitted_at", "version", "updated_at"])
+        return EditResult(annotation, [], "Submitted.")
+
+
+def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRow]]:
+    locked = Annotation.objects.select_for_update().select_related("document").get(pk=annotation.pk)
+    if locked.version != version:
+        raise VersionConflict(locked.version)
+    return locked, _snapshot(locked)
+
+
+def _span(annotation: Annotation, span_id: int) -> Span:
+    span = annotation.spans.filter(pk=span_id).first()
+    if span is None:
+        raise EditRejected("That span no longer exists.")
+    return span
+
+
+def _snapshot(annotation: Annotation) -> list[SpanRow]:
+    return [
+        list(row)
+        for row in annotation.spans.order_by("start").values_list(
+            "start", "end", "label_id", "source", "model_version_id", "edited_before_accept"
+        )
+    ]
+
+
+def _restore(annotation: Annotation, rows: list[SpanRow]) -> None:
+    annotation.spans.all().delete()
+    Span.objects.bulk_create(
+        Span(
+            annotation=annotation,
+            start=start,
+            end=end,
+            label_id=label_id,
+            source=source,
+            model_version_id=model_version_id,
+            edited_before_accept=edited,
+        )
+        for start, end, label_id, source, model_version_id, edited in rows
+    )
+
+
+def _commit(annotation, action, before, touched, message) -> EditResult:
+    """Record a new edit: it ends any redo branch."""
+    annotation.changes.filter(undone=True).delete()
+    result = _finish(annotation, touched, message)
+    AnnotationChange.objects.create(
+        annotation=annotation, action=action, before=before, after=_snapshot(annotation)
+    )
+    return result
+
+
+def _finish(annotation: Annotation, touched, message) -> EditResult:
+    document = annotation.document
+    spans = annotation.spans.select_related("label").order_by("start")
+    annotation.bio_tags = spans_to_tags(
+        document.token_starts, document.token_ends, [(s.start, s.end, s.label.name) for s in spans]
+    )
+    annotation.version += 1
+    annotation.save(update_fields=["bio_tags", "version", "updated_at"])
+    return EditResult(annotation, touched, message)
+
+
+def _differences(before: list[SpanRow], after: list[SpanRow]) -> list[tuple[int, int]]:
+    old, new = {tuple(row) for row in before}, {tuple(row) for row in after}
+    return sorted((row[0], row[1]) for row in old ^ new)
+
+
+def _excerpt(text: str, start: int, end: int, limit: int = 40) -> str:
+    excerpt = " ".join(text[start:end].split())
+    return excerpt if len(excerpt) <= limit else excerpt[: limit - 1] + "…"

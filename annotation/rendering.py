@@ -1,0 +1,106 @@
+"""The labelling page's text as HTML: tokens the selection snaps to, spans as marks.
+
+The text is cut into blocks of about BLOCK_TOKENS tokens (at line ends or sentence ends
+where possible), so a save redraws only the blocks it touched. Built with string joins:
+a 5,000-token document renders in milliseconds, where a template loop would not.
+"""
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from html import escape
+
+BLOCK_TOKENS = 120
+SENTENCE_END = {".", "!", "?"}
+
+
+@dataclass(frozen=True)
+class Block:
+    index: int
+    first_token: int
+    end_token: int  # exclusive
+    start: int  # character range the block draws, gaps included
+    end: int
+
+
+@dataclass(frozen=True)
+class SpanView:
+    id: int
+    start: int
+    end: int
+    label: str
+    color: str
+
+
+def blocks(text: str, starts: list[int], ends: list[int]) -> list[Block]:
+    cuts = [0]
+    count = 0
+    for index in range(len(starts) - 1):
+        count += 1
+        gap = text[ends[index] : starts[index + 1]]
+        sentence_end = text[starts[index] : ends[index]] in SENTENCE_END
+        if "\n" in gap or (count >= BLOCK_TOKENS and sentence_end) or count >= 2 * BLOCK_TOKENS:
+            cuts.append(index + 1)
+            count = 0
+    cuts.append(len(starts))
+    result = []
+    for number, (first, end) in enumerate(zip(cuts, cuts[1:])):
+        char_start = 0 if first == 0 else starts[first]
+        char_end = len(text) if end == len(starts) else starts[end]
+        result.append(Block(number, first, end, char_start, char_end))
+    return result or [Block(0, 0, 0, 0, len(text))]
+
+
+def touched_blocks(all_blocks: list[Block], ranges: list[tuple[int, int]]) -> list[Block]:
+    return [b for b in all_blocks if any(start < b.end and b.start < end for start, end in ranges)]
+
+
+def render_block(
+    block: Block, text: str, starts: list[int], ends: list[int], spans: list[SpanView], *, oob=False
+) -> str:
+    span_starts = [span.start for span in spans]
+    # Spans that reach into this block, in order.
+    lo = max(0, bisect_right(span_starts, block.start) - 1)
+    hi = bisect_left(span_starts, block.end)
+    inside = [s for s in spans[lo:hi] if s.end > block.start and s.start < block.end]
+
+    swap = ' hx-swap-oob="outerHTML"' if oob else ""
+    out = [f'<span class="block" id="b-{block.index}"{swap}>']
+    position = block.start
+    open_span = None
+    pending = iter(inside)
+    upcoming = next(pending, None)
+    for index in range(block.first_token, block.end_token):
+        token_start, token_end = starts[index], ends[index]
+        if open_span is None and upcoming is not None and upcoming.start < token_end:
+            out.append(escape(text[position:token_start]))
+            position = token_start
+            open_span, upcoming = upcoming, next(pending, None)
+            out.append(_open_mark(open_span, text))
+        out.append(escape(text[position:token_start]))
+        out.append(f'<span class="t" data-i="{index}">{escape(text[token_start:token_end])}</span>')
+        position = token_end
+        if open_span is not None and open_span.end <= token_end:
+            out.append(_close_mark(open_span))
+            open_span = None
+    if open_span is not None:  # continues in the next block
+        out.append("</mark>")
+    out.append(escape(text[position : block.end]))
+    out.append("</span>")
+    return "".join(out)
+
+
+def render_text(text: str, starts: list[int], ends: list[int], spans: list[SpanView]) -> str:
+    return "".join(render_block(b, text, starts, ends, spans) for b in blocks(text, starts, ends))
+
+
+def _open_mark(span: SpanView, text: str) -> str:
+    mention = escape(" ".join(text[span.start : span.end].split()), quote=True)
+    return (
+        f'<mark class="span" data-span="{span.id}" data-label="{escape(span.label)}" '
+        f'style="--label-color: {escape(span.color)}" tabindex="-1" '
+        f'aria-label="{escape(span.label)}: {mention}">'
+    )
+
+
+def _close_mark(span: SpanView) -> str:
+    return f'<span class="span-tag" aria-hidden="true">{escape(span.label)}</span></mark>'

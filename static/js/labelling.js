@@ -1,0 +1,224 @@
+// The labelling page: token selection, hotkeys and edits. Every edit is a POST whose
+// answer (htmx out-of-band fragments) redraws what changed; nothing is kept only here.
+(() => {
+  const root = document.getElementById("annotate");
+  if (!root) return;
+  const text = document.getElementById("doc-text");
+  const csrf = document.body.getAttribute("hx-headers");
+
+  // 400 (refused edit) and 409 (changed elsewhere) answers carry fragments to show too.
+  htmx.config.responseHandling = [
+    { code: "204", swap: false },
+    { code: "[23]..", swap: true },
+    { code: "(400|409)", swap: true, error: false },
+    { code: "[45]..", swap: false, error: true },
+  ];
+
+  let selection = null; // {first, last} token indices, inclusive
+  let selectedSpan = null; // span id
+  let cursor = null; // token index
+  let anchor = null; // where a Shift-extended selection started
+  let busy = false;
+
+  const tokens = () => text.querySelectorAll(".t");
+  const token = (index) => text.querySelector(`.t[data-i="${index}"]`);
+  const tokenCount = () => tokens().length;
+  const indexOf = (element) => Number(element.dataset.i);
+  const spanOf = (tokenElement) => tokenElement && tokenElement.closest("mark.span");
+  const version = () => document.getElementById("editor-state").dataset.version;
+
+  function paint() {
+    text.querySelectorAll(".selected, .cursor").forEach((el) => el.classList.remove("selected", "cursor"));
+    if (selection) {
+      for (let i = selection.first; i <= selection.last; i++) token(i)?.classList.add("selected");
+    }
+    if (selectedSpan) {
+      text.querySelectorAll(`mark.span[data-span="${selectedSpan}"]`).forEach((m) => m.classList.add("selected"));
+    }
+    if (cursor !== null) token(cursor)?.classList.add("cursor");
+  }
+
+  function say(message, level = "error") {
+    const box = document.getElementById("editor-message");
+    box.textContent = message;
+    box.className = `editor-message ${level}`;
+  }
+
+  function selectTokens(first, last) {
+    selection = { first: Math.min(first, last), last: Math.max(first, last) };
+    selectedSpan = null;
+    paint();
+  }
+
+  function selectSpan(id) {
+    selectedSpan = id;
+    selection = null;
+    paint();
+  }
+
+  function clearSelection() {
+    selection = null;
+    selectedSpan = null;
+    paint();
+  }
+
+  // Snap a mouse selection outwards to whole tokens.
+  function tokensInRange(range) {
+    const probe = document.createRange();
+    const hits = [];
+    for (const element of tokens()) {
+      probe.selectNodeContents(element);
+      // The token overlaps the range: the range ends after the token starts, and starts
+      // before the token ends (compareBoundaryPoints names these the other way round).
+      if (
+        range.compareBoundaryPoints(Range.START_TO_END, probe) > 0 &&
+        range.compareBoundaryPoints(Range.END_TO_START, probe) < 0
+      ) {
+        hits.push(indexOf(element));
+      } else if (hits.length) {
+        break;
+      }
+    }
+    return hits;
+  }
+
+  text.addEventListener("mouseup", () => {
+    const browserSelection = window.getSelection();
+    if (!browserSelection.rangeCount || browserSelection.isCollapsed) return;
+    const hits = tokensInRange(browserSelection.getRangeAt(0));
+    browserSelection.removeAllRanges();
+    if (!hits.length) return;
+    anchor = hits[0];
+    cursor = hits[hits.length - 1];
+    selectTokens(hits[0], cursor);
+  });
+
+  text.addEventListener("click", (event) => {
+    if (!window.getSelection().isCollapsed) return;
+    const clicked = event.target.closest(".t, mark.span");
+    if (!clicked) return;
+    const mark = clicked.closest("mark.span");
+    if (mark) {
+      cursor = indexOf(mark.querySelector(".t"));
+      selectSpan(mark.dataset.span);
+    } else {
+      cursor = anchor = indexOf(clicked);
+      selectTokens(cursor, cursor);
+    }
+  });
+
+  function post(url, values) {
+    if (busy) return Promise.resolve();
+    busy = true;
+    return htmx
+      .ajax("POST", url, {
+        source: root,
+        target: "#editor-message",
+        swap: "none",
+        values: { ...values, version: version() },
+        headers: JSON.parse(csrf || "{}"),
+      })
+      .catch(() => say("Could not reach the server; nothing was changed. Try again."))
+      .finally(() => {
+        busy = false;
+      });
+  }
+
+  function spanUrl(template, id) {
+    return template.replace(/\/0\/(label|delete)\/$/, `/${id}/$1/`);
+  }
+
+  function applyLabel(labelId) {
+    if (selectedSpan) {
+      post(spanUrl(root.dataset.relabelUrl, selectedSpan), { label: labelId });
+    } else if (selection) {
+      post(root.dataset.addUrl, { first: selection.first, last: selection.last, label: labelId });
+    } else {
+      say("Select some text first: drag over it, double-click a word, or use the arrow keys.");
+    }
+  }
+
+  function deleteSelected() {
+    if (selectedSpan) post(spanUrl(root.dataset.deleteUrl, selectedSpan), {});
+  }
+
+  // After each answer: a saved edit clears the selection; a refused one keeps it.
+  document.body.addEventListener("htmx:afterSettle", afterAnswer);
+  document.body.addEventListener("htmx:afterRequest", afterAnswer);
+  function afterAnswer() {
+    const outcome = document.getElementById("editor-state").dataset.outcome;
+    if (outcome === "ok") {
+      selection = null;
+      if (selectedSpan && !text.querySelector(`mark.span[data-span="${selectedSpan}"]`)) selectedSpan = null;
+    }
+    paint();
+  }
+
+  root.addEventListener("click", (event) => {
+    const labelButton = event.target.closest(".label-button");
+    if (labelButton) return applyLabel(labelButton.dataset.label);
+    const action = event.target.closest("[data-action]")?.dataset.action;
+    if (action === "undo") post(root.dataset.undoUrl, {});
+    if (action === "redo") post(root.dataset.redoUrl, {});
+    if (action === "submit") post(root.dataset.submitUrl, {});
+    if (action === "help") document.getElementById("shortcuts").showModal();
+  });
+
+  function moveCursor(step, extend) {
+    const count = tokenCount();
+    if (!count) return;
+    cursor = cursor === null ? (step > 0 ? 0 : count - 1) : Math.max(0, Math.min(count - 1, cursor + step));
+    const mark = spanOf(token(cursor));
+    if (extend) {
+      if (anchor === null) anchor = cursor - step;
+      selectTokens(anchor, cursor);
+    } else if (mark) {
+      anchor = cursor;
+      selectSpan(mark.dataset.span);
+    } else {
+      anchor = cursor;
+      selectTokens(cursor, cursor);
+    }
+    token(cursor)?.scrollIntoView({ block: "nearest" });
+  }
+
+  const hotkeys = new Map(
+    [...root.querySelectorAll(".label-button[data-hotkey]")]
+      .filter((b) => b.dataset.hotkey)
+      .map((b) => [b.dataset.hotkey.toLowerCase(), b.dataset.label])
+  );
+
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, textarea, select, dialog") || event.altKey || event.metaKey) return;
+    const key = event.key;
+    if (event.ctrlKey) {
+      if (key === "Enter") post(root.dataset.submitUrl, {});
+      else if (key.toLowerCase() === "z" && event.shiftKey) post(root.dataset.redoUrl, {});
+      else if (key.toLowerCase() === "z") post(root.dataset.undoUrl, {});
+      else if (key.toLowerCase() === "y") post(root.dataset.redoUrl, {});
+      else return;
+      event.preventDefault();
+      return;
+    }
+    if (key === "ArrowRight" || key === "ArrowLeft") {
+      moveCursor(key === "ArrowRight" ? 1 : -1, event.shiftKey);
+    } else if (key === "Tab" && document.activeElement === text) {
+      moveCursor(event.shiftKey ? -1 : 1, false);
+    } else if (hotkeys.has(key.toLowerCase())) {
+      applyLabel(hotkeys.get(key.toLowerCase()));
+    } else if (key === "Delete" || key === "Backspace") {
+      deleteSelected();
+    } else if (key === "Escape") {
+      clearSelection();
+    } else if (key === "]" && root.dataset.nextUrl) {
+      window.location.assign(root.dataset.nextUrl);
+    } else if (key === "[" && root.dataset.previousUrl) {
+      window.location.assign(root.dataset.previousUrl);
+    } else if (key === "?") {
+      document.getElementById("shortcuts").showModal();
+    } else {
+      return;
+    }
+    event.preventDefault();
+  });
+})();
