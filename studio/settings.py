@@ -138,6 +138,10 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, minimum=1) * 1_000_000
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_KB", 1000) * 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 
+TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
+# A running run whose worker has been silent this long is marked failed.
+TRAINING_HEARTBEAT_TIMEOUT = env_int("TRAINING_HEARTBEAT_TIMEOUT", 120, minimum=2)
+
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"

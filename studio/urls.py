@@ -6,6 +6,7 @@ from studio import views
 
 urlpatterns = [
     path("", include("annotation.urls")),
+    path("", include("training.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -44,32 +44,45 @@ def run_manage(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture
-def huey_consumer(transactional_db, tmp_path):
-    """A real `manage.py run_huey` process working on the test database."""
+def start_consumer(transactional_db, tmp_path):
+    """Start real `manage.py run_huey` processes on the test database; all stop at teardown."""
     from huey.contrib.djhuey import HUEY
 
     connection.ensure_connection()
     HUEY.flush()
-    log = (tmp_path / "consumer.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "run_huey", "--workers", "2", "--worker-type", "thread"],
-        cwd=ROOT,
-        env=subprocess_env(DATABASE_URL=database_url()),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    process.log_path = tmp_path / "consumer.log"
-    yield process
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    log.close()
+    processes = []
+
+    def start(**env):
+        log_path = tmp_path / f"consumer-{len(processes)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", "run_huey", "--workers", "2", "--worker-type", "thread"],
+                cwd=ROOT,
+                env=subprocess_env(DATABASE_URL=database_url(), **env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        process.log_path = log_path
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
     HUEY.flush()
+
+
+@pytest.fixture
+def huey_consumer(start_consumer):
+    """One real consumer process working on the test database."""
+    return start_consumer()
 
 
 def wait_for(predicate, *, timeout=30.0, interval=0.1, message="condition"):
@@ -96,3 +109,13 @@ def var_dir():
     path.mkdir(parents=True)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fresh_media_root():
+    """Model artifacts and uploads from earlier test runs would pile up under var/test."""
+    import shutil
+
+    from django.conf import settings
+
+    shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)

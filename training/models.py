@@ -21,6 +21,8 @@ class TrainingRun(models.Model):
     )
     status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
     hyperparameters = models.JSONField(default=dict)
+    base_model = models.CharField(max_length=500, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
     progress = models.JSONField(default=dict, blank=True)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -43,6 +45,15 @@ class TrainingRun(models.Model):
 
     def __str__(self):
         return f"Run {self.pk} ({self.status})"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def percent(self):
+        total = self.progress.get("total_steps") or 0
+        return min(100, round(100 * self.progress.get("step", 0) / total)) if total else 0
 
 
 class ModelVersion(models.Model):

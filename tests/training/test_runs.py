@@ -1,0 +1,196 @@
+"""Training runs in the studio: refusals, a real huey consumer, cancel, and a killed worker."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from annotation.formats.documents import ImportedDocument
+from annotation.models import Annotation
+from annotation.services import create_project, import_documents
+from tests.conftest import wait_for
+from training import services
+from training.models import ModelVersion, TrainingRun
+
+SENTENCES = [
+    ("The patient has breast cancer and was given chemotherapy .", [("breast cancer", "DISEASE"), ("chemotherapy", "TREATMENT")]),
+    ("Asthma was treated with aspirin after surgery .", [("Asthma", "DISEASE"), ("aspirin", "TREATMENT"), ("surgery", "TREATMENT")]),
+    ("The patient with diabetes was given insulin .", [("diabetes", "DISEASE"), ("insulin", "TREATMENT")]),
+    ("Lung cancer was treated with surgery and chemotherapy .", [("Lung cancer", "DISEASE"), ("surgery", "TREATMENT"), ("chemotherapy", "TREATMENT")]),
+]
+
+
+def mentions(text, wanted):
+    found, position = [], 0
+    for phrase, label in wanted:
+        start = text.index(phrase, position)
+        found.append((start, start + len(phrase), label))
+        position = start + len(phrase)
+    return found
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser("admin", password="x")
+
+
+def annotated_project(admin, documents=12, name="Clinic"):
+    project = create_project(name, created_by=admin)
+    imported = []
+    for index in range(documents):
+        text, wanted = SENTENCES[index % len(SENTENCES)]
+        text = f"{text} ( {index} )"
+        imported.append(ImportedDocument(text=text, mentions=mentions(text, wanted)))
+    import_documents(project, imported, importer=admin)
+    return project
+
+
+FAST = {"epochs": 2, "batch_size": 4, "max_length": 32, "patience": 0}
+LONG = {"epochs": 400, "batch_size": 2, "max_length": 32, "patience": 0}
+
+
+@pytest.fixture
+def tiny_settings(settings, tiny_bert, tmp_path):
+    settings.BASE_MODEL = tiny_bert
+    return settings
+
+
+@pytest.mark.django_db
+def test_training_refuses_too_few_submitted_documents(admin, settings):
+    project = annotated_project(admin, documents=4)
+    with pytest.raises(services.TrainingRefused, match="at least 10 submitted documents; this project has 4"):
+        services.start_run(project, admin)
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_training_refuses_a_label_without_examples_and_warns_about_rare_ones(admin, settings):
+    project = annotated_project(admin)
+    project.labels.create(name="SYMPTOM", color="#123456", hotkey="3")
+    with pytest.raises(services.TrainingRefused, match="The label SYMPTOM has no examples in submitted documents"):
+        services.start_run(project, admin)
+    Annotation.objects.filter(document__project=project).exclude(pk=Annotation.objects.first().pk).delete()
+    settings.TRAINING_MIN_DOCUMENTS = 1
+    project.labels.filter(name="SYMPTOM").delete()
+    _annotations, warnings = services.check_training_data(project)
+    assert warnings == [
+        "DISEASE has only 1 example; its scores will be unreliable.",
+        "TREATMENT has only 1 example; its scores will be unreliable.",
+    ]
+
+
+@pytest.mark.django_db
+def test_bad_hyperparameters_are_refused(admin):
+    project = annotated_project(admin)
+    with pytest.raises(services.TrainingRefused, match="learning_rate must be"):
+        services.start_run(project, admin, {"learning_rate": 5.0})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_start_is_refused_by_the_database(admin, tiny_settings):
+    project = annotated_project(admin)
+    first = services.start_run(project, admin, FAST, enqueue=False)
+    with pytest.raises(services.RunAlreadyActive) as error:
+        services.start_run(project, admin, FAST, enqueue=False)
+    assert error.value.run == first
+    assert TrainingRun.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_train_page_links_to_the_run_already_in_progress(client, admin, tiny_settings):
+    project = annotated_project(admin)
+    run = services.start_run(project, admin, FAST, enqueue=False)
+    client.force_login(admin)
+    response = client.post(reverse("train", args=[project.pk]), {**FAST, "learning_rate": 1e-4, "seed": 1})
+    assert response.status_code == 409
+    assert reverse("training_run", args=[project.pk, run.pk]) in response.content.decode()
+
+
+def wait_for_status(run, *statuses, timeout=120):
+    def reached():
+        run.refresh_from_db()
+        return run.status in statuses
+
+    wait_for(reached, timeout=timeout, message=f"run {run.pk} to reach {statuses}")
+
+
+def wait_for_steps(run, steps=3, timeout=120):
+    def stepping():
+        run.refresh_from_db()
+        return run.status == "running" and run.progress.get("step", 0) >= steps
+
+    wait_for(stepping, timeout=timeout, message=f"run {run.pk} to train")
+
+
+def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_settings, huey_consumer):
+    project = annotated_project(admin)
+    run = services.start_run(project, admin, FAST)
+    wait_for_status(run, "succeeded", "failed", "cancelled")
+    assert run.status == "succeeded", run.error
+    version = ModelVersion.objects.get(run=run)
+    assert version.is_active
+    assert (Path(version.artifact_path) / "config.json").exists()
+    assert run.metrics["evaluation"]["per_label"].keys() >= {"DISEASE", "TREATMENT"}
+    assert run.progress["loss"] and len(run.data_snapshot) == 12
+
+    client.force_login(admin)
+    page = client.get(reverse("training_run", args=[project.pk, run.pk])).content.decode()
+    assert "Dev set report" in page and "Confusion matrix" in page and "<svg" in page
+
+
+def test_cancel_stops_a_running_run(admin, tiny_settings, huey_consumer):
+    project = annotated_project(admin)
+    run = services.start_run(project, admin, LONG)
+    wait_for_steps(run)
+    services.cancel_run(run)
+    wait_for_status(run, "cancelled", "failed", "succeeded", timeout=30)
+    assert run.status == "cancelled"
+    assert not ModelVersion.objects.exists()
+    assert not services.run_directory(run).exists()
+
+
+def test_a_killed_worker_fails_its_run_and_training_works_again(admin, tiny_settings, start_consumer):
+    project = annotated_project(admin)
+    fast_heartbeat = {"TRAINING_HEARTBEAT_TIMEOUT": "3"}
+    doomed = start_consumer(**fast_heartbeat)
+    run = services.start_run(project, admin, LONG)
+    wait_for_steps(run)
+    os.killpg(doomed.pid, signal.SIGKILL)
+    doomed.wait()
+
+    start_consumer(**fast_heartbeat)
+    wait_for_status(run, "failed", timeout=60)
+    assert run.error.startswith("worker stopped")
+    assert not services.run_directory(run).exists()
+
+    again = services.start_run(project, admin, FAST)
+    wait_for_status(again, "succeeded", "failed", timeout=120)
+    assert again.status == "succeeded", again.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_train_project_command_trains_and_reports(admin, tiny_settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    project = annotated_project(admin)
+    out = StringIO()
+    call_command("train_project", project.name, "--wait", "--epochs", "2", "--batch-size", "4", stdout=out)
+    run = TrainingRun.objects.get()
+    assert run.status == "succeeded"
+    assert "epoch 2/2: dev F1" in out.getvalue()
+    assert f"Run {run.pk} succeeded" in out.getvalue()
+
+
+@pytest.mark.django_db
+def test_train_page_explains_why_it_cannot_start(client, admin):
+    project = annotated_project(admin, documents=3)
+    client.force_login(admin)
+    page = client.get(reverse("train", args=[project.pk])).content.decode()
+    assert "Training needs at least 10 submitted documents; this project has 3." in page
+    refused = client.post(reverse("train", args=[project.pk]), {**FAST, "learning_rate": 1e-4, "seed": 1})
+    assert refused.status_code == 400
+    assert not TrainingRun.objects.exists()

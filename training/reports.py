@@ -1,0 +1,80 @@
+"""What the run pages show: progress with charts, and the per-label report of a finished run."""
+
+from django.urls import reverse
+
+from training.charts import line_chart
+from training.models import TrainingRun
+
+LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
+ERRORS_SHOWN = 200
+
+
+def progress_context(run: TrainingRun) -> dict:
+    progress = run.progress or {}
+    losses = [(step, loss) for step, loss in progress.get("loss", [])]
+    dev_f1 = list(enumerate(progress.get("dev_f1_per_epoch", []), start=1))
+    eta = progress.get("eta_seconds")
+    return {
+        "progress": progress,
+        "eta": _duration(eta) if eta is not None and run.is_active else None,
+        "elapsed": _duration(progress.get("elapsed_seconds")),
+        "loss_chart": line_chart([("training loss", losses, LOSS_COLOUR)], title="Training loss by step", x_label="step"),
+        "f1_chart": line_chart(
+            [("dev F1", dev_f1, F1_COLOUR)], title="Dev micro F1 by epoch", x_label="epoch", y_range=(0.0, 1.0)
+        ),
+    }
+
+
+def run_context(run: TrainingRun) -> dict:
+    context = progress_context(run)
+    evaluation = (run.metrics or {}).get("evaluation")
+    if run.status != TrainingRun.Status.SUCCEEDED or not evaluation:
+        return context
+    previous = (
+        TrainingRun.objects.filter(
+            project=run.project_id, status=TrainingRun.Status.SUCCEEDED, created_at__lt=run.created_at
+        )
+        .order_by("-created_at")
+        .first()
+    )
+    before = ((previous.metrics or {}).get("evaluation") or {}).get("per_label", {}) if previous else {}
+    rows = []
+    for label, scores in evaluation["per_label"].items():
+        delta = scores["f1"] - before[label]["f1"] if label in before else None
+        rows.append({"label": label, **scores, "delta": delta})
+    averages = [(name, evaluation[name]) for name in ("micro", "macro", "weighted")]
+    confusion = evaluation["confusion"]
+    largest_off_diagonal = max(
+        (v for i, row in enumerate(confusion["matrix"]) for j, v in enumerate(row) if i != j), default=0
+    )
+    errors = [
+        {**error, "url": reverse("annotate", args=[run.project_id, int(error["doc_id"])])}
+        for error in (evaluation["false_negatives"] + evaluation["false_positives"])[:ERRORS_SHOWN]
+    ]
+    context.update(
+        rows=rows,
+        averages=averages,
+        previous=previous,
+        confusion_labels=confusion["labels"],
+        confusion_rows=[
+            (label, [(value, _heat(value, largest_off_diagonal, i == j)) for j, value in enumerate(row)])
+            for i, (label, row) in enumerate(zip(confusion["labels"], confusion["matrix"]))
+        ],
+        errors=errors,
+        error_count=len(evaluation["false_negatives"]) + len(evaluation["false_positives"]),
+    )
+    return context
+
+
+def _heat(value: int, largest: int, diagonal: bool) -> float:
+    if diagonal or not largest:
+        return 0.0
+    return round(min(1.0, value / largest), 2)
+
+
+def _duration(seconds) -> str | None:
+    if seconds is None:
+        return None
+    seconds = int(seconds)
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"

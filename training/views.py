@@ -1,0 +1,90 @@
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from annotation.models import Project
+from training import reports, services
+from training.forms import TrainingForm
+from training.models import ModelVersion, TrainingRun
+
+
+@require_http_methods(["GET", "POST"])
+def train(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    form = TrainingForm(request.POST or None)
+    active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE_STATUSES).first()
+    refusal, warnings, status = None, [], 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.start_run(project, request.user, form.hyperparameters())
+        except services.RunAlreadyActive as error:
+            active, refusal, status = error.run, str(error), 409
+        except services.TrainingRefused as error:
+            refusal, status = str(error), 400
+        else:
+            return redirect("training_run", project.pk, run.pk)
+    elif request.method == "POST":
+        status = 400
+    if refusal is None:
+        try:
+            _annotations, warnings = services.check_training_data(project)
+        except services.TrainingRefused as error:
+            refusal = str(error)
+    context = {"project": project, "form": form, "active": active, "refusal": refusal, "warnings": warnings}
+    return render(request, "training/train.html", context, status=status)
+
+
+@require_GET
+def runs(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    context = {
+        "project": project,
+        "runs": TrainingRun.objects.filter(project=project).select_related("started_by", "model_version"),
+    }
+    return render(request, "training/runs.html", context)
+
+
+@require_GET
+def run_detail(request, project_id, run_id):
+    run = get_object_or_404(TrainingRun.objects.select_related("project", "model_version"), pk=run_id, project_id=project_id)
+    context = {"project": run.project, "run": run, **reports.run_context(run)}
+    return render(request, "training/run.html", context)
+
+
+@require_GET
+def run_progress(request, project_id, run_id):
+    run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id, project_id=project_id)
+    response = render(request, "training/partials/run_progress.html", {"project": run.project, "run": run, **reports.progress_context(run)})
+    if not run.is_active:
+        response["HX-Refresh"] = "true"  # show the finished report
+    return response
+
+
+@require_POST
+def run_cancel(request, project_id, run_id):
+    run = get_object_or_404(TrainingRun, pk=run_id, project_id=project_id)
+    if run.is_active:
+        services.cancel_run(run)
+        messages.info(request, "Cancelling: the run stops after its current step.")
+    return redirect("training_run", project_id, run.pk)
+
+
+@require_POST
+def version_activate(request, project_id, version_id):
+    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
+    services.activate(version)
+    messages.success(request, f"{version} is now the active model; suggestions use it.")
+    return redirect(request.POST.get("next") or reverse("training_runs", args=[project_id]))
+
+
+@require_POST
+def version_delete(request, project_id, version_id):
+    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
+    if version.is_active:
+        messages.error(request, "Activate another version before deleting the active one.")
+    else:
+        services.delete_version(version)
+        messages.success(request, f"{version} deleted and its files removed.")
+    return redirect("training_runs", project_id)
