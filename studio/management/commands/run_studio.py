@@ -4,7 +4,7 @@ import sys
 import time
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -24,26 +24,36 @@ class Command(BaseCommand):
             call_command("load_demo")
 
         manage = [sys.executable, "manage.py"]
-        children = [
-            subprocess.Popen([*manage, "run_huey"]),
-            subprocess.Popen([*manage, "runserver", "--noreload", addrport]),
-        ]
+        children = {
+            "worker": subprocess.Popen([*manage, "run_huey"]),
+            "web server": subprocess.Popen([*manage, "runserver", "--noreload", addrport]),
+        }
         self.stdout.write(self.style.SUCCESS(f"Studio running on http://{addrport}/ (Ctrl+C stops it)"))
-        signal.signal(signal.SIGTERM, lambda *_: self._stop(children))
+
+        stopping = False
+
+        def request_stop(*_):
+            nonlocal stopping
+            stopping = True
+
+        # A shell may start us with SIGINT ignored (a background job); Ctrl+C must still work.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, request_stop)
         try:
-            while all(child.poll() is None for child in children):
+            while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.5)
         except KeyboardInterrupt:
-            pass
-        self._stop(children)
-        failed = [child for child in children if child.returncode not in (0, -2, -15, 3)]
-        if failed:
-            raise SystemExit(1)
+            stopping = True
+        died = {name: child.returncode for name, child in children.items() if child.poll() is not None}
+        self._stop(children.values())
+        if died and not stopping:
+            name, code = next(iter(died.items()))
+            raise CommandError(f"The {name} stopped unexpectedly (exit code {code}); see its output above.")
 
     def _stop(self, children):
         for child in children:
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                child.terminate()
         deadline = time.monotonic() + 20
         for child in children:
             try:
