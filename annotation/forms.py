@@ -9,11 +9,17 @@ CREATE, DROP = "__create__", "__drop__"
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "description", "guidelines"]
+        fields = ["name", "description", "guidelines", "suggestion_threshold", "document_order"]
         widgets = {
+            "suggestion_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
             "description": forms.Textarea(attrs={"rows": 2}),
             "guidelines": forms.Textarea(attrs={"rows": 12}),
         }
+
+
+class NewProjectForm(ProjectForm):
+    class Meta(ProjectForm.Meta):
+        fields = ["name", "description", "guidelines"]
 
 
 class LabelForm(forms.ModelForm):

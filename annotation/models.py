@@ -14,6 +14,21 @@ class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the text.")
+    suggestion_threshold = models.FloatField(
+        default=0.5, help_text="Suggestions below this confidence are not shown."
+    )
+
+    class DocumentOrder(models.TextChoices):
+        SEQUENTIAL = "sequential", "Sequential"
+        RANDOM = "random", "Random"
+        UNCERTAIN = "uncertain", "Most uncertain first (lowest token confidence)"
+        ENTROPY = "entropy", "Most uncertain first (highest mean entropy)"
+        RARE_LABEL = "rare_label", "Rare label first"
+
+    document_order = models.CharField(
+        max_length=20, choices=DocumentOrder, default=DocumentOrder.SEQUENTIAL,
+        help_text="Which document “next” goes to.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -22,6 +37,13 @@ class Project(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(suggestion_threshold__gte=0) & Q(suggestion_threshold__lte=1),
+                name="project_threshold_range",
+                violation_error_message="The suggestion threshold must be between 0 and 1.",
+            )
+        ]
 
     def __str__(self):
         return self.name

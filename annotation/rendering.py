@@ -24,11 +24,18 @@ class Block:
 
 @dataclass(frozen=True)
 class SpanView:
+    """A mark on the text: an annotator's span, or a model suggestion (dashed, with confidence)."""
+
     id: int
     start: int
     end: int
     label: str
     color: str
+    confidence: float | None = None  # set for suggestions
+
+    @property
+    def is_suggestion(self) -> bool:
+        return self.confidence is not None
 
 
 def blocks(text: str, starts: list[int], ends: list[int]) -> list[Block]:
@@ -95,12 +102,23 @@ def render_text(text: str, starts: list[int], ends: list[int], spans: list[SpanV
 
 def _open_mark(span: SpanView, text: str) -> str:
     mention = escape(" ".join(text[span.start : span.end].split()), quote=True)
+    label = escape(span.label)
+    if span.is_suggestion:
+        return (
+            f'<mark class="suggestion" data-suggestion="{span.id}" data-label="{label}" '
+            f'style="--label-color: {escape(span.color)}" tabindex="-1" '
+            f'aria-label="Suggestion {label} {span.confidence:.0%}: {mention}">'
+        )
     return (
-        f'<mark class="span" data-span="{span.id}" data-label="{escape(span.label)}" '
-        f'style="--label-color: {escape(span.color)}" tabindex="-1" '
-        f'aria-label="{escape(span.label)}: {mention}">'
+        f'<mark class="span" data-span="{span.id}" data-label="{label}" '
+        f'style="--label-color: {escape(span.color)}" tabindex="-1" aria-label="{label}: {mention}">'
     )
 
 
 def _close_mark(span: SpanView) -> str:
+    if span.is_suggestion:
+        return (
+            f'<span class="span-tag suggestion-tag" aria-hidden="true">'
+            f"{escape(span.label)} {span.confidence:.2f}</span></mark>"
+        )
     return f'<span class="span-tag" aria-hidden="true">{escape(span.label)}</span></mark>'

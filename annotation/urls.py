@@ -39,6 +39,26 @@ urlpatterns = [
         labelling.span_delete,
         name="span_delete",
     ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/suggestions/<int:suggestion_id>/accept/",
+        labelling.suggestion_accept,
+        name="suggestion_accept",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/suggestions/<int:suggestion_id>/reject/",
+        labelling.suggestion_reject,
+        name="suggestion_reject",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/suggestions/accept-all/",
+        labelling.suggestions_accept_all,
+        name="suggestions_accept_all",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/suggestions/reject-all/",
+        labelling.suggestions_reject_all,
+        name="suggestions_reject_all",
+    ),
     path("projects/<int:project_id>/documents/<int:document_id>/undo/", labelling.undo, name="annotation_undo"),
     path("projects/<int:project_id>/documents/<int:document_id>/redo/", labelling.redo, name="annotation_redo"),
     path("projects/<int:project_id>/documents/<int:document_id>/submit/", labelling.submit, name="annotation_submit"),

@@ -64,6 +64,11 @@ class ModelVersion(models.Model):
     artifact_path = models.CharField(max_length=500)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Pre-annotation of the project's unfinished documents with this version.
+    preannotation_status = models.CharField(max_length=20, blank=True)
+    preannotation_done = models.PositiveIntegerField(default=0)
+    preannotation_total = models.PositiveIntegerField(default=0)
+    preannotation_error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -75,3 +80,63 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"Model v{self.pk}"
+
+
+class Suggestion(models.Model):
+    """A span the active model proposes on a document, and what became of it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted as is"
+        EDITED = "edited", "Accepted after an edit"
+        REJECTED = "rejected", "Rejected"
+
+    document = models.ForeignKey("annotation.Document", on_delete=models.CASCADE, related_name="suggestions")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="suggestions")
+    label = models.ForeignKey("annotation.Label", on_delete=models.CASCADE, related_name="suggestions")
+    start = models.PositiveIntegerField()
+    end = models.PositiveIntegerField()
+    first_token = models.PositiveIntegerField()
+    last_token = models.PositiveIntegerField()
+    confidence = models.FloatField()
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="First time an annotator saw it.")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["start"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_version", "document", "start", "end", "label"], name="suggestion_unique"
+            ),
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="suggestion_start_before_end"),
+            models.CheckConstraint(
+                condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="suggestion_confidence_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["document", "model_version", "status"], name="suggestion_lookup")]
+
+    def __str__(self):
+        return f"{self.label} {self.start}-{self.end} ({self.confidence:.2f})"
+
+
+class DocumentScore(models.Model):
+    """How unsure a model version is about a document, for choosing what to label next."""
+
+    document = models.ForeignKey("annotation.Document", on_delete=models.CASCADE, related_name="scores")
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="document_scores")
+    min_max_probability = models.FloatField()
+    mean_entropy = models.FloatField()
+    expected_counts = models.JSONField(default=dict, help_text="Label -> expected number of mentions.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "document"], name="document_score_unique")
+        ]
+        indexes = [
+            models.Index(fields=["model_version", "min_max_probability"], name="score_least_confident"),
+            models.Index(fields=["model_version", "-mean_entropy"], name="score_most_entropy"),
+        ]

@@ -3,7 +3,8 @@
 from django.urls import reverse
 
 from training.charts import line_chart
-from training.models import TrainingRun
+from training.models import ModelVersion, TrainingRun
+from training.suggestions import statistics
 
 LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
 ERRORS_SHOWN = 200
@@ -27,6 +28,9 @@ def progress_context(run: TrainingRun) -> dict:
 
 def run_context(run: TrainingRun) -> dict:
     context = progress_context(run)
+    version = ModelVersion.objects.filter(run=run).first()
+    if version is not None:
+        context.update(version=version, suggestion_stats=statistics(version))
     evaluation = (run.metrics or {}).get("evaluation")
     if run.status != TrainingRun.Status.SUCCEEDED or not evaluation:
         return context

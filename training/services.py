@@ -263,11 +263,18 @@ def fail_stale_runs() -> int:
 
 
 @transaction.atomic
-def activate(version: ModelVersion) -> None:
+def activate(version: ModelVersion, *, preannotate=True) -> None:
+    """Make `version` the one suggestions come from, and pre-annotate with it in the worker."""
     ModelVersion.objects.filter(project=version.project_id, is_active=True).exclude(pk=version.pk).update(
         is_active=False
     )
-    ModelVersion.objects.filter(pk=version.pk).update(is_active=True)
+    ModelVersion.objects.filter(pk=version.pk).update(
+        is_active=True, preannotation_status="queued" if preannotate else ""
+    )
+    if preannotate:
+        from training.tasks import preannotate_task
+
+        transaction.on_commit(lambda: preannotate_task(version.pk))
 
 
 def delete_version(version: ModelVersion) -> None:

@@ -1,12 +1,17 @@
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from training import services
+from training import services, suggestions
 
 
 @db_task()
 def train_task(run_id: int) -> None:
     services.execute_run(run_id)
+
+
+@db_task()
+def preannotate_task(version_id: int) -> None:
+    suggestions.preannotate(version_id)
 
 
 @db_periodic_task(crontab(minute="*"))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from training import views
+from training import api, views
 
 urlpatterns = [
     path("projects/<int:project_id>/train/", views.train, name="train"),
@@ -10,4 +10,12 @@ urlpatterns = [
     path("projects/<int:project_id>/runs/<int:run_id>/cancel/", views.run_cancel, name="training_cancel"),
     path("projects/<int:project_id>/models/<int:version_id>/activate/", views.version_activate, name="model_activate"),
     path("projects/<int:project_id>/models/<int:version_id>/delete/", views.version_delete, name="model_delete"),
+    path(
+        "projects/<int:project_id>/models/<int:version_id>/preannotation/",
+        views.preannotation_progress,
+        name="preannotation_progress",
+    ),
+    path("projects/<int:project_id>/try/", views.try_it, name="try_it"),
+    path("projects/<int:project_id>/try/predict/", views.try_it_predict, name="try_it_predict"),
+    path("api/projects/<int:project_id>/predict", api.PredictView.as_view(), name="api_predict"),
 ]

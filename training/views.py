@@ -5,7 +5,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.models import Project
-from training import reports, services
+from annotation.rendering import SpanView, render_text
+from annotation.tokenize import tokenize
+from training import reports, services, suggestions
 from training.forms import TrainingForm
 from training.models import ModelVersion, TrainingRun
 
@@ -88,3 +90,38 @@ def version_delete(request, project_id, version_id):
         services.delete_version(version)
         messages.success(request, f"{version} deleted and its files removed.")
     return redirect("training_runs", project_id)
+
+
+@require_GET
+def try_it(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    context = {"project": project, "version": suggestions.active_version(project)}
+    return render(request, "training/try_it.html", context)
+
+
+@require_POST
+def try_it_predict(request, project_id):
+    project = get_object_or_404(Project, pk=project_id)
+    text = request.POST.get("text", "")
+    try:
+        version, found = suggestions.predict_text(project, text)
+    except suggestions.PredictionRefused as refused:
+        return render(request, "training/partials/prediction.html", {"error": str(refused)})
+    colours = {label.name: label.color for label in project.labels.all()}
+    tokens = tokenize(text)
+    marks = [
+        SpanView(index, s.start, s.end, s.label, colours.get(s.label, "#888888"), confidence=s.confidence)
+        for index, s in enumerate(found)
+    ]
+    context = {
+        "version": version,
+        "html": render_text(text, tokens.starts, tokens.ends, marks),
+        "found": [{"text": text[s.start : s.end], **s.to_dict()} for s in found],
+    }
+    return render(request, "training/partials/prediction.html", context)
+
+
+@require_GET
+def preannotation_progress(request, project_id, version_id):
+    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
+    return render(request, "training/partials/preannotation.html", {"project": version.project, "version": version})

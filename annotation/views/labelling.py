@@ -12,8 +12,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
 from annotation.markdown import render_markdown
-from annotation.models import Annotation, Document, Label, Span
+from annotation.models import Annotation, Document, Label, Project
 from annotation.rendering import SpanView, blocks, render_block, touched_blocks
+from training import ordering, suggestions
 
 
 def _document(project_id, document_id) -> Document:
@@ -24,17 +25,22 @@ def _annotation(document, user) -> Annotation | None:
     return Annotation.objects.filter(document=document, annotator=user).first()
 
 
-def _span_views(annotation) -> list[SpanView]:
-    if annotation is None:
-        return []
-    return [
-        SpanView(span.pk, span.start, span.end, span.label.name, span.label.color)
-        for span in annotation.spans.select_related("label").order_by("start")
+def _marks(document, annotation) -> list[SpanView]:
+    """The annotator's spans and the model's visible suggestions, in text order."""
+    marks = [
+        SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence)
+        for s in suggestions.visible_suggestions(document, annotation)
     ]
+    if annotation is not None:
+        marks += [
+            SpanView(span.pk, span.start, span.end, span.label.name, span.label.color)
+            for span in annotation.spans.select_related("label").order_by("start")
+        ]
+    return sorted(marks, key=lambda mark: mark.start)
 
 
-def _legend(document, spans):
-    counts = Counter(span.label for span in spans)
+def _legend(document, marks):
+    counts = Counter(mark.label for mark in marks if not mark.is_suggestion)
     return [(label, counts.get(label.name, 0)) for label in document.project.labels.all()]
 
 
@@ -48,10 +54,10 @@ def _progress(document, user):
     return {"done": done, "total": total, "percent": round(100 * done / total) if total else 0}
 
 
-def _neighbour(document, *, forward: bool) -> Document | None:
-    siblings = Document.objects.filter(project_id=document.project_id).only("pk")
+def _neighbour(document, user, *, forward: bool) -> Document | None:
     if forward:
-        return siblings.filter(pk__gt=document.pk).order_by("pk").first()
+        return ordering.next_document(document.project, user, current=document)
+    siblings = Document.objects.filter(project_id=document.project_id).only("pk")
     return siblings.filter(pk__lt=document.pk).order_by("-pk").first()
 
 
@@ -59,7 +65,7 @@ def _neighbour(document, *, forward: bool) -> Document | None:
 def annotate(request, project_id, document_id):
     document = _document(project_id, document_id)
     annotation = _annotation(document, request.user)
-    spans = _span_views(annotation)
+    spans = _marks(document, annotation)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
         "project": document.project,
@@ -75,8 +81,10 @@ def annotate(request, project_id, document_id):
         "legend": _legend(document, spans),
         "progress": _progress(document, request.user),
         "guidelines": render_markdown(document.project.guidelines),
-        "previous": _neighbour(document, forward=False),
-        "next": _neighbour(document, forward=True),
+        "previous": _neighbour(document, request.user, forward=False),
+        "next": _neighbour(document, request.user, forward=True),
+        "order_reason": ordering.reason(document.project, document),
+        "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
     }
     return render(request, "annotation/annotate.html", context)
 
@@ -84,13 +92,14 @@ def annotate(request, project_id, document_id):
 @require_GET
 def neighbour(request, project_id, document_id, direction):
     document = _document(project_id, document_id)
-    target = _neighbour(document, forward=direction == "next")
+    target = _neighbour(document, request.user, forward=direction == "next")
     if target is None:
-        return HttpResponse(
-            f"This is the {'last' if direction == 'next' else 'first'} document of the project.",
-            status=404,
-            content_type="text/plain",
+        message = (
+            "You have finished every other document of this project."
+            if direction == "next"
+            else "This is the first document of the project."
         )
+        return HttpResponse(message, status=404, content_type="text/plain")
     url = reverse("annotate", args=[project_id, target.pk])
     if request.htmx:
         response = HttpResponse(status=204)
@@ -126,7 +135,7 @@ def _edit(request, project_id, document_id, operation):
 
 def _answer(request, document, *, message, level="ok", status=200, touched=(), redraw_all=False):
     annotation = _annotation(document, request.user)
-    spans = _span_views(annotation)
+    spans = _marks(document, annotation)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
     context = {
@@ -138,6 +147,7 @@ def _answer(request, document, *, message, level="ok", status=200, touched=(), r
         "version": annotation.version if annotation else 1,
         "status": annotation.get_status_display() if annotation else "Not started",
         "progress": _progress(document, request.user),
+        "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
         "message": message,
         "level": level,
     }
@@ -162,15 +172,54 @@ def _label(document, data) -> Label:
 @require_POST
 def span_add(request, project_id, document_id):
     def operation(annotation, version, data):
-        return editing.add_span(
-            annotation,
-            version=version,
-            first_token=_int(data, "first"),
-            last_token=_int(data, "last"),
-            label=_label(annotation.document, data),
-        )
+        document = annotation.document
+        first, last, label = _int(data, "first"), _int(data, "last"), _label(document, data)
+        if 0 <= first <= last < len(document.token_starts):
+            start, end = document.token_starts[first], document.token_ends[last]
+            touching = suggestions.suggestion_touching(document, start, end)
+            if touching is not None:  # tagging over a suggestion accepts it, edited
+                return suggestions.accept(
+                    annotation, touching, version=version, user=request.user,
+                    label=label, first_token=first, last_token=last,
+                )
+        return editing.add_span(annotation, version=version, first_token=first, last_token=last, label=label)
 
     return _edit(request, project_id, document_id, operation)
+
+
+@require_POST
+def suggestion_accept(request, project_id, document_id, suggestion_id):
+    def operation(annotation, version, data):
+        suggestion = suggestions.pending_suggestion(annotation.document, suggestion_id)
+        label = _label(annotation.document, data) if data.get("label") else None
+        return suggestions.accept(annotation, suggestion, version=version, user=request.user, label=label)
+
+    return _edit(request, project_id, document_id, operation)
+
+
+@require_POST
+def suggestion_reject(request, project_id, document_id, suggestion_id):
+    def operation(annotation, version, data):
+        suggestion = suggestions.pending_suggestion(annotation.document, suggestion_id)
+        return suggestions.reject(annotation, suggestion, version=version, user=request.user)
+
+    return _edit(request, project_id, document_id, operation)
+
+
+@require_POST
+def suggestions_accept_all(request, project_id, document_id):
+    return _edit(
+        request, project_id, document_id,
+        lambda a, version, data: suggestions.accept_all(a, version=version, user=request.user),
+    )
+
+
+@require_POST
+def suggestions_reject_all(request, project_id, document_id):
+    return _edit(
+        request, project_id, document_id,
+        lambda a, version, data: suggestions.reject_all(a, version=version, user=request.user),
+    )
 
 
 @require_POST
@@ -206,13 +255,11 @@ def submit(request, project_id, document_id):
 
 @require_GET
 def start(request, project_id):
-    """The first document this annotator has not submitted yet."""
-    finished = Annotation.objects.filter(
-        annotator=request.user, status__in=[Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
-    ).values("document_id")
+    """The first document this annotator has not submitted yet, in the project's order."""
+    project = get_object_or_404(Project, pk=project_id)
     document = (
-        Document.objects.filter(project_id=project_id).exclude(pk__in=finished).order_by("pk").only("pk").first()
-        or Document.objects.filter(project_id=project_id).order_by("pk").only("pk").first()
+        ordering.next_document(project, request.user, current=None)
+        or Document.objects.filter(project=project).order_by("pk").only("pk").first()
     )
     if document is None:
         return redirect("project_documents", project_id)

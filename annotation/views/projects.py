@@ -15,6 +15,7 @@ from annotation.forms import (
     ExportForm,
     LabelForm,
     LabelMappingForm,
+    NewProjectForm,
     ProjectForm,
     UploadForm,
 )
@@ -40,7 +41,7 @@ def project_list(request):
 
 @require_http_methods(["GET", "POST"])
 def project_create(request):
-    form = ProjectForm(request.POST or None)
+    form = NewProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         project = create_project(**form.cleaned_data, created_by=request.user)
         messages.success(request, f'Created "{project.name}" with the labels DISEASE and TREATMENT.')

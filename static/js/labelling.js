@@ -16,6 +16,7 @@
 
   let selection = null; // {first, last} token indices, inclusive
   let selectedSpan = null; // span id
+  let selectedSuggestion = null; // suggestion id
   let cursor = null; // token index
   let anchor = null; // where a Shift-extended selection started
   let busy = false;
@@ -29,6 +30,11 @@
 
   function paint() {
     text.querySelectorAll(".selected, .cursor").forEach((el) => el.classList.remove("selected", "cursor"));
+    if (selectedSuggestion) {
+      const marks = text.querySelectorAll(`mark.suggestion[data-suggestion="${selectedSuggestion}"]`);
+      marks.forEach((m) => m.classList.add("selected"));
+      marks[0]?.focus({ preventScroll: false });
+    }
     if (selection) {
       for (let i = selection.first; i <= selection.last; i++) token(i)?.classList.add("selected");
     }
@@ -46,20 +52,35 @@
 
   function selectTokens(first, last) {
     selection = { first: Math.min(first, last), last: Math.max(first, last) };
-    selectedSpan = null;
+    selectedSpan = selectedSuggestion = null;
     paint();
   }
 
   function selectSpan(id) {
     selectedSpan = id;
-    selection = null;
+    selection = selectedSuggestion = null;
+    paint();
+  }
+
+  function selectSuggestion(id) {
+    selectedSuggestion = id;
+    selection = selectedSpan = null;
     paint();
   }
 
   function clearSelection() {
-    selection = null;
-    selectedSpan = null;
+    selection = selectedSpan = selectedSuggestion = null;
     paint();
+  }
+
+  // Tab walks the suggestions in text order.
+  function stepSuggestion(step) {
+    const ids = [...new Set([...text.querySelectorAll("mark.suggestion")].map((m) => m.dataset.suggestion))];
+    if (!ids.length) return false;
+    const at = ids.indexOf(selectedSuggestion);
+    const next = at === -1 ? (step > 0 ? 0 : ids.length - 1) : (at + step + ids.length) % ids.length;
+    selectSuggestion(ids[next]);
+    return true;
   }
 
   // Snap a mouse selection outwards to whole tokens.
@@ -95,8 +116,10 @@
 
   text.addEventListener("click", (event) => {
     if (!window.getSelection().isCollapsed) return;
-    const clicked = event.target.closest(".t, mark.span");
+    const clicked = event.target.closest(".t, mark.span, mark.suggestion");
     if (!clicked) return;
+    const suggestion = clicked.closest("mark.suggestion");
+    if (suggestion) return selectSuggestion(suggestion.dataset.suggestion);
     const mark = clicked.closest("mark.span");
     if (mark) {
       cursor = indexOf(mark.querySelector(".t"));
@@ -125,11 +148,19 @@
   }
 
   function spanUrl(template, id) {
-    return template.replace(/\/0\/(label|delete)\/$/, `/${id}/$1/`);
+    return template.replace(/\/0\/(label|delete|accept|reject)\/$/, `/${id}/$1/`);
+  }
+
+  function decideSuggestion(accepted, labelId) {
+    if (!selectedSuggestion && !stepSuggestion(1)) return say("There are no suggestions on this document.");
+    const template = accepted ? root.dataset.acceptUrl : root.dataset.rejectUrl;
+    post(spanUrl(template, selectedSuggestion), labelId ? { label: labelId } : {});
   }
 
   function applyLabel(labelId) {
-    if (selectedSpan) {
+    if (selectedSuggestion) {
+      decideSuggestion(true, labelId);
+    } else if (selectedSpan) {
       post(spanUrl(root.dataset.relabelUrl, selectedSpan), { label: labelId });
     } else if (selection) {
       post(root.dataset.addUrl, { first: selection.first, last: selection.last, label: labelId });
@@ -150,6 +181,10 @@
     if (outcome === "ok") {
       selection = null;
       if (selectedSpan && !text.querySelector(`mark.span[data-span="${selectedSpan}"]`)) selectedSpan = null;
+      if (selectedSuggestion && !text.querySelector(`mark.suggestion[data-suggestion="${selectedSuggestion}"]`)) {
+        selectedSuggestion = null;
+        stepSuggestion(1);
+      }
     }
     paint();
   }
@@ -162,6 +197,8 @@
     if (action === "redo") post(root.dataset.redoUrl, {});
     if (action === "submit") post(root.dataset.submitUrl, {});
     if (action === "help") document.getElementById("shortcuts").showModal();
+    if (action === "accept-all") post(root.dataset.acceptAllUrl, {});
+    if (action === "reject-all") post(root.dataset.rejectAllUrl, {});
   });
 
   function moveCursor(step, extend) {
@@ -169,7 +206,11 @@
     if (!count) return;
     cursor = cursor === null ? (step > 0 ? 0 : count - 1) : Math.max(0, Math.min(count - 1, cursor + step));
     const mark = spanOf(token(cursor));
-    if (extend) {
+    const suggestion = token(cursor)?.closest("mark.suggestion");
+    if (suggestion && !extend) {
+      anchor = cursor;
+      selectSuggestion(suggestion.dataset.suggestion);
+    } else if (extend) {
       if (anchor === null) anchor = cursor - step;
       selectTokens(anchor, cursor);
     } else if (mark) {
@@ -202,8 +243,12 @@
     }
     if (key === "ArrowRight" || key === "ArrowLeft") {
       moveCursor(key === "ArrowRight" ? 1 : -1, event.shiftKey);
-    } else if (key === "Tab" && document.activeElement === text) {
-      moveCursor(event.shiftKey ? -1 : 1, false);
+    } else if (key === "Tab" && text.contains(document.activeElement)) {
+      if (!stepSuggestion(event.shiftKey ? -1 : 1)) moveCursor(event.shiftKey ? -1 : 1, false);
+    } else if (key === "a" && !hotkeys.has("a")) {
+      decideSuggestion(true);
+    } else if (key === "x" && !hotkeys.has("x")) {
+      decideSuggestion(false);
     } else if (hotkeys.has(key.toLowerCase())) {
       applyLabel(hotkeys.get(key.toLowerCase()));
     } else if (key === "Delete" || key === "Backspace") {

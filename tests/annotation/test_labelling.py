@@ -202,12 +202,16 @@ def test_the_page_escapes_the_text(client_in, document):
     assert "&lt;" in page and "alert" in page
 
 
-def test_next_and_previous_documents(client_in, project):
+def test_next_and_previous_documents(client_in, project, user):
     first, second = make_document(project, "First text."), make_document(project, "Second text.")
     response = client_in.get(reverse("annotate_next", args=[project.pk, first.pk]))
     assert response["Location"] == reverse("annotate", args=[project.pk, second.pk])
-    last = client_in.get(reverse("annotate_next", args=[project.pk, second.pk]))
-    assert last.status_code == 404
-    assert "last document" in last.content.decode()
+    wrapped = client_in.get(reverse("annotate_next", args=[project.pk, second.pk]))
+    assert wrapped["Location"] == reverse("annotate", args=[project.pk, first.pk])  # still unfinished
+    annotation = Annotation.objects.create(document=first, annotator=user, status="submitted")
+    done = client_in.get(reverse("annotate_next", args=[project.pk, second.pk]))
+    assert done.status_code == 404
+    assert "finished every other document" in done.content.decode()
+    annotation.delete()
     start = client_in.get(reverse("annotate_start", args=[project.pk]))
     assert start["Location"] == reverse("annotate", args=[project.pk, first.pk])

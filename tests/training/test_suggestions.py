@@ -1,0 +1,244 @@
+"""Suggestions in the studio: pre-annotation, accept/reject with provenance, hiding, ordering,
+the "Try it" page and the predict API."""
+
+from html import unescape
+
+import pytest
+from django.urls import reverse
+
+from annotation.formats.documents import ImportedDocument
+from annotation.models import Annotation, Document, Span
+from annotation.services import create_project, import_documents
+from tests.conftest import wait_for
+from tests.training.test_runs import SENTENCES, mentions
+from training import ordering, services, suggestions
+from training.models import DocumentScore, ModelVersion, Suggestion, TrainingRun
+from training.pipeline import Hyperparameters, TrainingDocument, train
+
+UNANNOTATED = [
+    "The patient has asthma and was given aspirin .",
+    "Breast cancer was treated with chemotherapy .",
+    "The patient was given insulin for diabetes .",
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_bert, tmp_path_factory):
+    """A tiny model trained on the test sentences until it predicts them."""
+    from annotation.bio import spans_to_tags
+    from annotation.tokenize import tokenize
+
+    documents = []
+    for index in range(48):
+        text, wanted = SENTENCES[index % len(SENTENCES)]
+        tokens = tokenize(text)
+        tags = spans_to_tags(tokens.starts, tokens.ends, mentions(text, wanted))
+        documents.append(
+            TrainingDocument(str(index), [text[s:e] for s, e in zip(tokens.starts, tokens.ends)], tags)
+        )
+    output = tmp_path_factory.mktemp("suggesting") / "model"
+    hp = Hyperparameters(epochs=4, learning_rate=1e-2, batch_size=8, max_length=32, precision="fp32")
+    train(documents, ["DISEASE", "TREATMENT"], hp, base_model=tiny_bert, output_dir=output)
+    return str(output)
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser("admin", password="x")
+
+
+@pytest.fixture
+def project(admin, model_dir):
+    project = create_project("Suggesting", created_by=admin)
+    import_documents(project, [ImportedDocument(text=text) for text in UNANNOTATED], importer=admin)
+    run = TrainingRun.objects.create(project=project, status="succeeded", metrics={})
+    ModelVersion.objects.create(project=project, run=run, artifact_path=model_dir, is_active=True)
+    return project
+
+
+@pytest.fixture
+def version(project):
+    version = ModelVersion.objects.get(project=project)
+    suggestions.preannotate(version.pk)
+    version.refresh_from_db()
+    return version
+
+
+@pytest.fixture
+def client_in(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def first_document(project):
+    return Document.objects.filter(project=project).order_by("pk").first()
+
+
+def page(client, document):
+    return client.get(reverse("annotate", args=[document.project_id, document.pk])).content.decode()
+
+
+def post(client, name, document, *args, **data):
+    annotation = Annotation.objects.filter(document=document).first()
+    data.setdefault("version", annotation.version if annotation else 1)
+    return client.post(reverse(name, args=[document.project_id, document.pk, *args]), data)
+
+
+def found(document):
+    return {
+        (document.text[s.start : s.end], s.label.name)
+        for s in Suggestion.objects.filter(document=document).select_related("label")
+    }
+
+
+pytestmark = pytest.mark.django_db
+
+
+def test_preannotation_suggests_on_every_unfinished_document(project, version):
+    assert version.preannotation_status == "done"
+    assert version.preannotation_done == 3
+    document = first_document(project)
+    assert {("asthma", "DISEASE"), ("aspirin", "TREATMENT")} <= found(document)
+    score = DocumentScore.objects.get(document=document, model_version=version)
+    assert 0 < score.min_max_probability <= 1 and score.mean_entropy >= 0
+    assert set(score.expected_counts) == {"DISEASE", "TREATMENT"}
+
+
+def test_suggestions_show_dashed_with_their_confidence(client_in, project, version):
+    document = first_document(project)
+    html = page(client_in, document)
+    assert 'class="suggestion"' in html
+    assert "Suggestion TREATMENT" in html and "aspirin" in html
+    assert Suggestion.objects.filter(document=document, shown_at__isnull=False).exists()
+
+
+def test_accepting_records_the_model_version(client_in, project, version):
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="TREATMENT")
+    response = post(client_in, "suggestion_accept", document, suggestion.pk)
+    assert response.status_code == 200, unescape(response.content.decode())
+    span = Span.objects.get(annotation__document=document)
+    assert (span.start, span.end, span.source, span.model_version, span.edited_before_accept) == (
+        suggestion.start, suggestion.end, "suggestion", version, False,
+    )
+    suggestion.refresh_from_db()
+    assert suggestion.status == "accepted" and suggestion.decided_by is not None
+
+
+def test_accepting_with_another_label_counts_as_an_edit(client_in, project, version):
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="TREATMENT")
+    disease = project.labels.get(name="DISEASE")
+    post(client_in, "suggestion_accept", document, suggestion.pk, label=disease.pk)
+    span = Span.objects.get(annotation__document=document)
+    assert span.label == disease and span.edited_before_accept
+    suggestion.refresh_from_db()
+    assert suggestion.status == "edited"
+
+
+def test_tagging_over_a_suggestion_accepts_it_with_the_new_edges(client_in, project, version):
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
+    post(
+        client_in, "span_add", document,
+        first=suggestion.first_token - 1, last=suggestion.last_token,
+        label=project.labels.get(name="DISEASE").pk,
+    )
+    span = Span.objects.get(annotation__document=document)
+    assert span.source == "suggestion" and span.edited_before_accept
+    assert span.start < suggestion.start
+
+
+def test_a_rejected_suggestion_is_recorded_and_never_shown_again(client_in, project, version):
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
+    response = post(client_in, "suggestion_reject", document, suggestion.pk)
+    assert "Suggestion rejected." in response.content.decode()
+    suggestion.refresh_from_db()
+    assert suggestion.status == "rejected"
+    assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)
+    suggestions.preannotate(version.pk)  # recomputing keeps the rejection
+    assert Suggestion.objects.get(pk=suggestion.pk).status == "rejected"
+
+
+def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client_in, project, version, admin):
+    from annotation import editing
+
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="TREATMENT")
+    annotation = editing.annotation_for(document, admin)
+    editing.add_span(
+        annotation, version=1, first_token=suggestion.first_token, last_token=suggestion.last_token,
+        label=project.labels.get(name="DISEASE"),
+    )
+    html = page(client_in, document)
+    assert f'data-suggestion="{suggestion.pk}"' not in html
+    assert 'class="suggestion"' in html  # the DISEASE one is still there
+    project.suggestion_threshold = 1.0
+    project.save()
+    assert 'class="suggestion"' not in page(client_in, document)
+
+
+def test_accept_all_and_statistics(client_in, project, version):
+    document = first_document(project)
+    count = Suggestion.objects.filter(document=document).count()
+    post(client_in, "suggestions_accept_all", document)
+    assert Span.objects.filter(annotation__document=document, source="suggestion").count() == count
+    other = Document.objects.filter(project=project).order_by("pk")[1]
+    page(client_in, other)
+    post(client_in, "suggestions_reject_all", other)
+    stats = {row["label"]: row for row in suggestions.statistics(version)}
+    assert stats["TREATMENT"]["accepted"] >= 1 and stats["TREATMENT"]["rejected"] >= 1
+    assert 0 < stats["TREATMENT"]["precision"] < 1
+    report = client_in.get(reverse("training_run", args=[project.pk, version.run_id])).content.decode()
+    assert "Precision as annotators see it" in report
+
+
+def test_most_uncertain_first_ordering_and_its_reason(project, version, admin):
+    project.document_order = project.DocumentOrder.UNCERTAIN
+    project.save()
+    chosen = ordering.next_document(project, admin, current=None)
+    least_sure = DocumentScore.objects.filter(model_version=version).order_by("min_max_probability").first()
+    assert chosen.pk == least_sure.document_id
+    assert ordering.reason(project, chosen).startswith("Chosen because the model is unsure here")
+    project.document_order = project.DocumentOrder.RARE_LABEL
+    project.save()
+    assert ordering.next_document(project, admin, current=None) is not None
+    assert "the rarest label" in ordering.reason(project, chosen)
+
+
+def test_try_it_and_the_predict_api(client_in, project, version):
+    partial = client_in.post(reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."}).content.decode()
+    assert "asthma" in partial and 'class="suggestion"' in partial
+    response = client_in.post(
+        reverse("api_predict", args=[project.pk]), {"text": "Given aspirin 🙂 for asthma ."}, content_type="application/json"
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"] == version.pk
+    text = "Given aspirin 🙂 for asthma ."
+    assert {(s["text"], s["label"]) for s in body["spans"]} >= {("aspirin", "TREATMENT"), ("asthma", "DISEASE")}
+    assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
+    blank = client_in.post(reverse("api_predict", args=[project.pk]), {"text": ""}, content_type="application/json")
+    assert blank.status_code == 400
+
+
+def test_predict_without_an_active_model_says_so(client_in, admin):
+    empty = create_project("Empty", created_by=admin)
+    response = client_in.post(reverse("api_predict", args=[empty.pk]), {"text": "asthma"}, content_type="application/json")
+    assert response.status_code == 409
+    assert "no active model yet" in response.json()["detail"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_activating_a_version_preannotates_in_the_worker(project, huey_consumer):
+    version = ModelVersion.objects.get(project=project)
+    services.activate(version)
+
+    def done():
+        version.refresh_from_db()
+        return version.preannotation_status in {"done", "failed"}
+
+    wait_for(done, timeout=90, message="pre-annotation")
+    assert version.preannotation_status == "done", version.preannotation_error
+    assert Suggestion.objects.filter(model_version=version).exists()

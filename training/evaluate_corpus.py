@@ -1,0 +1,197 @@
+"""Train and evaluate the pipeline on CoNLL files, without the studio or a database.
+
+    python -m training.evaluate_corpus --train train.conll --dev devel.conll \\
+        [--test test.conll] [--epochs N] [--out report.json] [--base-model DIR] [--limit-train N]
+
+Each CoNLL sentence is one document (the corpora here have no -DOCSTART- lines;
+where they do, sentences are still the unit, with ids `<file>:<document>:<sentence>`).
+Sentences from --train are the training split, sentences from --dev the dev split
+(is_dev set explicitly, so the hash split is not used). The best epoch on dev is
+kept, and --test, when given, is scored with that model.
+
+The JSON report: model, labels, epochs_run, best_epoch, train_seconds,
+train_examples_per_second, dev_f1_per_epoch, dev and test (each with micro,
+macro, weighted, per_label, token_accuracy, confusion, error counts), runtime and
+hyperparameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from annotation.formats.conll import parse_conll
+from annotation.formats.errors import FormatError
+from training import examples as ex
+from training.base_model import default_base_model
+from training.evaluation import evaluate
+from training.pipeline import Hyperparameters, Progress, TrainingDocument, load_model, train
+
+
+def read_conll(path: Path, is_dev: bool | None, limit: int | None = None) -> list[TrainingDocument]:
+    with open(path, encoding="utf-8") as handle:
+        try:
+            documents = parse_conll(handle)
+        except FormatError as error:
+            error.filename = str(path)
+            raise
+    result = []
+    for doc_index, sentences in enumerate(documents):
+        for sent_index, sentence in enumerate(sentences):
+            result.append(
+                TrainingDocument(
+                    doc_id=f"{path.name}:{doc_index}:{sent_index}",
+                    tokens=[token for token, _ in sentence],
+                    tags=[tag for _, tag in sentence],
+                    is_dev=is_dev,
+                )
+            )
+            if limit is not None and len(result) >= limit:
+                return result
+    return result
+
+
+def labels_of(*corpora: list[TrainingDocument]) -> list[str]:
+    labels: list[str] = []
+    for documents in corpora:
+        for doc in documents:
+            for tag in doc.tags:
+                if tag != "O" and tag[2:] not in labels:
+                    labels.append(tag[2:])
+    return labels
+
+
+def summary(evaluation: dict) -> dict:
+    """The report's view of an evaluation: scores and counts, not every error."""
+    keep = ("micro", "macro", "weighted", "per_label", "token_accuracy", "confusion", "documents", "tokens")
+    result = {key: evaluation[key] for key in keep}
+    result["false_positives"] = len(evaluation["false_positives"])
+    result["false_negatives"] = len(evaluation["false_negatives"])
+    return result
+
+
+def score_documents(model_dir: Path, documents: list[TrainingDocument], labels: list[str], max_length: int) -> dict:
+    from training.device import select_runtime
+
+    tokenizer, model, tags = load_model(model_dir)
+    runtime = select_runtime("auto")
+    model.to(runtime.device)
+    predicted = ex.predict_tags(
+        model, tokenizer, [d.tokens for d in documents], tags,
+        max_length=max_length, device=runtime.device, autocast=runtime.autocast,
+    )
+    gold = [ex.repair_bio(d.tags) for d in documents]
+    return evaluate(gold, predicted, labels=labels, doc_ids=[d.doc_id for d in documents],
+                    tokens=[d.tokens for d in documents])
+
+
+def print_scores(name: str, evaluation: dict, out=sys.stdout) -> None:
+    micro = evaluation["micro"]
+    print(f"{name}: P {micro['precision']:.4f}  R {micro['recall']:.4f}  F1 {micro['f1']:.4f}", file=out)
+    for label, scores in evaluation["per_label"].items():
+        print(
+            f"  {label:<20} P {scores['precision']:.4f}  R {scores['recall']:.4f}  "
+            f"F1 {scores['f1']:.4f}  support {scores['support']}",
+            file=out,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    defaults = Hyperparameters()
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate_corpus", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--train", type=Path, required=True, help="CoNLL training file")
+    parser.add_argument("--dev", type=Path, required=True, help="CoNLL dev file (the dev split)")
+    parser.add_argument("--test", type=Path, help="CoNLL test file, scored with the best epoch's model")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--max-length", type=int, default=defaults.max_length)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=defaults.precision)
+    parser.add_argument("--out", type=Path, help="write the JSON report here")
+    parser.add_argument("--base-model", help="model directory (default: the bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--limit-train", type=int, help="use only the first N training sentences")
+    parser.add_argument("--model-dir", type=Path, help="keep the trained model here (default: discarded)")
+    args = parser.parse_args(argv)
+
+    hp = Hyperparameters(
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        patience=args.patience,
+        seed=args.seed,
+        precision=args.precision,
+    )
+    try:
+        hp.validate()
+        train_docs = read_conll(args.train, False, args.limit_train)
+        dev_docs = read_conll(args.dev, True)
+        test_docs = read_conll(args.test, None) if args.test else []
+    except (ValueError, OSError) as error:
+        parser.error(str(error))
+    labels = labels_of(train_docs, dev_docs)
+    base_model = args.base_model or default_base_model()
+    print(
+        f"train {len(train_docs)} sentences, dev {len(dev_docs)}"
+        + (f", test {len(test_docs)}" if test_docs else "")
+        + f"; labels {', '.join(labels)}; base model {base_model}",
+        file=sys.stderr,
+    )
+
+    def on_progress(progress: Progress) -> None:
+        if progress.phase == "evaluated":
+            f1 = progress.dev_f1_per_epoch[-1]
+            print(
+                f"epoch {progress.epoch}/{progress.epochs}: loss {progress.loss:.4f}  dev F1 {f1:.4f}  "
+                f"elapsed {progress.elapsed_seconds:.0f}s  eta {progress.eta_seconds or 0:.0f}s",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    with tempfile.TemporaryDirectory(prefix="evaluate-corpus-") as scratch:
+        model_dir = args.model_dir or Path(scratch) / "model"
+        started = time.perf_counter()
+        result = train(
+            train_docs + dev_docs, labels, hp, base_model=base_model, output_dir=model_dir, on_progress=on_progress
+        )
+        report = {
+            "model": base_model,
+            "labels": labels,
+            "epochs_run": result.epochs_run,
+            "best_epoch": result.best_epoch,
+            "train_seconds": round(result.train_seconds, 2),
+            "train_examples_per_second": round(result.train_examples_per_second, 2),
+            "dev_f1_per_epoch": result.dev_f1_per_epoch,
+            "dev": summary(result.evaluation),
+            "runtime": result.runtime,
+            "hyperparameters": hp.to_dict(),
+            "train_sentences": len(train_docs),
+            "dev_sentences": len(dev_docs),
+        }
+        if test_docs:
+            report["test"] = summary(score_documents(model_dir, test_docs, labels, hp.max_length))
+            report["test_sentences"] = len(test_docs)
+        report["total_seconds"] = round(time.perf_counter() - started, 2)
+
+    print(
+        f"trained {result.epochs_run} epochs (best {result.best_epoch}) in {result.train_seconds:.0f}s, "
+        f"{result.train_examples_per_second:.1f} examples/s, {result.runtime['precision']} on {result.runtime['device']}",
+        file=sys.stderr,
+    )
+    print_scores("dev", report["dev"])
+    if "test" in report:
+        print_scores("test", report["test"])
+    if args.out:
+        args.out.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        print(f"report written to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,535 @@
+"""Fine-tune a token-classification model on BIO-tagged documents. No Django here:
+plain data in (`TrainingDocument`s, labels, `Hyperparameters`), plain results out
+(a model directory and a `TrainingResult`).
+
+Steps: split documents into train/dev (stable sha1 of the document id, unless
+`is_dev` says), cut them into sentence-sized word-piece examples (`examples.py`),
+train with AdamW + linear warm-up/decay + gradient clipping on length-grouped,
+dynamically padded batches (bf16 autocast where the hardware has it), evaluate
+on dev after each epoch, keep the best epoch (early stopping with `patience`),
+and write the artifacts to a temporary directory that is renamed to `output_dir`
+only when complete.
+
+Artifacts: `config.json` + `model.safetensors` (weights), the tokenizer files,
+`label_map.json`, `hyperparameters.json`, `metrics.json`, `data_snapshot.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import math
+import os
+import random
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from training import examples as ex
+from training.device import PRECISIONS, select_runtime
+from training.evaluation import evaluate
+
+
+class TrainingDataError(ValueError):
+    """The documents cannot be trained on (no data, a label without examples, bad tags)."""
+
+
+class TrainingCancelled(Exception):
+    """`should_stop()` returned True; nothing was written."""
+
+
+@dataclass
+class TrainingDocument:
+    doc_id: str
+    tokens: list[str]
+    tags: list[str]
+    is_dev: bool | None = None  # None: decided by the stable hash of doc_id
+    text: str | None = None
+    token_offsets: list[tuple[int, int]] | None = None  # character [start, end) per token
+
+
+@dataclass
+class Hyperparameters:
+    epochs: int = 6
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    max_length: int = 128  # word pieces per example, special tokens included
+    seed: int = 13
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 2  # epochs without dev improvement before stopping; 0 disables early stopping
+    dev_fraction: float = 0.2  # share of documents (without is_dev) that go to dev
+    max_grad_norm: float = 1.0
+    precision: str = "auto"  # "auto" (bf16 where supported natively), "bf16" or "fp32"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Hyperparameters:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+        hp = cls(**values)
+        hp.validate()
+        return hp
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        def integer(name, low, high=None):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            if value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+                raise ValueError(f"{name} must be {bound}, got {value}")
+
+        def number(name, check, description):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not check(value):
+                raise ValueError(f"{name} must be {description}, got {value}")
+
+        integer("epochs", 1, 1000)
+        number("learning_rate", lambda v: 0 < v <= 1, "greater than 0 and at most 1")
+        integer("batch_size", 1, 4096)
+        integer("max_length", 8, 8192)
+        integer("seed", 0)
+        number("warmup_ratio", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        number("weight_decay", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        integer("patience", 0)
+        number("dev_fraction", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        number("max_grad_norm", lambda v: v > 0, "greater than 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+@dataclass
+class Progress:
+    epoch: int  # 1-based, the epoch being trained (or just evaluated)
+    epochs: int
+    step: int  # optimiser steps done so far, over all epochs
+    total_steps: int  # planned (early stopping may end sooner)
+    loss: float | None  # loss of the last step
+    dev_f1_per_epoch: list[float]
+    elapsed_seconds: float
+    eta_seconds: float | None
+    phase: str = "train"  # "train" after a step, "evaluated" after an epoch's dev evaluation
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainingResult:
+    model_dir: Path
+    epochs_run: int
+    best_epoch: int  # 1-based; the last epoch when there is no dev split
+    dev_f1_per_epoch: list[float]  # micro F1 on dev after each epoch (empty without dev)
+    loss_history: list[float]  # training loss of every optimiser step
+    train_seconds: float  # wall time of the training loop, per-epoch dev evaluation included
+    train_examples_per_second: float  # examples / time spent in training steps alone
+    evaluation: dict | None  # evaluation.evaluate() on dev for the best epoch; None without dev
+    epoch_loss: list[float] = field(default_factory=list)  # mean training loss per epoch
+    runtime: dict = field(default_factory=dict)  # device, precision, threads
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["model_dir"] = str(self.model_dir)
+        return data
+
+
+# ---------------------------------------------------------------- data checks
+
+
+def _hash_position(doc_id: str) -> float:
+    """Stable across runs and machines: sha1 of the id, never Python's salted hash()."""
+    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_dev_document(doc_id: str, dev_fraction: float) -> bool:
+    return _hash_position(doc_id) < dev_fraction
+
+
+def split_documents(
+    documents: Sequence[TrainingDocument], dev_fraction: float
+) -> tuple[list[TrainingDocument], list[TrainingDocument]]:
+    train, dev = [], []
+    for doc in documents:
+        dev_doc = doc.is_dev if doc.is_dev is not None else is_dev_document(doc.doc_id, dev_fraction)
+        (dev if dev_doc else train).append(doc)
+    undecided = [doc for doc in train if doc.is_dev is None]
+    if not dev and dev_fraction > 0 and len(undecided) >= 2:
+        # Small projects can hash no document into dev; without one there is no report, so
+        # the document whose hash comes closest to the dev range goes there.
+        closest = min(undecided, key=lambda doc: _hash_position(doc.doc_id))
+        train.remove(closest)
+        dev.append(closest)
+    return train, dev
+
+
+def _check_documents(documents: Sequence[TrainingDocument], labels: Sequence[str]) -> None:
+    if not labels:
+        raise TrainingDataError("no labels to train")
+    if len(set(labels)) != len(labels):
+        raise TrainingDataError("labels must be unique")
+    known = set(labels)
+    ids = set()
+    for doc in documents:
+        if doc.doc_id in ids:
+            raise TrainingDataError(f"document id {doc.doc_id!r} appears twice")
+        ids.add(doc.doc_id)
+        if len(doc.tokens) != len(doc.tags):
+            raise TrainingDataError(
+                f"document {doc.doc_id!r}: {len(doc.tokens)} tokens but {len(doc.tags)} tags"
+            )
+        if doc.token_offsets is not None and len(doc.token_offsets) != len(doc.tokens):
+            raise TrainingDataError(f"document {doc.doc_id!r}: token_offsets do not match the tokens")
+        for position, tag in enumerate(doc.tags):
+            if tag == "O":
+                continue
+            if tag[:2] not in ("B-", "I-") or not tag[2:]:
+                raise TrainingDataError(f"document {doc.doc_id!r}, token {position}: {tag!r} is not a BIO tag")
+            if tag[2:] not in known:
+                raise TrainingDataError(
+                    f"document {doc.doc_id!r}, token {position}: label {tag[2:]!r} is not one of {', '.join(labels)}"
+                )
+
+
+def _check_training_split(train_docs: Sequence[TrainingDocument], labels: Sequence[str]) -> None:
+    if not any(doc.tokens for doc in train_docs):
+        raise TrainingDataError("no training data: the training split has no tokens")
+    counts = dict.fromkeys(labels, 0)
+    for doc in train_docs:
+        for tag in ex.repair_bio(doc.tags):
+            if tag.startswith("B-"):
+                counts[tag[2:]] += 1
+    missing = [label for label, count in counts.items() if count == 0]
+    if missing:
+        raise TrainingDataError(
+            "no examples in the training split for label(s): " + ", ".join(missing)
+        )
+
+
+def tag_list(labels: Sequence[str]) -> list[str]:
+    return ["O", *(f"{prefix}-{label}" for label in labels for prefix in "BI")]
+
+
+# ---------------------------------------------------------------- models
+
+
+def _quiet_transformers():
+    from transformers.utils import logging as hf_logging
+
+    class Quiet:
+        def __enter__(self):
+            self.level = hf_logging.get_verbosity()
+            self.bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+
+        def __exit__(self, *exc):
+            hf_logging.set_verbosity(self.level)
+            if self.bars:
+                hf_logging.enable_progress_bar()
+            return False
+
+    return Quiet()
+
+
+def _load_base(base_model: str, tags: list[str]):
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(base_model)
+        if not getattr(tokenizer, "is_fast", False):
+            raise ValueError(f"{base_model}: a fast tokenizer is needed (word_ids alignment)")
+        model = AutoModelForTokenClassification.from_pretrained(
+            base_model,
+            num_labels=len(tags),
+            id2label=dict(enumerate(tags)),
+            label2id={t: i for i, t in enumerate(tags)},
+            ignore_mismatched_sizes=True,  # a fine-tuned base with other labels gets a new head
+        )
+    return tokenizer, model
+
+
+def load_model(model_dir: str | Path):
+    """Load a trained model: returns (tokenizer, model in eval mode, tags in id order)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    model_dir = Path(model_dir)
+    tags = json.loads((model_dir / "label_map.json").read_text())["tags"]
+    with _quiet_transformers():
+        tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        model = AutoModelForTokenClassification.from_pretrained(model_dir)
+    model.eval()
+    return tokenizer, model, tags
+
+
+# ---------------------------------------------------------------- training
+
+
+def _optimizer(model, hp: Hyperparameters):
+    decay, no_decay = [], []
+    for _, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            (decay if parameter.ndim >= 2 else no_decay).append(parameter)  # no decay: biases, LayerNorm
+    groups = [
+        {"params": decay, "weight_decay": hp.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    try:
+        # The fused kernel: one pass over all parameters, ~8x faster than the default
+        # per-tensor loop on CPU (12 vs 104 ms a step for the 22.6M-parameter MiniLM here).
+        return torch.optim.AdamW(groups, lr=hp.learning_rate, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch or an unsupported device
+        return torch.optim.AdamW(groups, lr=hp.learning_rate)
+
+
+def _linear_schedule(optimizer, warmup_steps: int, total_steps: int):
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / (warmup_steps + 1)
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+
+
+def train(
+    documents: Sequence[TrainingDocument],
+    labels: Sequence[str],
+    hyperparameters: Hyperparameters | None = None,
+    *,
+    base_model: str,
+    output_dir: str | Path,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device: str | None = None,
+) -> TrainingResult:
+    """Train, evaluate per epoch on dev, keep the best epoch, write it to `output_dir`.
+
+    Raises TrainingDataError (a ValueError) for unusable data, ValueError for bad
+    hyperparameters, FileExistsError when `output_dir` exists and is not empty, and
+    TrainingCancelled when `should_stop()` (checked before and after every step, and
+    between dev batches) returns True. On any failure nothing is left at `output_dir`.
+    """
+    hp = hyperparameters or Hyperparameters()
+    hp.validate()
+    labels = list(labels)
+    output_dir = Path(output_dir)
+    if output_dir.exists() and (not output_dir.is_dir() or any(output_dir.iterdir())):
+        raise FileExistsError(f"{output_dir} already exists and is not an empty directory")
+    _check_documents(documents, labels)
+    train_docs, dev_docs = split_documents(documents, hp.dev_fraction)
+    _check_training_split(train_docs, labels)
+
+    def stop_requested() -> bool:
+        return should_stop is not None and bool(should_stop())
+
+    if stop_requested():
+        raise TrainingCancelled("cancelled before training started")
+
+    runtime = select_runtime(hp.precision, device)
+    _seed_everything(hp.seed)
+    tags = tag_list(labels)
+    tag_to_id = {t: i for i, t in enumerate(tags)}
+    tokenizer, model = _load_base(base_model, tags)
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if limit is not None and hp.max_length > limit:
+        raise ValueError(f"max_length must be at most {limit} for this model, got {hp.max_length}")
+    model.to(runtime.device)
+
+    train_tags = [ex.repair_bio(doc.tags) for doc in train_docs]
+    train_examples = ex.build_examples(
+        tokenizer, [doc.tokens for doc in train_docs], hp.max_length, train_tags, tag_to_id
+    )
+    train_examples = [e for e in train_examples if any(label != ex.IGNORE_INDEX for label in e.labels)]
+    if not train_examples:
+        raise TrainingDataError("no training data: the tokenizer produced no word pieces for the training split")
+    dev_gold = [ex.repair_bio(doc.tags) for doc in dev_docs]
+    dev_examples = ex.build_examples(tokenizer, [doc.tokens for doc in dev_docs], hp.max_length)
+
+    lengths = [len(e) for e in train_examples]
+    steps_per_epoch = math.ceil(len(train_examples) / hp.batch_size)
+    total_steps = steps_per_epoch * hp.epochs
+    optimizer = _optimizer(model, hp)
+    scheduler = _linear_schedule(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
+    batch_rng = random.Random(hp.seed)
+
+    dev_f1: list[float] = []
+    loss_history: list[float] = []
+    epoch_loss: list[float] = []
+    best = {"f1": -1.0, "epoch": 0, "state": None, "evaluation": None}
+    step = 0
+    step_seconds = eval_seconds = 0.0
+    examples_seen = 0
+    started = time.perf_counter()
+
+    def report(epoch: int, loss: float | None, phase: str) -> None:
+        if on_progress is None:
+            return
+        elapsed = time.perf_counter() - started
+        eta = None
+        if step:
+            remaining_steps = total_steps - step
+            per_eval = eval_seconds / max(1, len(dev_f1))
+            remaining_evals = hp.epochs - len(dev_f1) if dev_docs else 0
+            eta = remaining_steps * step_seconds / step + remaining_evals * per_eval
+        on_progress(
+            Progress(epoch, hp.epochs, step, total_steps, loss, list(dev_f1), elapsed, eta, phase)
+        )
+
+    model.train()
+    epochs_run = 0
+    for epoch in range(1, hp.epochs + 1):
+        epochs_run = epoch
+        losses = []
+        for batch_indices in ex.length_grouped_batches(lengths, hp.batch_size, batch_rng):
+            if stop_requested():
+                raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
+            t0 = time.perf_counter()
+            batch = ex.collate([train_examples[i] for i in batch_indices], tokenizer.pad_token_id)
+            batch = {k: v.to(runtime.device) for k, v in batch.items()}
+            labels_tensor = batch.pop("labels")
+            with runtime.autocast():
+                logits = model(**batch).logits
+            loss = torch.nn.functional.cross_entropy(
+                logits.float().view(-1, logits.shape[-1]), labels_tensor.view(-1), ignore_index=ex.IGNORE_INDEX
+            )
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            value = float(loss.detach())
+            step_seconds += time.perf_counter() - t0
+            examples_seen += len(batch_indices)
+            step += 1
+            losses.append(value)
+            loss_history.append(value)
+            report(epoch, value, "train")
+            if stop_requested():
+                raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
+        epoch_loss.append(sum(losses) / max(1, len(losses)))
+
+        if not dev_docs:
+            continue
+        t0 = time.perf_counter()
+        try:
+            predicted = ex.predict_tags(
+                model,
+                tokenizer,
+                [doc.tokens for doc in dev_docs],
+                tags,
+                max_length=hp.max_length,
+                batch_size=max(32, hp.batch_size),
+                device=runtime.device,
+                autocast=runtime.autocast,
+                should_stop=stop_requested,
+                examples=dev_examples,
+            )
+        except InterruptedError:
+            raise TrainingCancelled(f"cancelled while evaluating epoch {epoch}") from None
+        evaluation = evaluate(
+            dev_gold,
+            predicted,
+            labels=labels,
+            doc_ids=[doc.doc_id for doc in dev_docs],
+            tokens=[doc.tokens for doc in dev_docs],
+            texts=[doc.text for doc in dev_docs],
+            token_offsets=[doc.token_offsets for doc in dev_docs],
+        )
+        eval_seconds += time.perf_counter() - t0
+        f1 = evaluation["micro"]["f1"]
+        dev_f1.append(f1)
+        if f1 > best["f1"]:
+            best = {
+                "f1": f1,
+                "epoch": epoch,
+                "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
+                "evaluation": evaluation,
+            }
+        report(epoch, epoch_loss[-1], "evaluated")
+        if hp.patience and epoch - best["epoch"] >= hp.patience:
+            break
+    train_seconds = time.perf_counter() - started
+
+    if best["state"] is not None:
+        model.load_state_dict(best["state"])
+        best_epoch = best["epoch"]
+    else:
+        best_epoch = epochs_run
+    if stop_requested():
+        raise TrainingCancelled("cancelled before saving")
+
+    result = TrainingResult(
+        model_dir=output_dir,
+        epochs_run=epochs_run,
+        best_epoch=best_epoch,
+        dev_f1_per_epoch=dev_f1,
+        loss_history=loss_history,
+        train_seconds=train_seconds,
+        train_examples_per_second=examples_seen / step_seconds if step_seconds else 0.0,
+        evaluation=best["evaluation"],
+        epoch_loss=epoch_loss,
+        runtime=runtime.describe(),
+    )
+    _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, train_docs, dev_docs, train_examples)
+    return result
+
+
+def _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, train_docs, dev_docs, train_examples):
+    """Write everything to a sibling temporary directory, then rename it into place."""
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.partial-", dir=output_dir.parent))
+    try:
+        model = model.to("cpu")
+        save_kwargs = {}
+        if "safe_serialization" in inspect.signature(model.save_pretrained).parameters:
+            save_kwargs["safe_serialization"] = True  # transformers 4; version 5 always writes safetensors
+        with _quiet_transformers():
+            model.save_pretrained(tmp, **save_kwargs)
+            tokenizer.save_pretrained(tmp)
+
+        def write(name, data):
+            (tmp / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+        write("label_map.json", {"labels": labels, "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": hp.max_length})
+        write("hyperparameters.json", {**hp.to_dict(), "base_model": str(base_model), "runtime": result.runtime})
+        metrics = result.to_dict()
+        metrics.pop("model_dir")
+        write("metrics.json", metrics)
+        write(
+            "data_snapshot.json",
+            {
+                "train": [doc.doc_id for doc in train_docs],
+                "dev": [doc.doc_id for doc in dev_docs],
+                "train_examples": len(train_examples),
+                "dev_fraction": hp.dev_fraction,
+                "split": "is_dev when given, else sha1(doc_id) < dev_fraction",
+            },
+        )
+        if output_dir.exists():
+            output_dir.rmdir()  # empty (checked at the start); rename cannot replace a non-empty dir
+        os.replace(tmp, output_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,276 @@
+"""Model suggestions on documents: pre-annotation, showing, accepting and rejecting, and
+how much they help (per-label statistics)."""
+
+import logging
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from annotation import editing
+from annotation.models import Annotation, Document, Label, Project, Span
+from training.models import DocumentScore, ModelVersion, Suggestion
+
+logger = logging.getLogger(__name__)
+BATCH = 16
+FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
+
+
+def active_version(project: Project) -> ModelVersion | None:
+    return ModelVersion.objects.filter(project=project, is_active=True).first()
+
+
+def visible_suggestions(document: Document, annotation: Annotation | None) -> list[Suggestion]:
+    """The active model's pending suggestions above the project's threshold that do not
+    overlap the annotator's own spans. Marks them as shown."""
+    version = active_version(document.project)
+    if version is None:
+        return []
+    spans = list(annotation.spans.values_list("start", "end")) if annotation else []
+    suggestions = [
+        suggestion
+        for suggestion in Suggestion.objects.filter(
+            document=document,
+            model_version=version,
+            status=Suggestion.Status.PENDING,
+            confidence__gte=document.project.suggestion_threshold,
+        ).select_related("label")
+        if not any(suggestion.start < end and start < suggestion.end for start, end in spans)
+    ]
+    unseen = [s.pk for s in suggestions if s.shown_at is None]
+    if unseen:
+        Suggestion.objects.filter(pk__in=unseen, shown_at__isnull=True).update(shown_at=timezone.now())
+    return suggestions
+
+
+def pending_suggestion(document: Document, suggestion_id: int) -> Suggestion:
+    suggestion = (
+        Suggestion.objects.filter(pk=suggestion_id, document=document, status=Suggestion.Status.PENDING)
+        .select_related("label", "model_version")
+        .first()
+    )
+    if suggestion is None:
+        raise editing.EditRejected("That suggestion was already accepted or rejected.")
+    return suggestion
+
+
+def accept(
+    annotation: Annotation,
+    suggestion: Suggestion,
+    *,
+    version: int,
+    user,
+    label: Label | None = None,
+    first_token: int | None = None,
+    last_token: int | None = None,
+) -> editing.EditResult:
+    """Turn a suggestion into a span; a changed label or changed edges count as an edit."""
+    label = label or suggestion.label
+    first = suggestion.first_token if first_token is None else first_token
+    last = suggestion.last_token if last_token is None else last_token
+    edited = label.pk != suggestion.label_id or (first, last) != (suggestion.first_token, suggestion.last_token)
+    with transaction.atomic():
+        result = editing.add_span(
+            annotation,
+            version=version,
+            first_token=first,
+            last_token=last,
+            label=label,
+            source=Span.Source.SUGGESTION,
+            model_version=suggestion.model_version,
+            edited_before_accept=edited,
+        )
+        _decide(suggestion, Suggestion.Status.EDITED if edited else Suggestion.Status.ACCEPTED, user)
+    result.touched.append((suggestion.start, suggestion.end))
+    result.message = f"Accepted {label.name}{' after an edit' if edited else ''}."
+    return result
+
+
+def reject(annotation: Annotation, suggestion: Suggestion, *, version: int, user) -> editing.EditResult:
+    if annotation.version != version:
+        raise editing.VersionConflict(annotation.version)
+    _decide(suggestion, Suggestion.Status.REJECTED, user)
+    return editing.EditResult(annotation, [(suggestion.start, suggestion.end)], "Suggestion rejected.")
+
+
+def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
+    suggestions = visible_suggestions(annotation.document, annotation)
+    if not suggestions:
+        raise editing.EditRejected("There are no suggestions to accept.")
+    touched = []
+    for suggestion in suggestions:
+        result = accept(annotation, suggestion, version=version, user=user)
+        annotation, version = result.annotation, result.annotation.version
+        touched += result.touched
+    return editing.EditResult(annotation, touched, f"Accepted {len(suggestions)} suggestions.")
+
+
+def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
+    if annotation.version != version:
+        raise editing.VersionConflict(annotation.version)
+    suggestions = visible_suggestions(annotation.document, annotation)
+    for suggestion in suggestions:
+        _decide(suggestion, Suggestion.Status.REJECTED, user)
+    touched = [(s.start, s.end) for s in suggestions]
+    return editing.EditResult(annotation, touched, f"Rejected {len(suggestions)} suggestions.")
+
+
+def suggestion_touching(document: Document, start: int, end: int) -> Suggestion | None:
+    """A pending suggestion of the active model overlapping [start, end): tagging there by hand
+    accepts it with edited edges or label."""
+    version = active_version(document.project)
+    if version is None:
+        return None
+    return (
+        Suggestion.objects.filter(
+            document=document, model_version=version, status=Suggestion.Status.PENDING,
+            start__lt=end, end__gt=start,
+        )
+        .select_related("label", "model_version")
+        .first()
+    )
+
+
+def _decide(suggestion: Suggestion, status: str, user) -> None:
+    Suggestion.objects.filter(pk=suggestion.pk).update(
+        status=status, decided_by=user, decided_at=timezone.now(),
+        shown_at=suggestion.shown_at or timezone.now(),
+    )
+
+
+def documents_to_preannotate(project: Project):
+    finished = Annotation.objects.filter(document__project=project, status__in=FINISHED).values("document_id")
+    return Document.objects.filter(project=project).exclude(pk__in=finished).order_by("pk")
+
+
+def preannotate(version_id: int) -> None:
+    """Suggest spans on every unfinished document with this version, and score how unsure
+    the model is about each one (for active learning)."""
+    from training.inference import load_predictor
+
+    version = ModelVersion.objects.select_related("project").get(pk=version_id)
+    documents = documents_to_preannotate(version.project)
+    labels = {label.name: label for label in version.project.labels.all()}
+    ModelVersion.objects.filter(pk=version.pk).update(
+        preannotation_status="running", preannotation_done=0,
+        preannotation_total=documents.count(), preannotation_error="",
+    )
+    try:
+        predictor = load_predictor(version.artifact_path)
+        done = 0
+        batch: list[Document] = []
+        for document in documents.iterator(chunk_size=200):
+            batch.append(document)
+            if len(batch) == BATCH:
+                _store_predictions(version, batch, predictor, labels)
+                done += len(batch)
+                batch = []
+                ModelVersion.objects.filter(pk=version.pk).update(preannotation_done=done)
+        if batch:
+            _store_predictions(version, batch, predictor, labels)
+            done += len(batch)
+    except Exception as error:  # the page must say why suggestions are missing
+        logger.exception("pre-annotation with model %s failed", version.pk)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            preannotation_status="failed", preannotation_error=f"{type(error).__name__}: {error}"
+        )
+        return
+    ModelVersion.objects.filter(pk=version.pk).update(preannotation_status="done", preannotation_done=done)
+
+
+def _store_predictions(version, documents, predictor, labels) -> None:
+    predictions = predictor.predict_many(
+        [(d.text, d.token_starts, d.token_ends) for d in documents]
+    )
+    with transaction.atomic():
+        Suggestion.objects.filter(
+            model_version=version, document__in=documents, status=Suggestion.Status.PENDING
+        ).delete()
+        Suggestion.objects.bulk_create(
+            [
+                Suggestion(
+                    document=document,
+                    model_version=version,
+                    label=labels[s.label],
+                    start=s.start,
+                    end=s.end,
+                    first_token=s.first_token,
+                    last_token=s.last_token,
+                    confidence=min(1.0, max(0.0, s.confidence)),
+                )
+                for document, prediction in zip(documents, predictions)
+                for s in prediction.suggestions
+                if s.label in labels
+            ],
+            ignore_conflicts=True,  # decided suggestions keep their fate
+        )
+        DocumentScore.objects.bulk_create(
+            [
+                DocumentScore(
+                    document=document,
+                    model_version=version,
+                    min_max_probability=prediction.min_max_probability,
+                    mean_entropy=prediction.mean_entropy,
+                    expected_counts=prediction.expected_counts,
+                )
+                for document, prediction in zip(documents, predictions)
+            ],
+            update_conflicts=True,
+            unique_fields=["model_version", "document"],
+            update_fields=["min_max_probability", "mean_entropy", "expected_counts"],
+        )
+
+
+def statistics(version: ModelVersion) -> list[dict]:
+    """Per label: shown, accepted as is, accepted after an edit, rejected, and the model's
+    precision as the annotators see it."""
+    rows = (
+        Suggestion.objects.filter(model_version=version, shown_at__isnull=False)
+        .values("label__name")
+        .annotate(
+            shown=Count("pk"),
+            accepted=Count("pk", filter=Q(status=Suggestion.Status.ACCEPTED)),
+            edited=Count("pk", filter=Q(status=Suggestion.Status.EDITED)),
+            rejected=Count("pk", filter=Q(status=Suggestion.Status.REJECTED)),
+        )
+        .order_by("label__name")
+    )
+    result = []
+    for row in rows:
+        decided = row["accepted"] + row["edited"] + row["rejected"]
+        result.append(
+            {
+                "label": row["label__name"],
+                "shown": row["shown"],
+                "accepted": row["accepted"],
+                "edited": row["edited"],
+                "rejected": row["rejected"],
+                "precision": (row["accepted"] + row["edited"]) / decided if decided else None,
+            }
+        )
+    return result
+
+
+class PredictionRefused(Exception):
+    """No prediction is possible; the message says why."""
+
+
+MAX_PREDICT_CHARACTERS = 100_000
+
+
+def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
+    """Entities the active model finds in any text (the "Try it" page and the API)."""
+    from training.inference import load_predictor
+
+    if not isinstance(text, str) or not text.strip():
+        raise PredictionRefused("Type or paste some text to see what the model finds.")
+    if "\0" in text:
+        raise PredictionRefused("The text contains a NUL character.")
+    if len(text) > MAX_PREDICT_CHARACTERS:
+        raise PredictionRefused(
+            f"The text has {len(text):,} characters; the limit is {MAX_PREDICT_CHARACTERS:,}."
+        )
+    version = active_version(project)
+    if version is None:
+        raise PredictionRefused("This project has no active model yet: train one first.")
+    return version, load_predictor(version.artifact_path).predict_text(text).suggestions
