@@ -102,27 +102,27 @@ def delete_span(annotation: Annotation, *, version: int, span_id: int) -> EditRe
 
 
 def undo(annotation: Annotation, *, version: int) -> EditResult:
-    with transaction.atomic():
-        annotation, before = _lock(annotation, version)
-        change = annotation.changes.filter(undone=False).order_by("-id").first()
-        if change is None:
-            raise EditRejected("Nothing to undo.")
-        _restore(annotation, change.before)
-        change.undone = True
-        change.save(update_fields=["undone"])
-        return _finish(annotation, _differences(before, change.before), f"Undid {change.action}.")
+    return _step_history(annotation, version=version, backwards=True)
 
 
 def redo(annotation: Annotation, *, version: int) -> EditResult:
+    return _step_history(annotation, version=version, backwards=False)
+
+
+def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> EditResult:
+    """Undo the latest applied change, or redo the earliest undone one."""
     with transaction.atomic():
         annotation, before = _lock(annotation, version)
-        change = annotation.changes.filter(undone=True).order_by("id").first()
+        history = annotation.changes.filter(undone=not backwards)
+        change = (history.order_by("-id") if backwards else history.order_by("id")).first()
         if change is None:
-            raise EditRejected("Nothing to redo.")
-        _restore(annotation, change.after)
-        change.undone = False
+            raise EditRejected(f"Nothing to {'undo' if backwards else 'redo'}.")
+        target = change.before if backwards else change.after
+        _restore(annotation, target)
+        change.undone = backwards
         change.save(update_fields=["undone"])
-        return _finish(annotation, _differences(before, change.after), f"Redid {change.action}.")
+        verb = "Undid" if backwards else "Redid"
+        return _finish(annotation, _differences(before, target), f"{verb} {change.action}.")
 
 
 def submit(annotation: Annotation, *, version: int) -> EditResult:

@@ -119,3 +119,21 @@ def fresh_media_root():
     from django.conf import settings
 
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
+
+
+@pytest.fixture
+def admin(django_user_model):
+    return django_user_model.objects.create_superuser("admin", password="x")
+
+
+def make_document(project, text, title=""):
+    """A document as the import would store it, tokens included."""
+    from annotation.models import Document
+    from annotation.services import content_hash
+    from annotation.tokenize import tokenize
+
+    tokens = tokenize(text)
+    return Document.objects.create(
+        project=project, title=title, text=text, content_hash=content_hash(text),
+        token_starts=tokens.starts, token_ends=tokens.ends,
+    )

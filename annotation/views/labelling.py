@@ -3,7 +3,6 @@ fragments: the text blocks it touched, the legend and the editor state."""
 
 from collections import Counter
 
-from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string

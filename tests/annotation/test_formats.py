@@ -18,7 +18,7 @@ from annotation.formats.detect import (
 from annotation.formats.documents import ExportDocument, ImportedDocument
 from annotation.formats.errors import FormatError
 from annotation.formats.huggingface import read_hf_jsonl, write_hf_jsonl
-from annotation.formats.jsonl import read_doccano_jsonl, write_doccano_jsonl
+from annotation.formats.jsonl import read_doccano_jsonl
 from annotation.formats.labelstudio import read_label_studio, write_label_studio
 from annotation.formats.pubtator import read_pubtator, write_pubtator
 from annotation.formats.text import read_text

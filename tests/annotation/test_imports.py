@@ -13,15 +13,9 @@ from annotation.formats.detect import export_documents
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.models import Annotation, Document, ImportJob, Label, Span
 from annotation.services import create_project
-from tests.conftest import wait_for
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def admin(django_user_model):
-    return django_user_model.objects.create_superuser("admin", password="x")
 
 
 @pytest.fixture

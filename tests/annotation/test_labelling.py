@@ -6,9 +6,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from annotation.models import Annotation, AnnotationChange, Document, Label, Span
-from annotation.services import content_hash, create_project
-from annotation.tokenize import tokenize
+from annotation.models import Annotation, AnnotationChange, Label, Span
+from annotation.services import create_project
+from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
 
@@ -25,17 +25,9 @@ def project(user):
     return create_project("Oncology", created_by=user)
 
 
-def make_document(project, text=TEXT):
-    tokens = tokenize(text)
-    return Document.objects.create(
-        project=project, title="Case 1", text=text, content_hash=content_hash(text),
-        token_starts=tokens.starts, token_ends=tokens.ends,
-    )
-
-
 @pytest.fixture
 def document(project):
-    return make_document(project)
+    return make_document(project, TEXT, "Case 1")
 
 
 @pytest.fixture

@@ -14,11 +14,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def admin(django_user_model):
-    return django_user_model.objects.create_superuser("admin", password="x")
-
-
-@pytest.fixture
 def project(admin):
     return create_project("Cardiology", created_by=admin)
 

@@ -4,9 +4,9 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from annotation.models import Annotation, Document, Span
-from annotation.services import content_hash, create_project
-from annotation.tokenize import tokenize
+from annotation.models import Annotation, Span
+from annotation.services import create_project
+from tests.conftest import make_document
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,17 +23,9 @@ def project(annotator):
     return create_project("Oncology", created_by=annotator)
 
 
-def make_document(project, text=TEXT, title="Case"):
-    tokens = tokenize(text)
-    return Document.objects.create(
-        project=project, title=title, text=text, content_hash=content_hash(text),
-        token_starts=tokens.starts, token_ends=tokens.ends,
-    )
-
-
 @pytest.fixture
 def document(project):
-    return make_document(project)
+    return make_document(project, TEXT, "Case")
 
 
 def open_document(page, live_server, document):

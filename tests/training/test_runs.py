@@ -31,11 +31,6 @@ def mentions(text, wanted):
     return found
 
 
-@pytest.fixture
-def admin(django_user_model):
-    return django_user_model.objects.create_superuser("admin", password="x")
-
-
 def annotated_project(admin, documents=12, name="Clinic"):
     project = create_project(name, created_by=admin)
     imported = []

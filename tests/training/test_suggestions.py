@@ -43,11 +43,6 @@ def model_dir(tiny_bert, tmp_path_factory):
 
 
 @pytest.fixture
-def admin(django_user_model):
-    return django_user_model.objects.create_superuser("admin", password="x")
-
-
-@pytest.fixture
 def project(admin, model_dir):
     project = create_project("Suggesting", created_by=admin)
     import_documents(project, [ImportedDocument(text=text) for text in UNANNOTATED], importer=admin)
