@@ -47,6 +47,21 @@ def create_project(name: str, *, description="", guidelines="", created_by=None)
     return project
 
 
+def create_document(project: Project, text: str, *, title: str = "", external_id: str = "", metadata=None) -> Document:
+    """One document, tokenised; the import path does the same in bulk."""
+    tokens = tokenize(text)
+    return Document.objects.create(
+        project=project,
+        title=title,
+        external_id=external_id,
+        text=text,
+        metadata=metadata or {},
+        content_hash=content_hash(text),
+        token_starts=tokens.starts,
+        token_ends=tokens.ends,
+    )
+
+
 def add_label(project: Project, name: str) -> Label:
     existing = list(project.labels.all())
     used_hotkeys = {label.hotkey for label in existing}

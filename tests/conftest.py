@@ -127,13 +127,6 @@ def admin(django_user_model):
 
 
 def make_document(project, text, title=""):
-    """A document as the import would store it, tokens included."""
-    from annotation.models import Document
-    from annotation.services import content_hash
-    from annotation.tokenize import tokenize
+    from annotation.services import create_document
 
-    tokens = tokenize(text)
-    return Document.objects.create(
-        project=project, title=title, text=text, content_hash=content_hash(text),
-        token_starts=tokens.starts, token_ends=tokens.ends,
-    )
+    return create_document(project, text, title=title)

@@ -1,6 +1,6 @@
 """Which document "next" opens: sequential, random, most uncertain first, or rare label first."""
 
-from django.db.models import CharField, F, FloatField, OuterRef, Subquery, Value
+from django.db.models import CharField, Exists, F, FloatField, OuterRef, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import MD5, Cast, Concat
 
@@ -28,8 +28,8 @@ def _score(version: ModelVersion, field):
 
 def next_document(project: Project, user, *, current: Document | None) -> Document | None:
     """The next document this annotator has not finished, in the project's order."""
-    finished = Annotation.objects.filter(annotator=user, status__in=FINISHED).values("document_id")
-    candidates = Document.objects.filter(project=project).exclude(pk__in=finished).only("pk", "project_id")
+    finished = Annotation.objects.filter(document=OuterRef("pk"), annotator=user, status__in=FINISHED)
+    candidates = Document.objects.filter(project=project).filter(~Exists(finished)).only("pk", "project_id")
     version = ModelVersion.objects.filter(project=project, is_active=True).first()
     order = project.document_order
     if order == Order.SEQUENTIAL or (order != Order.RANDOM and version is None):

@@ -1,0 +1,141 @@
+"""The labelling page, server side: render time for long documents, and one-span save latency.
+
+    nice .venv/bin/python -m bench.labelling
+
+Documents of 500, 2,000 and 5,000 tokens with 10% of tokens in spans. Our page renders the
+text with string joins and a save answers with only the blocks it touched; the baseline is
+the first thing one would write: a Django template loop over every token, and a save that
+re-renders the whole page. Requests go through Django's test client in this process.
+"""
+
+import argparse
+import sys
+
+from bench.common import bench_admin, corpus_blocks, p50_p95, print_table, setup_django, time_calls
+
+SIZES = [500, 2_000, 5_000]
+PROJECT = "bench-labelling"
+NAIVE_TEMPLATE = """{% for token in tokens %}{% if token.span_start %}<mark class="span" data-span="{{ token.span_id }}">{% endif %}<span class="t" data-i="{{ forloop.counter0 }}">{{ token.text }}</span>{% if token.span_end %}<span class="span-tag">{{ token.label }}</span></mark>{% endif %}{{ token.gap }}{% endfor %}"""
+
+
+def text_of(tokens: int) -> str:
+    """Corpus abstracts, end to end, until the text has `tokens` tokens."""
+    from annotation.tokenize import tokenize
+
+    parts, count = [], 0
+    for block in corpus_blocks():
+        abstract = block[1].split("|", 2)[2]
+        parts.append(abstract)
+        count += len(tokenize(abstract).starts)
+        if count >= tokens:
+            break
+    text = "\n".join(parts)
+    cut = tokenize(text).ends[tokens - 1]
+    return text[:cut]
+
+
+def build_documents(user):
+    from annotation import editing
+    from annotation.models import Project
+    from bench.common import delete_projects
+    from annotation.services import create_document, create_project
+
+    delete_projects(PROJECT)
+    project = create_project(PROJECT, created_by=user)
+    disease = project.labels.get(name="DISEASE")
+    documents = {}
+    for size in SIZES:
+        document = create_document(project, text_of(size), title=f"{size} tokens")
+        annotation = editing.annotation_for(document, user)
+        for first in range(0, size - 2, 10):  # one token in ten becomes a span
+            annotation = editing.add_span(
+                annotation, version=annotation.version, first_token=first, last_token=first, label=disease
+            ).annotation
+        documents[size] = document
+    return Project.objects.get(pk=project.pk), documents
+
+
+def naive_render(document, annotation):
+    """The baseline page body: a template loop over every token."""
+    from django.template import Context, Template
+
+    spans = {s.start: s for s in annotation.spans.select_related("label")}
+    ends = {s.end for s in spans.values()}
+    starts, token_ends, text = document.token_starts, document.token_ends, document.text
+    tokens = []
+    for index, (start, end) in enumerate(zip(starts, token_ends)):
+        span = spans.get(start)
+        next_start = starts[index + 1] if index + 1 < len(starts) else len(text)
+        tokens.append({
+            "text": text[start:end], "gap": text[end:next_start], "span_start": span is not None,
+            "span_id": span.pk if span else "", "span_end": end in ends,
+            "label": span.label.name if span else "",
+        })
+    return Template(NAIVE_TEMPLATE).render(Context({"tokens": tokens}))
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=30, help="renders per document size")
+    parser.add_argument("--saves", type=int, default=200)
+    args = parser.parse_args(argv)
+    setup_django()
+    from django.test import Client
+    from django.urls import reverse
+
+    from annotation.models import Annotation
+
+    user = bench_admin()
+    project, documents = build_documents(user)
+    client = Client(HTTP_HOST="localhost")
+    client.force_login(user)
+
+    rows = []
+    for size, document in documents.items():
+        url = reverse("annotate", args=[project.pk, document.pk])
+        ours = p50_p95(time_calls(lambda: client.get(url), args.repeat))
+        annotation = Annotation.objects.get(document=document, annotator=user)
+        naive = p50_p95(time_calls(lambda: naive_render(document, annotation), args.repeat))
+        spans = annotation.spans.count()
+        rows.append([size, spans, f"{ours[0]:.1f} / {ours[1]:.1f}", f"{naive[0]:.1f} / {naive[1]:.1f}", f"{naive[0] / ours[0]:.1f}×"])
+    print_table(
+        ["tokens", "spans", "our page p50 / p95 ms", "template loop, text only, p50 / p95 ms", "ratio"],
+        rows,
+        "Labelling page render, server side (target: 5,000 tokens under 300 ms)",
+    )
+
+    document = documents[2_000]
+    add_url = reverse("span_add", args=[project.pk, document.pk])
+    page_url = reverse("annotate", args=[project.pk, document.pk])
+    free = [first + 5 for first in range(0, 2_000 - 10, 10)]
+    label = project.labels.get(name="TREATMENT").pk
+
+    positions = iter(free)
+
+    def saver(then_reload: bool):
+        def save():
+            annotation = Annotation.objects.only("version").get(document=document, annotator=user)
+            token = next(positions)
+            response = client.post(add_url, {"first": token, "last": token, "label": label, "version": annotation.version})
+            assert response.status_code == 200, response.content[:200]
+            if then_reload:
+                client.get(page_url)
+
+        return save
+
+    ours = p50_p95(time_calls(saver(False), args.saves // 2, warmup=0))
+    naive = p50_p95(time_calls(saver(True), args.saves // 2, warmup=0))
+    print_table(
+        ["save one span (2,000-token document)", "p50 ms", "p95 ms"],
+        [
+            ["ours: answer with the touched blocks", f"{ours[0]:.1f}", f"{ours[1]:.1f}"],
+            ["baseline: save, then re-render the page", f"{naive[0]:.1f}", f"{naive[1]:.1f}"],
+            ["ratio (baseline / ours, p50)", f"{naive[0] / ours[0]:.1f}×", ""],
+        ],
+        f"Span save latency over {args.saves // 2 * 2} saves, in-process client",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
