@@ -264,3 +264,26 @@ class AnnotationChange(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["annotation", "undone", "id"], name="change_history")]
+
+
+class Membership(models.Model):
+    """A person's role in a project. Staff see every project without one."""
+
+    class Role(models.TextChoices):
+        ANNOTATOR = "annotator", "Annotator"
+        REVIEWER = "reviewer", "Reviewer"
+        ADMIN = "admin", "Project admin"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role, default=Role.ANNOTATOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} ({self.get_role_display()}) in {self.project}"

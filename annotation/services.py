@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from annotation.bio import spans_to_tags
 from annotation.formats.documents import ImportedDocument
-from annotation.models import DEFAULT_LABELS, Annotation, Document, Label, Project, Span
+from annotation.models import DEFAULT_LABELS, Annotation, Document, Label, Membership, Project, Span
 from annotation.tokenize import tokenize
 
 LABEL_PALETTE = ["#e4572e", "#2e86ab", "#76b041", "#9c6ade", "#f2a541", "#17bebb", "#d1495b"]
@@ -44,6 +44,8 @@ def create_project(name: str, *, description="", guidelines="", created_by=None)
         Label(project=project, name=label, color=color, hotkey=hotkey)
         for label, color, hotkey in DEFAULT_LABELS
     )
+    if created_by is not None:
+        Membership.objects.create(project=project, user=created_by, role=Membership.Role.ADMIN)
     return project
 
 
@@ -214,3 +216,36 @@ def _create_imported_annotations(documents, mentions_per_document, *, importer, 
         ),
         batch_size=BATCH_SIZE * 5,
     )
+
+
+class MembershipRefused(Exception):
+    pass
+
+
+def set_role(project: Project, username: str, role: str) -> Membership:
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
+    if user is None:
+        raise MembershipRefused(f"There is no active user named {username.strip()!r}.")
+    if role not in Membership.Role.values:
+        raise MembershipRefused(f"{role!r} is not a role; choose annotator, reviewer or project admin.")
+    with transaction.atomic():
+        membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
+        if membership and membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
+            _keep_an_admin(project, leaving=membership)
+        membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+    return membership
+
+
+def remove_member(project: Project, membership: Membership) -> None:
+    with transaction.atomic():
+        if membership.role == Membership.Role.ADMIN:
+            _keep_an_admin(project, leaving=membership)
+        membership.delete()
+
+
+def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
+    others = project.memberships.filter(role=Membership.Role.ADMIN).exclude(pk=leaving.pk)
+    if not others.select_for_update().exists():
+        raise MembershipRefused(f"{leaving.user} is the project's last admin; make someone else admin first.")

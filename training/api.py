@@ -1,9 +1,8 @@
-from django.shortcuts import get_object_or_404
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.models import Project
+from annotation.access import project_for
 from training import suggestions
 
 
@@ -15,7 +14,7 @@ class PredictView(APIView):
     """POST {"text": ...}: the entities the project's active model finds, with character offsets."""
 
     def post(self, request, project_id):
-        project = get_object_or_404(Project, pk=project_id)
+        project = project_for(request.user, project_id)
         payload = PredictRequest(data=request.data)
         payload.is_valid(raise_exception=True)
         text = payload.validated_data["text"]

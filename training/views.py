@@ -3,7 +3,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from annotation.models import Project
+from annotation.access import Role, project_for
 from annotation.rendering import SpanView, render_text
 from annotation.tokenize import tokenize
 from training import reports, services, suggestions
@@ -13,7 +13,7 @@ from training.models import ModelVersion, TrainingRun
 
 @require_http_methods(["GET", "POST"])
 def train(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
     form = TrainingForm(request.POST or None)
     active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE_STATUSES).first()
     refusal, warnings, status = None, [], 200
@@ -39,7 +39,7 @@ def train(request, project_id):
 
 @require_GET
 def runs(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id)
     context = {
         "project": project,
         "runs": TrainingRun.objects.filter(project=project).select_related("started_by", "model_version"),
@@ -49,15 +49,18 @@ def runs(request, project_id):
 
 @require_GET
 def run_detail(request, project_id, run_id):
-    run = get_object_or_404(TrainingRun.objects.select_related("project", "model_version"), pk=run_id, project_id=project_id)
-    context = {"project": run.project, "run": run, **reports.run_context(run)}
+    project = project_for(request.user, project_id)
+    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id, project=project)
+    context = {"project": project, "run": run, **reports.run_context(run)}
     return render(request, "training/run.html", context)
 
 
 @require_GET
 def run_progress(request, project_id, run_id):
-    run = get_object_or_404(TrainingRun.objects.select_related("project"), pk=run_id, project_id=project_id)
-    response = render(request, "training/partials/run_progress.html", {"project": run.project, "run": run, **reports.progress_context(run)})
+    project = project_for(request.user, project_id)
+    run = get_object_or_404(TrainingRun, pk=run_id, project=project)
+    context = {"project": project, "run": run, **reports.progress_context(run)}
+    response = render(request, "training/partials/run_progress.html", context)
     if not run.is_active:
         response["HX-Refresh"] = "true"  # show the finished report
     return response
@@ -65,7 +68,8 @@ def run_progress(request, project_id, run_id):
 
 @require_POST
 def run_cancel(request, project_id, run_id):
-    run = get_object_or_404(TrainingRun, pk=run_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    run = get_object_or_404(TrainingRun, pk=run_id, project=project)
     if run.is_active:
         services.cancel_run(run)
         messages.info(request, "Cancelling: the run stops after its current step.")
@@ -74,7 +78,8 @@ def run_cancel(request, project_id, run_id):
 
 @require_POST
 def version_activate(request, project_id, version_id):
-    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     services.activate(version)
     messages.success(request, f"{version} is now the active model; suggestions use it.")
     return redirect(request.POST.get("next") or reverse("training_runs", args=[project_id]))
@@ -82,7 +87,8 @@ def version_activate(request, project_id, version_id):
 
 @require_POST
 def version_delete(request, project_id, version_id):
-    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     if version.is_active:
         messages.error(request, "Activate another version before deleting the active one.")
     else:
@@ -93,14 +99,14 @@ def version_delete(request, project_id, version_id):
 
 @require_GET
 def try_it(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id)
     context = {"project": project, "version": suggestions.active_version(project)}
     return render(request, "training/try_it.html", context)
 
 
 @require_POST
 def try_it_predict(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id)
     text = request.POST.get("text", "")
     try:
         version, found = suggestions.predict_text(project, text)
@@ -122,5 +128,6 @@ def try_it_predict(request, project_id):
 
 @require_GET
 def preannotation_progress(request, project_id, version_id):
-    version = get_object_or_404(ModelVersion, pk=version_id, project_id=project_id)
-    return render(request, "training/partials/preannotation.html", {"project": version.project, "version": version})
+    project = project_for(request.user, project_id)
+    version = get_object_or_404(ModelVersion, pk=version_id, project=project)
+    return render(request, "training/partials/preannotation.html", {"project": project, "version": version})

@@ -10,14 +10,18 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
+from annotation.access import project_for
 from annotation.markdown import render_markdown
-from annotation.models import Annotation, Document, Label, Project
+from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, render_block, touched_blocks
 from training import ordering, suggestions
 
 
-def _document(project_id, document_id) -> Document:
-    return get_object_or_404(Document.objects.select_related("project"), pk=document_id, project_id=project_id)
+def _document(request, project_id, document_id) -> Document:
+    project = project_for(request.user, project_id)
+    document = get_object_or_404(Document, pk=document_id, project=project)
+    document.project = project
+    return document
 
 
 def _annotation(document, user) -> Annotation | None:
@@ -62,7 +66,7 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 
 @require_GET
 def annotate(request, project_id, document_id):
-    document = _document(project_id, document_id)
+    document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
     spans = _marks(document, annotation)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
@@ -90,7 +94,7 @@ def annotate(request, project_id, document_id):
 
 @require_GET
 def neighbour(request, project_id, document_id, direction):
-    document = _document(project_id, document_id)
+    document = _document(request, project_id, document_id)
     target = _neighbour(document, request.user, forward=direction == "next")
     if target is None:
         message = (
@@ -109,7 +113,7 @@ def neighbour(request, project_id, document_id, direction):
 
 def _edit(request, project_id, document_id, operation):
     """Run one edit and answer with the fragments it changed (409 redraws everything)."""
-    document = _document(project_id, document_id)
+    document = _document(request, project_id, document_id)
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
@@ -255,7 +259,7 @@ def submit(request, project_id, document_id):
 @require_GET
 def start(request, project_id):
     """The first document this annotator has not submitted yet, in the project's order."""
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id)
     document = (
         ordering.next_document(project, request.user, current=None)
         or Document.objects.filter(project=project).order_by("pk").only("pk").first()

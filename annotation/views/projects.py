@@ -9,6 +9,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors
+from annotation.access import Role, project_for, visible_projects
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
 from annotation.forms import (
     DocumentFilterForm,
@@ -20,15 +21,15 @@ from annotation.forms import (
     UploadForm,
 )
 from annotation.imports import ImportRejected, check_size, start_import, store_upload
-from annotation.models import Annotation, ImportJob, Label, Project
-from annotation.services import create_project
+from annotation.models import Annotation, ImportJob, Label, Membership
+from annotation.services import MembershipRefused, create_project, remove_member, set_role
 
 DOCUMENTS_PER_PAGE = 50
 
 
 @require_GET
 def project_list(request):
-    projects = Project.objects.prefetch_related("labels").annotate(
+    projects = visible_projects(request.user).prefetch_related("labels").annotate(
         document_count=Count("documents", distinct=True),
         submitted_count=Count(
             "documents",
@@ -51,7 +52,7 @@ def project_create(request):
 
 @require_GET
 def project_documents(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id)
     annotators = (
         Annotation.objects.filter(document__project=project)
         .values_list("annotator_id", "annotator__username")
@@ -94,7 +95,7 @@ def project_documents(request, project_id):
 
 @require_http_methods(["GET", "POST"])
 def project_settings(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -104,6 +105,8 @@ def project_settings(request, project_id):
         "project": project,
         "form": form,
         "labels": project.labels.annotate(span_count=Count("spans")),
+        "memberships": project.memberships.select_related("user"),
+        "roles": Membership.Role.choices,
         "label_form": LabelForm(project=project),
     }
     return render(request, "annotation/project_settings.html", context)
@@ -111,7 +114,7 @@ def project_settings(request, project_id):
 
 @require_POST
 def label_save(request, project_id, label_id=None):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
     label = get_object_or_404(Label, pk=label_id, project=project) if label_id else None
     form = LabelForm(request.POST, instance=label, project=project)
     if form.is_valid():
@@ -126,7 +129,8 @@ def label_save(request, project_id, label_id=None):
 
 @require_POST
 def label_delete(request, project_id, label_id):
-    label = get_object_or_404(Label, pk=label_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    label = get_object_or_404(Label, pk=label_id, project=project)
     try:
         label.delete()
     except ProtectedError:
@@ -140,7 +144,7 @@ def label_delete(request, project_id, label_id):
 
 @require_http_methods(["GET", "POST"])
 def import_upload(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
     form = UploadForm()
     error = None
     if request.method == "POST":
@@ -183,7 +187,8 @@ def _limits():
 
 @require_http_methods(["GET", "POST"])
 def import_job(request, project_id, job_id):
-    job = get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    job = get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project=project)
     mapping_form = None
     if job.status == ImportJob.Status.UPLOADED:
         mapping_form = LabelMappingForm(request.POST or None, job=job)
@@ -201,7 +206,8 @@ def import_job(request, project_id, job_id):
 
 @require_GET
 def import_progress(request, project_id, job_id):
-    job = get_object_or_404(ImportJob, pk=job_id, project_id=project_id)
+    project = project_for(request.user, project_id, Role.ADMIN)
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
     response = render(request, "annotation/partials/import_progress.html", {"job": job, "project": job.project})
     if job.is_finished:
         response["HX-Refresh"] = "true"  # swap the finished summary in, with its links
@@ -210,7 +216,7 @@ def import_progress(request, project_id, job_id):
 
 @require_GET
 def export_download(request, project_id):
-    project = get_object_or_404(Project, pk=project_id)
+    project = project_for(request.user, project_id, Role.REVIEWER)
     form = ExportForm(request.GET)
     if not form.is_valid():
         return HttpResponse(
@@ -228,3 +234,28 @@ def export_download(request, project_id):
     filename = f"{slugify(project.name) or 'project'}-{form.cleaned_data['scope']}{fmt.extension}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_POST
+def member_save(request, project_id):
+    project = project_for(request.user, project_id, Role.ADMIN)
+    try:
+        membership = set_role(project, request.POST.get("username", ""), request.POST.get("role", ""))
+    except MembershipRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{membership.user} is now {membership.get_role_display().lower()}.")
+    return redirect("project_settings", project.pk)
+
+
+@require_POST
+def member_remove(request, project_id, membership_id):
+    project = project_for(request.user, project_id, Role.ADMIN)
+    membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, project=project)
+    try:
+        remove_member(project, membership)
+    except MembershipRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, f"{membership.user} no longer belongs to {project.name}.")
+    return redirect("project_settings", project.pk)

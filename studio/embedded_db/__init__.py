@@ -6,7 +6,6 @@ to exit stops the server, so stopping the app leaves no orphan postgres behind.
 
 import atexit
 import json
-import os
 import signal
 import sys
 import threading

@@ -156,3 +156,27 @@ def test_large_files_import_in_the_background(logged_in, project, huey_consumer,
     assert Document.objects.filter(project=project).count() == 40
     done = logged_in.get(progress_url)
     assert done["HX-Refresh"] == "true"
+
+
+def test_members_are_added_changed_and_removed_but_an_admin_stays(logged_in, project, admin, django_user_model):
+    from annotation.models import Membership
+
+    nurse = django_user_model.objects.create_user("nurse", password="x")
+    url = reverse("member_save", args=[project.pk])
+    logged_in.post(url, {"username": "nurse", "role": "annotator"})
+    assert Membership.objects.get(project=project, user=nurse).role == "annotator"
+    logged_in.post(url, {"username": "nurse", "role": "reviewer"})
+    assert Membership.objects.get(project=project, user=nurse).role == "reviewer"
+    unknown = logged_in.post(url, {"username": "ghost", "role": "annotator"}, follow=True)
+    assert "There is no active user named &#x27;ghost&#x27;." in unknown.content.decode()
+
+    last_admin = Membership.objects.get(project=project, user=admin)
+    refused = logged_in.post(reverse("member_remove", args=[project.pk, last_admin.pk]), follow=True)
+    assert "admin is the project&#x27;s last admin" in refused.content.decode()
+    assert Membership.objects.filter(pk=last_admin.pk).exists()
+    demoted = logged_in.post(url, {"username": "admin", "role": "annotator"}, follow=True)
+    assert "last admin" in demoted.content.decode()
+
+    membership = Membership.objects.get(project=project, user=nurse)
+    logged_in.post(reverse("member_remove", args=[project.pk, membership.pk]))
+    assert not Membership.objects.filter(user=nurse).exists()

@@ -76,9 +76,9 @@ def synthetic_documents(count: int, seed: int = 0) -> list[TrainingDocument]:
 @pytest.fixture(scope="module")
 def model_dir(tiny_bert, tmp_path_factory) -> Path:
     output = tmp_path_factory.mktemp("inference") / "model"
-    hp = Hyperparameters(epochs=3, learning_rate=1e-2, batch_size=16, max_length=64, precision="fp32",
+    hp = Hyperparameters(epochs=4, learning_rate=1e-2, batch_size=16, max_length=64, precision="fp32",
                          dev_fraction=0.0, warmup_ratio=0.05)
-    train(synthetic_documents(80), LABELS, hp, base_model=tiny_bert, output_dir=output)
+    train(synthetic_documents(48), LABELS, hp, base_model=tiny_bert, output_dir=output)
     return output
 
 

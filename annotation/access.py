@@ -1,0 +1,36 @@
+"""Who may see and do what, in one place: every page, partial, export, download and API
+endpoint gets its project through `project_for`, so an object in a project the user does not
+belong to is a 404, and a role too low for the action is a 403."""
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404
+
+from annotation.models import Membership, Project
+
+Role = Membership.Role
+RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
+
+
+def visible_projects(user) -> QuerySet[Project]:
+    if user.is_staff:
+        return Project.objects.all()
+    return Project.objects.filter(memberships__user=user)
+
+
+def role_in(user, project: Project) -> str | None:
+    if user.is_staff:
+        return Role.ADMIN
+    return Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
+
+
+def project_for(user, project_id, role: str = Role.ANNOTATOR) -> Project:
+    """The project, if `user` belongs to it with at least `role`."""
+    project = visible_projects(user).filter(pk=project_id).first()
+    if project is None:
+        raise Http404("No such project.")
+    held = role_in(user, project)
+    if RANK[held] < RANK[role]:
+        raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {project.name}.")
+    project.role = held
+    return project

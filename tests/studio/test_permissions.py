@@ -1,0 +1,131 @@
+"""Every project URL, for every role: the exact status code.
+
+Outsiders get 404 (the project does not exist for them), roles below an action's minimum get
+403, the rest get the endpoint's own answer. Edit endpoints are sent a bad version, so an
+allowed role gets that specific 400 and nothing changes.
+"""
+
+import pytest
+from django.urls import reverse
+
+from annotation.models import Label, Membership
+from annotation.services import create_project
+from tests.conftest import make_document
+from tests.studio.test_pages import named_urls
+from training.models import ModelVersion, Suggestion, TrainingRun
+
+ANNOTATOR, REVIEWER, ADMIN = Membership.Role.ANNOTATOR, Membership.Role.REVIEWER, Membership.Role.ADMIN
+RANK = {None: 0, ANNOTATOR: 1, REVIEWER: 2, ADMIN: 3}
+BAD_EDIT = {"version": "not-a-number"}
+
+# url name: (method, minimum role, status for allowed roles, data)
+ENDPOINTS = {
+    "project_documents": ("get", ANNOTATOR, 200, {}),
+    "project_settings": ("get", ADMIN, 200, {}),
+    "member_save": ("post", ADMIN, 302, {"username": "nobody", "role": "annotator"}),
+    "member_remove": ("post", ADMIN, 302, {}),  # the owner is the last admin: refused
+    "label_create": ("post", ADMIN, 302, {"name": "X", "color": "bad"}),
+    "label_update": ("post", ADMIN, 302, {"name": "X", "color": "bad"}),
+    "label_delete": ("post", ADMIN, 302, {}),  # the label is in use: refused with a message
+    "import_upload": ("post", ADMIN, 400, {}),
+    "import_job": ("get", ADMIN, 200, {}),
+    "import_progress": ("get", ADMIN, 200, {}),
+    "export_download": ("get", REVIEWER, 400, {}),
+    "annotate_start": ("get", ANNOTATOR, 302, {}),
+    "annotate": ("get", ANNOTATOR, 200, {}),
+    "annotate_next": ("get", ANNOTATOR, 404, {}),  # a single document: there is no next one
+    "annotate_previous": ("get", ANNOTATOR, 404, {}),
+    "span_add": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "span_relabel": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "span_delete": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "suggestion_accept": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "suggestion_reject": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "suggestions_accept_all": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "suggestions_reject_all": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "annotation_undo": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "annotation_redo": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "annotation_submit": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "train": ("post", ADMIN, 400, {"epochs": 0}),
+    "training_runs": ("get", ANNOTATOR, 200, {}),
+    "training_run": ("get", ANNOTATOR, 200, {}),
+    "training_progress": ("get", ANNOTATOR, 200, {}),
+    "training_cancel": ("post", ADMIN, 302, {}),  # the run has finished: nothing to cancel
+    "model_activate": ("post", ADMIN, 302, {}),
+    "model_delete": ("post", ADMIN, 302, {}),  # the active version: refused with a message
+    "preannotation_progress": ("get", ANNOTATOR, 200, {}),
+    "try_it": ("get", ANNOTATOR, 200, {}),
+    "try_it_predict": ("post", ANNOTATOR, 200, {"text": ""}),
+    "api_predict": ("post", ANNOTATOR, 400, {}),
+}
+UNSCOPED = {"home", "project_create", "healthz", "login", "logout"}
+ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
+
+
+@pytest.fixture
+def world(django_user_model):
+    owner = django_user_model.objects.create_user("owner", password="x")
+    project = create_project("Matrix", created_by=owner)
+    document = make_document(project, "Asthma treated with aspirin.")
+    users = {"outsider": django_user_model.objects.create_user("outsider", password="x")}
+    for role in (ANNOTATOR, REVIEWER, ADMIN):
+        users[role] = django_user_model.objects.create_user(role, password="x")
+        Membership.objects.create(project=project, user=users[role], role=role)
+    users["staff"] = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+
+    from annotation import editing
+    from annotation.imports import store_upload
+
+    label = Label.objects.get(project=project, name="DISEASE")
+    annotation = editing.annotation_for(document, owner)
+    span = editing.add_span(annotation, version=1, first_token=0, last_token=0, label=label).annotation.spans.get()
+    job = store_upload(project, [b"Plain text."], filename="a.txt", size=11, user=owner)
+    run = TrainingRun.objects.create(project=project, status="succeeded", metrics={})
+    version = ModelVersion.objects.create(project=project, run=run, artifact_path="/nonexistent", is_active=True)
+    suggestion = Suggestion.objects.create(
+        document=document, model_version=version, label=label, start=22, end=29,
+        first_token=3, last_token=3, confidence=0.9,
+    )
+    ids = {
+        "project_id": project.pk, "document_id": document.pk, "label_id": label.pk, "job_id": job.pk,
+        "run_id": run.pk, "version_id": version.pk, "span_id": span.pk, "suggestion_id": suggestion.pk,
+        "membership_id": Membership.objects.get(project=project, user=owner).pk,
+    }
+    return users, ids
+
+
+def test_every_project_url_is_in_the_matrix():
+    names = {name for name, _ in named_urls() if not name.startswith("admin:")}
+    assert names - UNSCOPED == set(ENDPOINTS)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_status_for_each_role(client, world, name, role):
+    users, ids = world
+    method, minimum, allowed_status, data = ENDPOINTS[name]
+    _, pattern = next((n, p) for n, p in named_urls() if n == name)
+    url = reverse(name, kwargs={key: ids[key] for key in pattern.pattern.converters})
+    client.force_login(users[role])
+    if name == "api_predict":
+        response = client.post(url, data, content_type="application/json")
+    else:
+        response = getattr(client, method)(url, data)
+
+    held = {"outsider": None, "staff": ADMIN}.get(role, role)
+    if held is None:
+        expected = 404
+    elif RANK[held] < RANK[minimum]:
+        expected = 403
+    else:
+        expected = allowed_status
+    assert response.status_code == expected, response.content[:300]
+
+
+@pytest.mark.django_db
+def test_the_project_list_shows_only_my_projects(client, world):
+    users, ids = world
+    client.force_login(users["outsider"])
+    assert "Matrix" not in client.get(reverse("home")).content.decode()
+    client.force_login(users[ANNOTATOR])
+    assert "Matrix" in client.get(reverse("home")).content.decode()
