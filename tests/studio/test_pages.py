@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -6,7 +7,10 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from tests.conftest import ROOT, subprocess_env
 
-PUBLIC_URL_NAMES = {"login", "healthz", "admin:login"}
+PUBLIC_URL_NAMES = {
+    "login", "healthz", "admin:login", "password_reset", "password_reset_done",
+    "password_reset_confirm", "password_reset_complete",
+}
 
 
 def named_urls(patterns=None, namespace=""):
@@ -91,3 +95,32 @@ def test_healthz_is_503_with_a_reason_when_the_database_is_unreachable():
     status, body = result.stdout.strip().splitlines()[-2:]
     assert status == "503"
     assert '"database": {"ok": false, "error": "database unreachable:' in body
+
+
+@pytest.mark.django_db
+def test_five_failed_logins_lock_that_username_from_that_address(client, django_user_model):
+    django_user_model.objects.create_user("clinician", password="right-passphrase-1")
+    for _ in range(5):
+        response = client.post(reverse("login"), {"username": "clinician", "password": "wrong"})
+        assert "Please enter a correct username and password" in response.content.decode()
+    locked = client.post(reverse("login"), {"username": "clinician", "password": "right-passphrase-1"})
+    assert locked.status_code == 200
+    assert "Too many failed log-ins for clinician from this address. Try again in 15 minutes" in locked.content.decode()
+    other = client.post(reverse("login"), {"username": "someone-else", "password": "wrong"})
+    assert "Too many failed" not in other.content.decode()
+
+
+@pytest.mark.django_db
+def test_password_reset_answers_the_same_whether_or_not_the_email_exists(client, django_user_model, mailoutbox):
+    django_user_model.objects.create_user("clinician", email="c@example.org", password="x")
+    known = client.post(reverse("password_reset"), {"email": "c@example.org"}, follow=True)
+    unknown = client.post(reverse("password_reset"), {"email": "nobody@example.org"}, follow=True)
+    assert known.status_code == unknown.status_code == 200
+    without_token = lambda page: re.sub(r'"X-CSRFToken": "[^"]+"', "", page.content.decode())  # noqa: E731
+    assert without_token(known) == without_token(unknown)
+    assert len(mailoutbox) == 1 and mailoutbox[0].to == ["c@example.org"]
+
+
+def test_sessions_expire_after_idle_time(settings):
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+    assert settings.SESSION_COOKIE_AGE == 8 * 60 * 60

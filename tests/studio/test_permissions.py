@@ -57,7 +57,10 @@ ENDPOINTS = {
     "try_it_predict": ("post", ANNOTATOR, 200, {"text": ""}),
     "api_predict": ("post", ANNOTATOR, 400, {}),
 }
-UNSCOPED = {"home", "project_create", "healthz", "login", "logout"}
+UNSCOPED = {
+    "home", "project_create", "healthz", "login", "logout", "password_reset", "password_reset_done",
+    "password_reset_confirm", "password_reset_complete",
+}
 ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
 
 

@@ -195,7 +195,7 @@ def test_predict_many_matches_one_by_one(predictor):
             (s.start, s.end, s.label) for s in alone.suggestions
         ]
         for a, b in zip(batched.token_confidences, alone.token_confidences):
-            assert (a is None and b is None) or abs(a - b) < 1e-4
+            assert (a is None and b is None) or abs(a - b) < (1e-2 if predictor.bf16 else 1e-4)
 
 
 # ------------------------------------------------------------ long documents, sliding windows
@@ -396,7 +396,7 @@ def counted_loads(monkeypatch):
 
     def slow_load(model_dir):
         calls.append(str(model_dir))
-        time.sleep(0.2)  # widen the window two unguarded threads would both load in
+        time.sleep(0.1)  # widen the window two unguarded threads would both load in
         return real(model_dir)
 
     monkeypatch.setattr(pipeline, "load_model", slow_load)
