@@ -117,6 +117,7 @@ class Document(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["project", "id"], name="document_project_order"),
             GinIndex(fields=["search"], name="document_search"),
             models.Index(fields=["project", "external_id"], name="document_external_id"),
         ]
@@ -168,7 +169,8 @@ class Span(models.Model):
         SUGGESTION = "suggestion", "Model suggestion"
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="spans")
-    label = models.ForeignKey(Label, on_delete=models.PROTECT, related_name="spans")
+    # Deleting a label in use is refused by the settings page; deleting a project takes all.
+    label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="spans")
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
     source = models.CharField(max_length=20, choices=Source, default=Source.MANUAL)

@@ -2,14 +2,17 @@
 
 from collections.abc import Iterator
 
+from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from annotation.formats.documents import ExportDocument
 from annotation.models import Annotation, Document, Project, Span
 
 EXPORT_CHUNK = 500
 NOT_STARTED = "not_started"
+FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
 def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
@@ -52,10 +55,11 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
         )
 
 
-def document_list(
+def document_ids(
     project: Project, *, query: str = "", status: str = "", annotator_id: int | None = None
-) -> QuerySet[Document]:
-    documents = Document.objects.filter(project=project).defer("text", "token_starts", "token_ends", "search", "metadata")
+) -> QuerySet:
+    """Ids of the documents matching the filters, in order: cheap to count and to page."""
+    documents = Document.objects.filter(project=project)
     if query:
         documents = documents.filter(search=SearchQuery(query, search_type="websearch", config="english"))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))
@@ -67,21 +71,52 @@ def document_list(
         documents = documents.filter(~Exists(annotations))
     elif status:
         documents = documents.filter(Exists(annotations.filter(status=status)))
-    return documents.order_by("id")
+    return documents.order_by("id").values_list("pk", flat=True)
+
+
+def document_rows(ids: list[int]) -> list[Document]:
+    """One page of the document list, with what its table shows."""
+    annotations = Annotation.objects.filter(document=OuterRef("pk"))
+    rows = (
+        Document.objects.filter(pk__in=ids)
+        .only("pk", "title", "external_id", "project_id")
+        .annotate(
+            annotation_count=Subquery(
+                annotations.values("document").annotate(n=Count("pk")).values("n")[:1]
+            ),
+            submitted=Exists(annotations.filter(status__in=FINISHED)),
+        )
+        .order_by("id")
+    )
+    return list(rows)
+
+
+def annotators(project: Project):
+    User = get_user_model()
+    worked = Annotation.objects.filter(annotator=OuterRef("pk"), document__project=project)
+    return User.objects.filter(Exists(worked)).order_by("username")
 
 
 def status_counts(project: Project) -> dict[str, int]:
-    """Documents per annotation status; a document counts once per status it has."""
-    rows = (
-        Annotation.objects.filter(document__project=project)
-        .values("status")
-        .annotate(documents=Count("document", distinct=True))
-    )
+    """Documents per annotation status (a document counts once per status it has), documents
+    with any annotation, all documents, and those not started: two index-backed queries."""
     counts = {status: 0 for status in Annotation.Status.values}
-    counts.update({row["status"]: row["documents"] for row in rows})
-    documents = Document.objects.filter(project=project)
-    counts["all"] = documents.count()
-    counts[NOT_STARTED] = documents.filter(
-        ~Exists(Annotation.objects.filter(document=OuterRef("pk")))
-    ).count()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT a.status, COUNT(DISTINCT a.document_id)
+            FROM annotation_annotation a JOIN annotation_document d ON d.id = a.document_id
+            WHERE d.project_id = %s
+            GROUP BY GROUPING SETS ((a.status), ())
+            """,
+            [project.pk],
+        )
+        started = 0
+        for status, documents in cursor.fetchall():
+            if status is None:
+                started = documents
+            else:
+                counts[status] = documents
+    counts["all"] = Document.objects.filter(project=project).count()
+    counts[NOT_STARTED] = counts["all"] - started
     return counts

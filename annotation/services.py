@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation.bio import spans_to_tags
+from annotation.bulk import copy_rows, reserve_ids
 from annotation.formats.documents import ImportedDocument
 from annotation.models import DEFAULT_LABELS, Annotation, Document, Label, Membership, Project, Span
 from annotation.tokenize import tokenize
@@ -132,6 +133,7 @@ def import_documents(
     )
     known_hashes = _existing_hashes(project, [content_hash(doc.text) for doc in documents])
 
+    now = timezone.now()
     for offset in range(0, len(documents), BATCH_SIZE):
         batch = documents[offset : offset + BATCH_SIZE]
         rows, mentions_per_row = [], []
@@ -160,18 +162,34 @@ def import_documents(
                     content_hash=digest,
                     token_starts=starts,
                     token_ends=ends,
+                    created_at=now,
                 )
             )
             mentions_per_row.append(kept)
-        Document.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+        _copy_documents(rows)
         _create_imported_annotations(
-            rows, mentions_per_row, importer=importer, status=annotation_status
+            rows, mentions_per_row, importer=importer, status=annotation_status, now=now
         )
         summary.documents_created += len(rows)
         summary.mentions_imported += sum(map(len, mentions_per_row))
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     return summary
+
+
+def _copy_documents(documents: list[Document]) -> None:
+    for document, pk in zip(documents, reserve_ids(Document, len(documents))):
+        document.pk = pk
+    copy_rows(
+        Document,
+        ["id", "project_id", "title", "external_id", "text", "metadata", "content_hash",
+         "token_starts", "token_ends", "created_at"],
+        (
+            (d.pk, d.project_id, d.title, d.external_id, d.text, d.metadata, d.content_hash,
+             d.token_starts, d.token_ends, d.created_at)
+            for d in documents
+        ),
+    )
 
 
 def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
@@ -186,35 +204,35 @@ def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
     return found
 
 
-def _create_imported_annotations(documents, mentions_per_document, *, importer, status):
-    annotations, spans_per_annotation = [], []
-    submitted_at = None if status == Annotation.Status.IN_PROGRESS else timezone.now()
-    for document, mentions in zip(documents, mentions_per_document):
-        if not mentions:
-            continue
-        tags = spans_to_tags(
-            document.token_starts,
-            document.token_ends,
-            [(start, end, label.name) for start, end, label in mentions],
-        )
-        annotations.append(
-            Annotation(
-                document=document,
-                annotator=importer,
-                status=status,
-                bio_tags=tags,
-                submitted_at=submitted_at,
-            )
-        )
-        spans_per_annotation.append(mentions)
-    Annotation.objects.bulk_create(annotations, batch_size=BATCH_SIZE)
-    Span.objects.bulk_create(
+def _create_imported_annotations(documents, mentions_per_document, *, importer, status, now):
+    submitted_at = None if status == Annotation.Status.IN_PROGRESS else now
+    annotated = [(d, mentions) for d, mentions in zip(documents, mentions_per_document) if mentions]
+    ids = reserve_ids(Annotation, len(annotated))
+    copy_rows(
+        Annotation,
+        ["id", "document_id", "annotator_id", "status", "version", "bio_tags", "created_at",
+         "updated_at", "submitted_at"],
         (
-            Span(annotation=annotation, label=label, start=start, end=end, source=Span.Source.IMPORTED)
-            for annotation, mentions in zip(annotations, spans_per_annotation)
+            (
+                pk, document.pk, importer.pk, status, 1,
+                spans_to_tags(
+                    document.token_starts,
+                    document.token_ends,
+                    [(start, end, label.name) for start, end, label in mentions],
+                ),
+                now, now, submitted_at,
+            )
+            for pk, (document, mentions) in zip(ids, annotated)
+        ),
+    )
+    copy_rows(
+        Span,
+        ["annotation_id", "label_id", "start", "end", "source", "edited_before_accept", "created_at"],
+        (
+            (pk, label.pk, start, end, Span.Source.IMPORTED, False, now)
+            for pk, (_, mentions) in zip(ids, annotated)
             for start, end, label in mentions
         ),
-        batch_size=BATCH_SIZE * 5,
     )
 
 

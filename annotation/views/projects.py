@@ -1,8 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, OuterRef, Q
-from django.db.models.deletion import ProtectedError
+from django.db.models import Count, Q
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
@@ -53,31 +52,20 @@ def project_create(request):
 @require_GET
 def project_documents(request, project_id):
     project = project_for(request.user, project_id)
-    annotators = (
-        Annotation.objects.filter(document__project=project)
-        .values_list("annotator_id", "annotator__username")
-        .distinct()
-        .order_by("annotator__username")
-    )
+    annotators = [(user.pk, user.get_username()) for user in selectors.annotators(project)]
     counts = selectors.status_counts(project)
     statuses = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)
-    filters = DocumentFilterForm(request.GET, statuses=statuses, annotators=list(annotators))
+    filters = DocumentFilterForm(request.GET, statuses=statuses, annotators=annotators)
     filters.is_valid()
-    documents = selectors.document_list(
-        project,
-        query=filters.cleaned_data.get("q", ""),
-        status=filters.cleaned_data.get("status", ""),
-        annotator_id=filters.cleaned_data.get("annotator"),
-    ).annotate(
-        annotation_count=Count("annotations"),
-        submitted=Exists(
-            Annotation.objects.filter(
-                document=OuterRef("pk"),
-                status__in=[Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED],
-            )
-        ),
+    chosen = {key: filters.cleaned_data.get(key) for key in ("q", "status", "annotator")}
+    ids = selectors.document_ids(
+        project, query=chosen["q"] or "", status=chosen["status"] or "", annotator_id=chosen["annotator"]
     )
-    page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    paginator = Paginator(ids, DOCUMENTS_PER_PAGE)
+    if not any(chosen.values()):
+        paginator.count = counts["all"]  # known already; spares a second count of the project
+    page = paginator.get_page(request.GET.get("page"))
+    page.object_list = selectors.document_rows(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -131,13 +119,12 @@ def label_save(request, project_id, label_id=None):
 def label_delete(request, project_id, label_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     label = get_object_or_404(Label, pk=label_id, project=project)
-    try:
-        label.delete()
-    except ProtectedError:
+    if label.spans.exists():
         messages.error(
             request, f"{label.name} is used by spans; relabel or delete them before deleting the label."
         )
     else:
+        label.delete()
         messages.success(request, f"Label {label.name} deleted.")
     return redirect("project_settings", project_id)
 

@@ -175,3 +175,9 @@ def test_upload_then_mapping_then_inline_import(project, admin):
     assert job.summary["documents_created"] == 40
     assert job.summary["mentions_dropped"] == job.source_labels["Modifier"]
     assert not Path(job.stored_path).exists()
+
+
+def test_a_project_with_spans_can_be_deleted_whole(project, admin):
+    import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
+    project.delete()
+    assert not Document.objects.exists() and not Span.objects.exists() and not Label.objects.exists()

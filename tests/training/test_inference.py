@@ -1,6 +1,7 @@
 """Inference on a tiny BERT trained for a few seconds (once per module): exact offsets on
 tricky texts, sliding windows, the predictor cache, uncertainty. No database."""
 
+import itertools
 import math
 import os
 import random
@@ -73,12 +74,33 @@ def synthetic_documents(count: int, seed: int = 0) -> list[TrainingDocument]:
     return documents
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread for this module: on a busy 2-core machine the tiny model's many
+    small ops run 10-20x slower with two threads waiting on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
-def model_dir(tiny_bert, tmp_path_factory) -> Path:
+def model_dir(tiny_bert, tmp_path_factory, one_thread) -> Path:
+    from training import pipeline
+
     output = tmp_path_factory.mktemp("inference") / "model"
     hp = Hyperparameters(epochs=4, learning_rate=1e-2, batch_size=16, max_length=64, precision="fp32",
                          dev_fraction=0.0, warmup_ratio=0.05)
-    train(synthetic_documents(48), LABELS, hp, base_model=tiny_bert, output_dir=output)
+    real_select_runtime = pipeline.select_runtime
+
+    def single_threaded(*args, **kwargs):  # train() sets one thread per core; keep one
+        runtime = real_select_runtime(*args, **kwargs)
+        torch.set_num_threads(1)
+        return runtime
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline, "select_runtime", single_threaded)
+        train(synthetic_documents(80), LABELS, hp, base_model=tiny_bert, output_dir=output)
     return output
 
 
@@ -258,7 +280,7 @@ def test_piece_windows_cover_everything_with_the_overlap():
             windows = piece_windows(n, size, overlap)
             assert windows[0][0] == 0 and windows[-1][1] == n
             assert all(0 < end - start <= size for start, end in windows)
-            for (s1, e1), (s2, e2) in zip(windows, windows[1:]):
+            for (s1, e1), (s2, e2) in itertools.pairwise(windows):
                 assert s1 < s2 and e1 < e2 and e1 - s2 >= overlap
 
 
@@ -389,7 +411,7 @@ def test_expected_counts_and_rare_label_first(predictor):
 
 @pytest.fixture
 def counted_loads(monkeypatch):
-    import training.pipeline as pipeline
+    from training import pipeline
 
     calls = []
     real = pipeline.load_model
@@ -443,6 +465,14 @@ def test_cache_keeps_the_four_most_recent_and_reloads_a_replaced_directory(model
     stat = os.stat(copies[4] / "label_map.json")
     os.utime(copies[4] / "label_map.json", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert load_predictor(copies[4]) is not loaded[4]  # a new model version in the same place
+
+
+def test_threads_can_share_one_predictor(predictor):
+    texts = [TRICKY[name][0] for name in sorted(TRICKY)] * 2
+    expected = [predict(predictor, text).tags for text in texts]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda text: predict(predictor, text).tags, texts))
+    assert results == expected
 
 
 def test_importing_inference_does_not_import_django():
