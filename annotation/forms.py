@@ -93,6 +93,7 @@ class DocumentFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search")
     status = forms.ChoiceField(required=False)
     annotator = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    suggestions = forms.BooleanField(required=False, label="With suggestions")
 
     def __init__(self, *args, statuses, annotators, **kwargs):
         super().__init__(*args, **kwargs)

@@ -56,10 +56,22 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
 
 
 def document_ids(
-    project: Project, *, query: str = "", status: str = "", annotator_id: int | None = None
+    project: Project,
+    *,
+    query: str = "",
+    status: str = "",
+    annotator_id: int | None = None,
+    has_suggestions: bool = False,
 ) -> QuerySet:
     """Ids of the documents matching the filters, in order: cheap to count and to page."""
+    from training.models import Suggestion
+
     documents = Document.objects.filter(project=project)
+    if has_suggestions:
+        pending = Suggestion.objects.filter(
+            document=OuterRef("pk"), model_version__is_active=True, status=Suggestion.Status.PENDING
+        )
+        documents = documents.filter(Exists(pending))
     if query:
         documents = documents.filter(search=SearchQuery(query, search_type="websearch", config="english"))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))

@@ -61,6 +61,11 @@ urlpatterns = [
         labelling.suggestions_reject_all,
         name="suggestions_reject_all",
     ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/split/",
+        labelling.evaluation_split,
+        name="evaluation_split",
+    ),
     path("projects/<int:project_id>/documents/<int:document_id>/undo/", labelling.undo, name="annotation_undo"),
     path("projects/<int:project_id>/documents/<int:document_id>/redo/", labelling.redo, name="annotation_redo"),
     path("projects/<int:project_id>/documents/<int:document_id>/submit/", labelling.submit, name="annotation_submit"),

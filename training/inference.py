@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import bisect
 import functools
-import math
 import os
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -482,8 +481,3 @@ def predictor_cache_info():
 def predict_text(model_dir: str | Path, text: str) -> DocumentPrediction:
     """Tokenise `text` the studio's way and predict with the cached model of `model_dir`."""
     return load_predictor(model_dir).predict_text(text)
-
-
-def entropy_bound(n_tags: int) -> float:
-    """The largest possible token entropy (nats) for a model with `n_tags` tags."""
-    return math.log(n_tags) if n_tags > 0 else 0.0

@@ -267,3 +267,16 @@ def start(request, project_id):
     if document is None:
         return redirect("project_documents", project_id)
     return redirect("annotate", project_id, document.pk)
+
+
+@require_POST
+def evaluation_split(request, project_id, document_id):
+    """Annotators may pin a document to the dev (evaluation) split, to training, or leave it
+    to the hash."""
+    document = _document(request, project_id, document_id)
+    choice = request.POST.get("split", "")
+    if choice not in {"dev", "train", "auto"}:
+        return HttpResponse("Choose dev, train or auto.", status=400, content_type="text/plain")
+    document.is_dev = {"dev": True, "train": False, "auto": None}[choice]
+    document.save(update_fields=["is_dev"])
+    return render(request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project})

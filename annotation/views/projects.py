@@ -57,9 +57,13 @@ def project_documents(request, project_id):
     statuses = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)
     filters = DocumentFilterForm(request.GET, statuses=statuses, annotators=annotators)
     filters.is_valid()
-    chosen = {key: filters.cleaned_data.get(key) for key in ("q", "status", "annotator")}
+    chosen = {key: filters.cleaned_data.get(key) for key in ("q", "status", "annotator", "suggestions")}
     ids = selectors.document_ids(
-        project, query=chosen["q"] or "", status=chosen["status"] or "", annotator_id=chosen["annotator"]
+        project,
+        query=chosen["q"] or "",
+        status=chosen["status"] or "",
+        annotator_id=chosen["annotator"],
+        has_suggestions=bool(chosen["suggestions"]),
     )
     paginator = Paginator(ids, DOCUMENTS_PER_PAGE)
     if not any(chosen.values()):

@@ -207,3 +207,16 @@ def test_next_and_previous_documents(client_in, project, user):
     annotation.delete()
     start = client_in.get(reverse("annotate_start", args=[project.pk]))
     assert start["Location"] == reverse("annotate", args=[project.pk, first.pk])
+
+
+def test_an_annotator_can_pin_a_document_to_dev(client_in, document):
+    response = client_in.post(url("evaluation_split", document), {"split": "dev"})
+    assert response.status_code == 200
+    assert '<option value="dev" selected>' in response.content.decode()
+    document.refresh_from_db()
+    assert document.is_dev is True
+    client_in.post(url("evaluation_split", document), {"split": "auto"})
+    document.refresh_from_db()
+    assert document.is_dev is None
+    bad = client_in.post(url("evaluation_split", document), {"split": "sideways"})
+    assert bad.status_code == 400 and "Choose dev, train or auto." in bad.content.decode()

@@ -180,3 +180,20 @@ def test_members_are_added_changed_and_removed_but_an_admin_stays(logged_in, pro
     membership = Membership.objects.get(project=project, user=nurse)
     logged_in.post(reverse("member_remove", args=[project.pk, membership.pk]))
     assert not Membership.objects.filter(user=nurse).exists()
+
+
+def test_the_document_list_filters_documents_with_suggestions(logged_in, project, admin):
+    from tests.conftest import make_document
+    from training.models import ModelVersion, Suggestion, TrainingRun
+
+    plain, suggested = make_document(project, "Nothing here."), make_document(project, "Asthma again.")
+    run = TrainingRun.objects.create(project=project, status="succeeded")
+    version = ModelVersion.objects.create(project=project, run=run, artifact_path="/x", is_active=True)
+    Suggestion.objects.create(
+        document=suggested, model_version=version, label=project.labels.get(name="DISEASE"),
+        start=0, end=6, first_token=0, last_token=0, confidence=0.8,
+    )
+    page = logged_in.get(reverse("project_documents", args=[project.pk]), {"suggestions": "on"}).content.decode()
+    assert "· 1 document" in page
+    assert reverse("annotate", args=[project.pk, suggested.pk]) in page
+    assert reverse("annotate", args=[project.pk, plain.pk]) not in page

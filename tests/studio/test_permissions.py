@@ -45,6 +45,7 @@ ENDPOINTS = {
     "annotation_undo": ("post", ANNOTATOR, 400, BAD_EDIT),
     "annotation_redo": ("post", ANNOTATOR, 400, BAD_EDIT),
     "annotation_submit": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "evaluation_split": ("post", ANNOTATOR, 400, {"split": "sideways"}),
     "train": ("post", ADMIN, 400, {"epochs": 0}),
     "training_runs": ("get", ANNOTATOR, 200, {}),
     "training_run": ("get", ANNOTATOR, 200, {}),

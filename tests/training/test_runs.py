@@ -189,3 +189,37 @@ def test_train_page_explains_why_it_cannot_start(client, admin):
     refused = client.post(reverse("train", args=[project.pk]), {**FAST, "learning_rate": 1e-4, "seed": 1})
     assert refused.status_code == 400
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_run_shows_its_error(client, admin, tiny_settings, tmp_path):
+    project = annotated_project(admin)
+    run = services.start_run(project, admin, FAST, enqueue=False)
+    TrainingRun.objects.filter(pk=run.pk).update(base_model=str(tmp_path / "no-such-model"))
+    services.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert "no-such-model" in run.error
+    assert not services.run_directory(run).exists()
+    client.force_login(admin)
+    page = client.get(reverse("training_run", args=[project.pk, run.pk])).content.decode()
+    assert "no-such-model" in page and 'role="alert"' in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_version_frees_its_disk_but_not_the_active_one(client, admin, tiny_settings):
+    project = annotated_project(admin)
+    first = services.start_run(project, admin, FAST, enqueue=False)
+    services.execute_run(first.pk)
+    TrainingRun.objects.filter(pk=first.pk).update(status="succeeded")
+    second = services.start_run(project, admin, FAST, enqueue=False)
+    services.execute_run(second.pk)
+    old, new = ModelVersion.objects.get(run=first), ModelVersion.objects.get(run=second)
+    services.activate(new, preannotate=False)
+    client.force_login(admin)
+    refused = client.post(reverse("model_delete", args=[project.pk, new.pk]), follow=True)
+    assert "Activate another version before deleting the active one." in refused.content.decode()
+    assert Path(new.artifact_path).is_dir()
+    client.post(reverse("model_delete", args=[project.pk, old.pk]))
+    assert not ModelVersion.objects.filter(pk=old.pk).exists()
+    assert not Path(old.artifact_path).exists()
