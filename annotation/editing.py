@@ -28,6 +28,8 @@ class EditResult:
     # Character ranges whose rendering changed, so a page can redraw just those parts.
     touched: list[tuple[int, int]] = field(default_factory=list)
     message: str = ""
+    after: list = field(default_factory=list)  # the span rows after the edit
+    spans: list | None = None  # the Span objects after the edit, labels loaded, when known
 
 
 SpanRow = list  # [start, end, label_id, source, model_version_id, edited_before_accept]
@@ -137,9 +139,10 @@ def submit(annotation: Annotation, *, version: int) -> EditResult:
 
 
 def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRow]]:
-    locked = Annotation.objects.select_for_update().select_related("document").get(pk=annotation.pk)
+    locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
     if locked.version != version:
         raise VersionConflict(locked.version)
+    locked.document = annotation.document  # already loaded by the caller; the text is large
     return locked, _snapshot(locked)
 
 
@@ -179,21 +182,22 @@ def _commit(annotation, action, before, touched, message) -> EditResult:
     """Record a new edit: it ends any redo branch."""
     annotation.changes.filter(undone=True).delete()
     result = _finish(annotation, touched, message)
-    AnnotationChange.objects.create(
-        annotation=annotation, action=action, before=before, after=_snapshot(annotation)
-    )
+    AnnotationChange.objects.create(annotation=annotation, action=action, before=before, after=result.after)
     return result
 
 
 def _finish(annotation: Annotation, touched, message) -> EditResult:
     document = annotation.document
-    spans = annotation.spans.select_related("label").order_by("start")
+    spans = list(annotation.spans.select_related("label").order_by("start"))
     annotation.bio_tags = spans_to_tags(
         document.token_starts, document.token_ends, [(s.start, s.end, s.label.name) for s in spans]
     )
     annotation.version += 1
     annotation.save(update_fields=["bio_tags", "version", "updated_at"])
-    return EditResult(annotation, touched, message)
+    after = [
+        [s.start, s.end, s.label_id, s.source, s.model_version_id, s.edited_before_accept] for s in spans
+    ]
+    return EditResult(annotation, touched, message, after=after, spans=spans)
 
 
 def _differences(before: list[SpanRow], after: list[SpanRow]) -> list[tuple[int, int]]:
