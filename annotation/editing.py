@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.audit import record, span_values
 from annotation.bio import spans_to_tags
 from annotation.models import Annotation, AnnotationChange, Document, Label, Span
 
@@ -72,7 +73,7 @@ def add_span(
                 f'That overlaps {clash.label.name} "{_excerpt(document.text, clash.start, clash.end)}"'
                 f" ({clash.start}–{clash.end}); the existing span stays."
             )
-        Span.objects.create(
+        span = Span.objects.create(
             annotation=annotation,
             label=label,
             start=start,
@@ -81,6 +82,7 @@ def add_span(
             model_version=model_version,
             edited_before_accept=edited_before_accept,
         )
+        _audit(annotation, "span.create", span, after=span_values(span))
         return _commit(annotation, "add", before, [(start, end)], f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.')
 
 
@@ -90,8 +92,10 @@ def change_label(annotation: Annotation, *, version: int, span_id: int, label: L
         span = _span(annotation, span_id)
         if label.project_id != annotation.document.project_id:
             raise EditRejected(f"{label.name} is not a label of this project.")
+        before_values = span_values(span)
         span.label = label
         span.save(update_fields=["label"])
+        _audit(annotation, "span.update", span, before=before_values, after=span_values(span))
         return _commit(annotation, "relabel", before, [(span.start, span.end)], f"Changed to {label.name}.")
 
 
@@ -99,6 +103,7 @@ def delete_span(annotation: Annotation, *, version: int, span_id: int) -> EditRe
     with transaction.atomic():
         annotation, before = _lock(annotation, version)
         span = _span(annotation, span_id)
+        _audit(annotation, "span.delete", span, before=span_values(span))
         span.delete()
         return _commit(annotation, "delete", before, [(span.start, span.end)], "Span removed.")
 
@@ -123,6 +128,7 @@ def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> E
         _restore(annotation, target)
         change.undone = backwards
         change.save(update_fields=["undone"])
+        _audit(annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=before, after=target)
         verb = "Undid" if backwards else "Redid"
         return _finish(annotation, _differences(before, target), f"{verb} {change.action}.")
 
@@ -133,6 +139,7 @@ def submit(annotation: Annotation, *, version: int) -> EditResult:
         if annotation.status == Annotation.Status.IN_PROGRESS:
             annotation.status = Annotation.Status.SUBMITTED
             annotation.submitted_at = timezone.now()
+            _audit(annotation, "annotation.status", annotation, before="in_progress", after="submitted")
         annotation.version += 1
         annotation.save(update_fields=["status", "submitted_at", "version", "updated_at"])
         return EditResult(annotation, [], "Submitted.")
@@ -146,8 +153,15 @@ def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRo
     return locked, _snapshot(locked)
 
 
+def _audit(annotation: Annotation, action: str, obj, *, before=None, after=None) -> None:
+    record(
+        annotation.annotator, action, project_id=annotation.document.project_id,
+        document_id=annotation.document_id, obj=obj, before=before, after=after,
+    )
+
+
 def _span(annotation: Annotation, span_id: int) -> Span:
-    span = annotation.spans.filter(pk=span_id).first()
+    span = annotation.spans.select_related("label").filter(pk=span_id).first()
     if span is None:
         raise EditRejected("That span no longer exists.")
     return span

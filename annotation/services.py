@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.audit import record
 from annotation.bio import spans_to_tags
 from annotation.bulk import copy_rows, reserve_ids
 from annotation.formats.documents import ImportedDocument
@@ -240,7 +241,7 @@ class MembershipRefused(Exception):
     pass
 
 
-def set_role(project: Project, username: str, role: str) -> Membership:
+def set_role(project: Project, username: str, role: str, *, actor=None) -> Membership:
     from django.contrib.auth import get_user_model
 
     user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
@@ -252,14 +253,23 @@ def set_role(project: Project, username: str, role: str) -> Membership:
         membership = Membership.objects.select_for_update().filter(project=project, user=user).first()
         if membership and membership.role == Membership.Role.ADMIN and role != Membership.Role.ADMIN:
             _keep_an_admin(project, leaving=membership)
+        before = membership.role if membership else None
         membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
+        record(
+            actor, "membership.update", project_id=project.pk, obj=membership,
+            before={"user": user.get_username(), "role": before}, after={"user": user.get_username(), "role": role},
+        )
     return membership
 
 
-def remove_member(project: Project, membership: Membership) -> None:
+def remove_member(project: Project, membership: Membership, *, actor=None) -> None:
     with transaction.atomic():
         if membership.role == Membership.Role.ADMIN:
             _keep_an_admin(project, leaving=membership)
+        record(
+            actor, "membership.remove", project_id=project.pk, obj=membership,
+            before={"user": membership.user.get_username(), "role": membership.role},
+        )
         membership.delete()
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, When
 from django.utils import timezone
 
+from annotation.audit import record
 from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
 from training.base_model import default_base_model
@@ -121,6 +122,7 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
                 base_model=base_model(),
                 warnings=warnings,
             )
+            record(user, "training.start", project_id=project.pk, obj=run, after=run.hyperparameters)
     except IntegrityError:
         active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE_STATUSES).first()
         if active is None:  # the other run ended in between; the user can simply try again
@@ -263,8 +265,13 @@ def fail_stale_runs() -> int:
 
 
 @transaction.atomic
-def activate(version: ModelVersion, *, preannotate=True) -> None:
+def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     """Make `version` the one suggestions come from, and pre-annotate with it in the worker."""
+    previous = ModelVersion.objects.filter(project=version.project_id, is_active=True).first()
+    record(
+        actor, "model.activate", project_id=version.project_id, obj=version,
+        before={"active": previous.pk if previous else None}, after={"active": version.pk},
+    )
     ModelVersion.objects.filter(project=version.project_id, is_active=True).exclude(pk=version.pk).update(
         is_active=False
     )

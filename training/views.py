@@ -80,7 +80,7 @@ def run_cancel(request, project_id, run_id):
 def version_activate(request, project_id, version_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)
-    services.activate(version)
+    services.activate(version, actor=request.user)
     messages.success(request, f"{version} is now the active model; suggestions use it.")
     return redirect(request.POST.get("next") or reverse("training_runs", args=[project_id]))
 

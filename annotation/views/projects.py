@@ -20,7 +20,7 @@ from annotation.forms import (
     UploadForm,
 )
 from annotation.imports import ImportRejected, check_size, start_import, store_upload
-from annotation.models import Annotation, ImportJob, Label, Membership
+from annotation.models import Annotation, AuditEntry, ImportJob, Label, Membership
 from annotation.services import MembershipRefused, create_project, remove_member, set_role
 
 DOCUMENTS_PER_PAGE = 50
@@ -231,7 +231,9 @@ def export_download(request, project_id):
 def member_save(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     try:
-        membership = set_role(project, request.POST.get("username", ""), request.POST.get("role", ""))
+        membership = set_role(
+            project, request.POST.get("username", ""), request.POST.get("role", ""), actor=request.user
+        )
     except MembershipRefused as refused:
         messages.error(request, str(refused))
     else:
@@ -244,9 +246,31 @@ def member_remove(request, project_id, membership_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     membership = get_object_or_404(Membership.objects.select_related("user"), pk=membership_id, project=project)
     try:
-        remove_member(project, membership)
+        remove_member(project, membership, actor=request.user)
     except MembershipRefused as refused:
         messages.error(request, str(refused))
     else:
         messages.success(request, f"{membership.user} no longer belongs to {project.name}.")
     return redirect("project_settings", project.pk)
+
+
+AUDIT_PER_PAGE = 100
+
+
+@require_GET
+def audit_log(request, project_id):
+    project = project_for(request.user, project_id, Role.REVIEWER)
+    entries = AuditEntry.objects.filter(project_id=project.pk)
+    actions = sorted(set(entries.values_list("action", flat=True)))
+    chosen = {key: request.GET.get(key, "").strip() for key in ("action", "actor", "document")}
+    if chosen["action"]:
+        entries = entries.filter(action=chosen["action"])
+    if chosen["actor"]:
+        entries = entries.filter(actor_name=chosen["actor"])
+    if chosen["document"].isdigit():
+        entries = entries.filter(document_id=int(chosen["document"]))
+    page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"project": project, "page": page, "actions": actions, "chosen": chosen, "query": query.urlencode()}
+    return render(request, "annotation/audit_log.html", context)

@@ -22,6 +22,7 @@ BAD_EDIT = {"version": "not-a-number"}
 ENDPOINTS = {
     "project_documents": ("get", ANNOTATOR, 200, {}),
     "project_settings": ("get", ADMIN, 200, {}),
+    "audit_log": ("get", REVIEWER, 200, {}),
     "member_save": ("post", ADMIN, 302, {"username": "nobody", "role": "annotator"}),
     "member_remove": ("post", ADMIN, 302, {}),  # the owner is the last admin: refused
     "label_create": ("post", ADMIN, 302, {"name": "X", "color": "bad"}),

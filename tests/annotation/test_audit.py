@@ -1,0 +1,67 @@
+import pytest
+from django.db import DatabaseError, transaction
+from django.urls import reverse
+
+from annotation import editing
+from annotation.models import AuditEntry
+from annotation.services import create_project, set_role
+from tests.conftest import make_document
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def edited(admin):
+    project = create_project("Audited", created_by=admin)
+    document = make_document(project, "Asthma treated with aspirin.")
+    annotation = editing.annotation_for(document, admin)
+    disease, treatment = project.labels.get(name="DISEASE"), project.labels.get(name="TREATMENT")
+    annotation = editing.add_span(annotation, version=1, first_token=0, last_token=0, label=disease).annotation
+    span = annotation.spans.get()
+    annotation = editing.change_label(annotation, version=2, span_id=span.pk, label=treatment).annotation
+    annotation = editing.delete_span(annotation, version=3, span_id=span.pk).annotation
+    annotation = editing.undo(annotation, version=4).annotation
+    editing.submit(annotation, version=5)
+    return project, document
+
+
+def test_every_change_is_recorded_with_before_and_after(edited, admin):
+    project, document = edited
+    entries = list(AuditEntry.objects.filter(document_id=document.pk).order_by("id"))
+    assert [e.action for e in entries] == [
+        "span.create", "span.update", "span.delete", "annotation.undo", "annotation.status",
+    ]
+    create, update = entries[0], entries[1]
+    assert create.actor_name == "admin" and create.project_id == project.pk
+    assert create.after == {"start": 0, "end": 6, "label": "DISEASE", "source": "manual"}
+    assert (update.before["label"], update.after["label"]) == ("DISEASE", "TREATMENT")
+    assert entries[4].before == "in_progress" and entries[4].after == "submitted"
+
+
+def test_the_log_refuses_updates_and_deletes(edited):
+    entry = AuditEntry.objects.first()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).update(action="forged")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEntry.objects.filter(pk=entry.pk).delete()
+    assert AuditEntry.objects.get(pk=entry.pk).action == entry.action
+
+
+def test_role_changes_are_recorded(admin, django_user_model):
+    project = create_project("Roles", created_by=admin)
+    django_user_model.objects.create_user("nurse", password="x")
+    set_role(project, "nurse", "reviewer", actor=admin)
+    entry = AuditEntry.objects.get(action="membership.update")
+    assert entry.before == {"user": "nurse", "role": None}
+    assert entry.after == {"user": "nurse", "role": "reviewer"}
+
+
+def test_the_history_page_filters_by_document_and_action(client, admin, edited):
+    project, document = edited
+    client.force_login(admin)
+    url = reverse("audit_log", args=[project.pk])
+    page = client.get(url, {"document": document.pk, "action": "span.update"}).content.decode()
+    assert page.count("<code>span.update</code>") == 1
+    assert "<code>span.create</code>" not in page
+    assert client.get(url).content.decode().count("<code>") == 5
+    assert client.get(url, {"document": 999999}).content.decode().count("Nothing recorded for these filters") == 1
