@@ -9,6 +9,11 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("training.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("people/", views.user_list, name="user_list"),
+    path("people/invite/", views.user_invite, name="user_invite"),
+    path("people/<int:user_id>/deactivate/", views.user_action, {"action": "deactivate"}, name="user_deactivate"),
+    path("people/<int:user_id>/reactivate/", views.user_action, {"action": "reactivate"}, name="user_reactivate"),
+    path("people/<int:user_id>/reset/", views.user_action, {"action": "reset"}, name="user_reset"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),

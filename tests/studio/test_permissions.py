@@ -60,7 +60,7 @@ ENDPOINTS = {
     "api_predict": ("post", ANNOTATOR, 400, {}),
 }
 UNSCOPED = {
-    "home", "project_create", "healthz", "login", "logout", "password_reset", "password_reset_done",
+    "home", "project_create", "user_list", "user_invite", "user_deactivate", "user_reactivate", "user_reset", "healthz", "login", "logout", "password_reset", "password_reset_done",
     "password_reset_confirm", "password_reset_complete",
 }
 ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
