@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/<int:project_id>/labels/<int:label_id>/", views.label_save, name="label_update"),
     path("projects/<int:project_id>/labels/<int:label_id>/delete/", views.label_delete, name="label_delete"),
     path("projects/<int:project_id>/audit/", views.audit_log, name="audit_log"),
+    path("projects/<int:project_id>/agreement/", views.agreement, name="agreement"),
     path("projects/<int:project_id>/members/", views.member_save, name="member_save"),
     path("projects/<int:project_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("projects/<int:project_id>/import/", views.import_upload, name="import_upload"),

@@ -274,3 +274,19 @@ def audit_log(request, project_id):
     query.pop("page", None)
     context = {"project": project, "page": page, "actions": actions, "chosen": chosen, "query": query.urlencode()}
     return render(request, "annotation/audit_log.html", context)
+
+
+@require_GET
+def agreement(request, project_id):
+    from training.agreement import disagreements, pairwise
+
+    project = project_for(request.user, project_id, Role.REVIEWER)
+    labels = list(project.labels.values_list("name", flat=True))
+    tags = selectors.submitted_tags(project)
+    context = {
+        "project": project,
+        "labels": labels,
+        "pairs": pairwise(tags, labels),
+        "disagreements": disagreements(tags, labels)[:200],
+    }
+    return render(request, "annotation/agreement.html", context)

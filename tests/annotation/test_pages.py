@@ -197,3 +197,22 @@ def test_the_document_list_filters_documents_with_suggestions(logged_in, project
     assert "· 1 document" in page
     assert reverse("annotate", args=[project.pk, suggested.pk]) in page
     assert reverse("annotate", args=[project.pk, plain.pk]) not in page
+
+
+def test_agreement_page_scores_pairs_and_lists_disagreements(logged_in, project, admin, django_user_model):
+    from annotation import editing
+    from tests.conftest import make_document
+
+    first, second = make_document(project, "Asthma and diabetes."), make_document(project, "Gout only.")
+    disease = project.labels.get(name="DISEASE")
+    for name, tagged in (("ann", [(first, 0), (second, 0)]), ("bob", [(first, 2), (second, 0)])):
+        user = django_user_model.objects.create_user(name, password="x")
+        for document, token in tagged:
+            annotation = editing.annotation_for(document, user)
+            annotation = editing.add_span(annotation, version=1, first_token=token, last_token=token, label=disease).annotation
+            editing.submit(annotation, version=annotation.version)
+    page = logged_in.get(reverse("agreement", args=[project.pk])).content.decode()
+    assert "ann · bob" in page
+    assert "<strong>0.500</strong>" in page  # 1 of 2 spans match on each side
+    assert reverse("annotate", args=[project.pk, first.pk]) in page
+    assert reverse("annotate", args=[project.pk, second.pk]) not in page  # they agree there

@@ -23,6 +23,7 @@ ENDPOINTS = {
     "project_documents": ("get", ANNOTATOR, 200, {}),
     "project_settings": ("get", ADMIN, 200, {}),
     "audit_log": ("get", REVIEWER, 200, {}),
+    "agreement": ("get", REVIEWER, 200, {}),
     "member_save": ("post", ADMIN, 302, {"username": "nobody", "role": "annotator"}),
     "member_remove": ("post", ADMIN, 302, {}),  # the owner is the last admin: refused
     "label_create": ("post", ADMIN, 302, {"name": "X", "color": "bad"}),
