@@ -9,7 +9,9 @@ CREATE, DROP = "__create__", "__drop__"
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
-        fields = ["name", "description", "guidelines", "suggestion_threshold", "document_order"]
+        fields = [
+            "name", "description", "guidelines", "suggestion_threshold", "document_order", "training_source",
+        ]
         widgets = {
             "suggestion_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
             "description": forms.Textarea(attrs={"rows": 2}),

@@ -25,6 +25,14 @@ class Project(models.Model):
         ENTROPY = "entropy", "Most uncertain first (highest mean entropy)"
         RARE_LABEL = "rare_label", "Rare label first"
 
+    class TrainingSource(models.TextChoices):
+        GOLD_FIRST = "gold_first", "Gold where reviewed, otherwise submitted annotations"
+        GOLD_ONLY = "gold_only", "Reviewed (gold) annotations only"
+
+    training_source = models.CharField(
+        max_length=20, choices=TrainingSource, default=TrainingSource.GOLD_FIRST,
+        help_text="Which annotations training uses.",
+    )
     document_order = models.CharField(
         max_length=20, choices=DocumentOrder, default=DocumentOrder.SEQUENTIAL,
         help_text="Which document “next” goes to.",

@@ -63,6 +63,19 @@ urlpatterns = [
         labelling.suggestions_reject_all,
         name="suggestions_reject_all",
     ),
+    path("projects/<int:project_id>/documents/<int:document_id>/review/", labelling.review, name="review"),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/review/start/",
+        labelling.review_action, {"action": "start"}, name="review_start",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/review/take/",
+        labelling.review_action, {"action": "take"}, name="review_take",
+    ),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/review/done/",
+        labelling.review_action, {"action": "reviewed"}, name="review_done",
+    ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/split/",
         labelling.evaluation_split,

@@ -46,11 +46,13 @@ def base_model() -> str:
 
 
 def training_annotations(project: Project) -> list[Annotation]:
-    """One finished annotation per document: reviewed (gold) first, else the latest submitted."""
+    """One finished annotation per document: reviewed (gold) first, else (unless the project
+    trains on gold only) the latest submitted."""
     chosen: dict[int, Annotation] = {}
     gold_first = Case(When(status=Annotation.Status.REVIEWED, then=0), default=1)
+    statuses = [Annotation.Status.REVIEWED] if project.training_source == Project.TrainingSource.GOLD_ONLY else FINISHED
     annotations = (
-        Annotation.objects.filter(document__project=project, status__in=FINISHED)
+        Annotation.objects.filter(document__project=project, status__in=statuses)
         .select_related("document")
         .order_by("document_id", gold_first, "-updated_at")
     )

@@ -10,10 +10,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
-from annotation.access import project_for
+from annotation import review as review_service
+from annotation.access import Role, project_for
+from django.contrib import messages
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
-from annotation.rendering import SpanView, blocks, render_block, touched_blocks
+from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
 from training import ordering, suggestions
 
 
@@ -280,3 +282,59 @@ def evaluation_split(request, project_id, document_id):
     document.is_dev = {"dev": True, "train": False, "auto": None}[choice]
     document.save(update_fields=["is_dev"])
     return render(request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project})
+
+
+@require_GET
+def review(request, project_id, document_id):
+    """The annotators' versions side by side, what they agree on, and the reviewer's gold."""
+    project = project_for(request.user, project_id, Role.REVIEWER)
+    document = get_object_or_404(Document, pk=document_id, project=project)
+    versions = review_service.submitted_versions(document, excluding=request.user)
+    agreed = review_service.agreed(versions)
+    gold = _annotation(document, request.user)
+    in_gold = set(gold.spans.values_list("start", "end", "label__name")) if gold else set()
+    colours = {label.name: label.color for label in project.labels.all()}
+    rendered = []
+    for annotator, mentions in versions:
+        marks = [SpanView(i, s, e, label, colours.get(label, "#888888")) for i, (s, e, label) in enumerate(mentions)]
+        rendered.append({
+            "annotator": annotator,
+            "html": render_text(document.text, document.token_starts, document.token_ends, marks),
+            "others": [
+                {"start": s, "end": e, "label": label, "text": document.text[s:e], "in_gold": (s, e, label) in in_gold}
+                for s, e, label in mentions
+                if (s, e, label) not in agreed
+            ],
+        })
+    context = {
+        "project": project,
+        "document": document,
+        "versions": rendered,
+        "agreed": [{"text": document.text[s:e], "label": label} for s, e, label in sorted(agreed)],
+        "gold": gold,
+    }
+    return render(request, "annotation/review.html", context)
+
+
+@require_POST
+def review_action(request, project_id, document_id, action):
+    project = project_for(request.user, project_id, Role.REVIEWER)
+    document = get_object_or_404(Document, pk=document_id, project=project)
+    document.project = project
+    try:
+        gold = review_service.start_gold(document, request.user)
+        if action == "take":
+            mention = (int(request.POST["start"]), int(request.POST["end"]), request.POST["label"])
+            review_service.add_to_gold(gold, mention, version=gold.version)
+            messages.success(request, f"Added {mention[2]} \"{document.text[mention[0]:mention[1]]}\" to the gold annotation.")
+        elif action == "reviewed":
+            result = review_service.mark_reviewed(gold, version=gold.version)
+            messages.success(request, result.message)
+        else:
+            messages.success(request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed.")
+            return redirect("annotate", project.pk, document.pk)
+    except (KeyError, ValueError):
+        messages.error(request, "That span was not sent whole; reload the page.")
+    except editing.EditRejected as rejected:
+        messages.error(request, str(rejected))
+    return redirect("review", project.pk, document.pk)

@@ -214,5 +214,5 @@ def test_agreement_page_scores_pairs_and_lists_disagreements(logged_in, project,
     page = logged_in.get(reverse("agreement", args=[project.pk])).content.decode()
     assert "ann · bob" in page
     assert "<strong>0.500</strong>" in page  # 1 of 2 spans match on each side
-    assert reverse("annotate", args=[project.pk, first.pk]) in page
-    assert reverse("annotate", args=[project.pk, second.pk]) not in page  # they agree there
+    assert reverse("review", args=[project.pk, first.pk]) in page
+    assert reverse("review", args=[project.pk, second.pk]) not in page  # they agree there

@@ -48,6 +48,10 @@ ENDPOINTS = {
     "annotation_redo": ("post", ANNOTATOR, 400, BAD_EDIT),
     "annotation_submit": ("post", ANNOTATOR, 400, BAD_EDIT),
     "evaluation_split": ("post", ANNOTATOR, 400, {"split": "sideways"}),
+    "review": ("get", REVIEWER, 200, {}),
+    "review_start": ("post", REVIEWER, 302, {}),
+    "review_take": ("post", REVIEWER, 302, {}),  # no span sent: a message, nothing added
+    "review_done": ("post", REVIEWER, 302, {}),
     "train": ("post", ADMIN, 400, {"epochs": 0}),
     "training_runs": ("get", ANNOTATOR, 200, {}),
     "training_run": ("get", ANNOTATOR, 200, {}),
