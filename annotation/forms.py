@@ -11,6 +11,7 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = [
             "name", "description", "guidelines", "suggestion_threshold", "document_order", "training_source",
+            "annotators_per_document",
         ]
         widgets = {
             "suggestion_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),

@@ -25,6 +25,11 @@ class Project(models.Model):
         ENTROPY = "entropy", "Most uncertain first (highest mean entropy)"
         RARE_LABEL = "rare_label", "Rare label first"
 
+    annotators_per_document = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Give each document to this many annotators, round robin (0: everyone sees every document).",
+    )
+
     class TrainingSource(models.TextChoices):
         GOLD_FIRST = "gold_first", "Gold where reviewed, otherwise submitted annotations"
         GOLD_ONLY = "gold_only", "Reviewed (gold) annotations only"
@@ -324,3 +329,14 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class Assignment(models.Model):
+    """A document in an annotator's queue (when the project assigns documents)."""
+
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="assignments")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["document", "user"], name="assignment_unique")]
+        indexes = [models.Index(fields=["user", "document"], name="assignment_queue")]

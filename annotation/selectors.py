@@ -8,7 +8,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
 
 from annotation.formats.documents import ExportDocument
-from annotation.models import Annotation, Document, Project, Span
+from annotation.models import Annotation, Assignment, Document, Project, Span
 
 EXPORT_CHUNK = 500
 NOT_STARTED = "not_started"
@@ -62,11 +62,14 @@ def document_ids(
     status: str = "",
     annotator_id: int | None = None,
     has_suggestions: bool = False,
+    assigned_to=None,
 ) -> QuerySet:
     """Ids of the documents matching the filters, in order: cheap to count and to page."""
     from training.models import Suggestion
 
     documents = Document.objects.filter(project=project)
+    if assigned_to is not None:
+        documents = documents.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=assigned_to)))
     if has_suggestions:
         pending = Suggestion.objects.filter(
             document=OuterRef("pk"), model_version__is_active=True, status=Suggestion.Status.PENDING

@@ -11,7 +11,7 @@ from annotation.audit import record
 from annotation.bio import spans_to_tags
 from annotation.bulk import copy_rows, reserve_ids
 from annotation.formats.documents import ImportedDocument
-from annotation.models import DEFAULT_LABELS, Annotation, Document, Label, Membership, Project, Span
+from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
 from annotation.tokenize import tokenize
 
 LABEL_PALETTE = ["#e4572e", "#2e86ab", "#76b041", "#9c6ade", "#f2a541", "#17bebb", "#d1495b"]
@@ -175,6 +175,7 @@ def import_documents(
         summary.mentions_imported += sum(map(len, mentions_per_row))
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
+    assign_documents(project)
     return summary
 
 
@@ -277,3 +278,30 @@ def _keep_an_admin(project: Project, *, leaving: Membership) -> None:
     others = project.memberships.filter(role=Membership.Role.ADMIN).exclude(pk=leaving.pk)
     if not others.select_for_update().exists():
         raise MembershipRefused(f"{leaving.user} is the project's last admin; make someone else admin first.")
+
+
+def assign_documents(project: Project) -> int:
+    """Give every document that has fewer than N annotators more, round robin over the
+    project's annotators. Returns how many assignments were made."""
+    wanted = project.annotators_per_document
+    annotators = list(
+        project.memberships.filter(role=Membership.Role.ANNOTATOR).order_by("user__username").values_list("user_id", flat=True)
+    )
+    if not wanted or not annotators:
+        return 0
+    wanted = min(wanted, len(annotators))
+    existing: dict[int, set[int]] = {}
+    for document_id, user_id in Assignment.objects.filter(document__project=project).values_list("document_id", "user_id"):
+        existing.setdefault(document_id, set()).add(user_id)
+    turn = sum(map(len, existing.values()))
+    created = []
+    for document_id in Document.objects.filter(project=project).order_by("pk").values_list("pk", flat=True):
+        holders = existing.get(document_id, set())
+        while len(holders) < wanted:
+            user_id = annotators[turn % len(annotators)]
+            turn += 1
+            if user_id not in holders:
+                holders = holders | {user_id}
+                created.append(Assignment(document_id=document_id, user_id=user_id))
+    Assignment.objects.bulk_create(created, ignore_conflicts=True)
+    return len(created)

@@ -4,11 +4,17 @@ from django.db.models import CharField, Exists, F, FloatField, OuterRef, Subquer
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import MD5, Cast, Concat
 
-from annotation.models import Annotation, Document, Project, Span
+from annotation.access import role_in
+from annotation.models import Annotation, Assignment, Document, Membership, Project, Span
 from training.models import DocumentScore, ModelVersion
 
 Order = Project.DocumentOrder
 FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
+
+
+def uses_assignments(project: Project, user) -> bool:
+    """Annotators of a project that assigns documents see only their own queue."""
+    return bool(project.annotators_per_document) and role_in(user, project) == Membership.Role.ANNOTATOR
 
 
 def rarest_label(project: Project) -> str | None:
@@ -30,6 +36,8 @@ def next_document(project: Project, user, *, current: Document | None) -> Docume
     """The next document this annotator has not finished, in the project's order."""
     finished = Annotation.objects.filter(document=OuterRef("pk"), annotator=user, status__in=FINISHED)
     candidates = Document.objects.filter(project=project).filter(~Exists(finished)).only("pk", "project_id")
+    if uses_assignments(project, user):
+        candidates = candidates.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=user)))
     version = ModelVersion.objects.filter(project=project, is_active=True).first()
     order = project.document_order
     if order == Order.SEQUENTIAL or (order != Order.RANDOM and version is None):

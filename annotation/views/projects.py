@@ -8,6 +8,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors
+from training.ordering import uses_assignments
 from annotation.access import Role, project_for, visible_projects
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
 from annotation.forms import (
@@ -21,7 +22,7 @@ from annotation.forms import (
 )
 from annotation.imports import ImportRejected, check_size, start_import, store_upload
 from annotation.models import Annotation, AuditEntry, ImportJob, Label, Membership
-from annotation.services import MembershipRefused, create_project, remove_member, set_role
+from annotation.services import MembershipRefused, assign_documents, create_project, remove_member, set_role
 
 DOCUMENTS_PER_PAGE = 50
 
@@ -64,9 +65,10 @@ def project_documents(request, project_id):
         status=chosen["status"] or "",
         annotator_id=chosen["annotator"],
         has_suggestions=bool(chosen["suggestions"]),
+        assigned_to=request.user if uses_assignments(project, request.user) else None,
     )
     paginator = Paginator(ids, DOCUMENTS_PER_PAGE)
-    if not any(chosen.values()):
+    if not any(chosen.values()) and not uses_assignments(project, request.user):
         paginator.count = counts["all"]  # known already; spares a second count of the project
     page = paginator.get_page(request.GET.get("page"))
     page.object_list = selectors.document_rows(list(page.object_list))
@@ -91,7 +93,10 @@ def project_settings(request, project_id):
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Project settings saved.")
+        assigned = assign_documents(project)
+        messages.success(
+            request, "Project settings saved." + (f" {assigned} documents assigned." if assigned else "")
+        )
         return redirect("project_settings", project.pk)
     context = {
         "project": project,
