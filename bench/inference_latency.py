@@ -1,6 +1,6 @@
 """Inference latency of `training.inference` against the naive baseline, side by side.
 
-    nice python -m bench.inference_latency [--repeat 30] [--batch 16]
+    nice python -m bench.inference_latency [--repeat 30] [--batch 16] [--threads N]
 
 Same bundled model (all-MiniLM-L6-v2 with a seeded, untrained 3-tag head: latency does
 not depend on the weights), same thread count, same texts (NCBI-disease abstracts,
@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: one per core; 1 is steadier on a busy machine)")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -74,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     from training.inference import Predictor
     from training.pipeline import _quiet_transformers
 
-    torch.set_num_threads(available_cores())
+    torch.set_num_threads(args.threads or available_cores())
     texts = abstracts()
     one, batch = texts[0], texts[: args.batch]
     long_text = " ".join(texts[:3])
@@ -101,8 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
         base_one = row("one abstract: pipeline, simple", lambda: naive(one))
         ours_one = row("one abstract: predictor fp32", lambda: fp32.predict_text(one))
-        if bf16:
-            row("one abstract: predictor bf16", lambda: bf16.predict_text(one))
+        bf16_one = row("one abstract: predictor bf16", lambda: bf16.predict_text(one)) if bf16 else None
         row("long document: pipeline, simple, stride 128", lambda: naive(long_text, stride=128))
         row("long document: predictor fp32", lambda: fp32.predict_text(long_text))
         if bf16:
@@ -119,8 +120,11 @@ def main(argv: list[str] | None = None) -> int:
 
         agree = sum(a == b for a, b in zip(fp32.predict_text(one).tags, bf16.predict_text(one).tags)) if bf16 else None
         print_table(["inference", "p50 ms", "p95 ms"], rows, "Inference latency (all-MiniLM-L6-v2, CPU)")
-        print(f"\npredictor fp32 vs pipeline, one abstract: p50 {base_one[0] / ours_one[0]:.2f}x, "
-              f"p95 {base_one[1] / ours_one[1]:.2f}x faster")
+        for name, ours in (("fp32", ours_one), ("bf16", bf16_one)):
+            if ours:
+                print(f"\npredictor {name} vs pipeline, one abstract: p50 {base_one[0] / ours[0]:.2f}x, "
+                      f"p95 {base_one[1] / ours[1]:.2f}x faster", end="")
+        print()
         if agree is not None:
             print(f"bf16 tags equal to fp32 on {agree} of {len(fp32.predict_text(one).tags)} tokens (untrained head)")
     return 0
