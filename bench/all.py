@@ -7,11 +7,10 @@ last in its own process, since it takes minutes and loads torch.
 """
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 
-from bench import document_list, import_documents
+from bench import document_list, import_documents, labelling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,10 +20,16 @@ def main(argv: list[str] | None = None) -> int:
 
     import_documents.main([])
     document_list.main([])
-    if args.skip_training or importlib.util.find_spec("bench.training_throughput") is None:
-        return 0
-    print("\n## Training throughput", flush=True)
-    return subprocess.run([sys.executable, "-m", "bench.training_throughput"]).returncode
+    labelling.main([])
+    # Torch benchmarks each take their own process: they set thread counts and load models.
+    modules = ["bench.inference_latency", "bench.preannotation"]
+    if not args.skip_training:
+        modules.append("bench.training_throughput")
+    for module in modules:
+        print(f"\n## {module}", flush=True)
+        if subprocess.run([sys.executable, "-m", module]).returncode:
+            return 1
+    return 0
 
 
 if __name__ == "__main__":

@@ -45,17 +45,17 @@ def abstracts() -> list[str]:
     return texts
 
 
-def make_model_dir(directory: Path) -> Path:
+def make_model_dir(directory: Path, labels: tuple[str, ...] = ("Disease",)) -> Path:
     from training.base_model import default_base_model
     from training.pipeline import _load_base, tag_list
 
-    tags = tag_list(["Disease"])
+    tags = tag_list(list(labels))
     torch.manual_seed(13)
     tokenizer, model = _load_base(default_base_model(), tags)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     (directory / "label_map.json").write_text(
-        json.dumps({"labels": ["Disease"], "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": 128})
+        json.dumps({"labels": list(labels), "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": 128})
     )
     return directory
 

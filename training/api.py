@@ -7,7 +7,7 @@ from training import suggestions
 
 
 class PredictRequest(serializers.Serializer):
-    text = serializers.CharField(trim_whitespace=False, max_length=suggestions.MAX_PREDICT_CHARACTERS)
+    text = serializers.CharField(trim_whitespace=False)
 
 
 class PredictView(APIView):

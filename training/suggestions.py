@@ -3,6 +3,7 @@ how much they help (per-label statistics)."""
 
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -255,9 +256,6 @@ class PredictionRefused(Exception):
     """No prediction is possible; the message says why."""
 
 
-MAX_PREDICT_CHARACTERS = 100_000
-
-
 def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
     """Entities the active model finds in any text (the "Try it" page and the API)."""
     from training.inference import load_predictor
@@ -266,10 +264,9 @@ def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
         raise PredictionRefused("Type or paste some text to see what the model finds.")
     if "\0" in text:
         raise PredictionRefused("The text contains a NUL character.")
-    if len(text) > MAX_PREDICT_CHARACTERS:
-        raise PredictionRefused(
-            f"The text has {len(text):,} characters; the limit is {MAX_PREDICT_CHARACTERS:,}."
-        )
+    limit = settings.PREDICT_MAX_CHARACTERS
+    if len(text) > limit:
+        raise PredictionRefused(f"The text has {len(text):,} characters; the limit is {limit:,}.")
     version = active_version(project)
     if version is None:
         raise PredictionRefused("This project has no active model yet: train one first.")

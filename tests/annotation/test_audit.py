@@ -65,3 +65,31 @@ def test_the_history_page_filters_by_document_and_action(client, admin, edited):
     assert "<code>span.create</code>" not in page
     assert client.get(url).content.decode().count("<code>") == 5
     assert client.get(url, {"document": 999999}).content.decode().count("Nothing recorded for these filters") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_user_training_and_activation_changes_are_recorded(client, admin, django_user_model, settings):
+    from training import services
+    from training.models import ModelVersion, TrainingRun
+
+    client.force_login(admin)
+    nurse = django_user_model.objects.create_user("nurse", password="x")
+    client.post(reverse("user_deactivate", args=[nurse.pk]))
+    assert AuditEntry.objects.get(action="user.update").after == {"active": False}
+
+    project = create_project("Audit training", created_by=admin)
+    run = TrainingRun.objects.create(project=project, status="succeeded")
+    version = ModelVersion.objects.create(project=project, run=run, artifact_path="/unused")
+    services.activate(version, preannotate=False, actor=admin)
+    entry = AuditEntry.objects.get(action="model.activate")
+    assert (entry.actor_name, entry.after) == ("admin", {"active": version.pk})
+
+    settings.TRAINING_MIN_DOCUMENTS = 1
+    document = make_document(project, "Asthma treated with aspirin.")
+    annotation = editing.annotation_for(document, admin)
+    labels = {label.name: label for label in project.labels.all()}
+    annotation = editing.add_span(annotation, version=1, first_token=0, last_token=0, label=labels["DISEASE"]).annotation
+    annotation = editing.add_span(annotation, version=2, first_token=3, last_token=3, label=labels["TREATMENT"]).annotation
+    editing.submit(annotation, version=3)
+    services.start_run(project, admin, {"epochs": 1}, enqueue=False)
+    assert AuditEntry.objects.get(action="training.start").after["epochs"] == 1

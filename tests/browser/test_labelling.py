@@ -157,3 +157,35 @@ def test_a_script_in_the_text_runs_nothing(login_page, live_server, annotator, p
     page.wait_for_timeout(500)
     assert dialogs == []
     expect(page.locator("#doc-text")).to_contain_text("<script>alert(1)</script>")
+
+
+def test_accept_with_a_and_reject_with_x(login_page, live_server, annotator, project, document):
+    from training.models import ModelVersion, Suggestion, TrainingRun
+
+    run = TrainingRun.objects.create(project=project, status="succeeded")
+    version = ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
+    labels = {label.name: label for label in project.labels.all()}
+    made = {}
+    for word, label in (("lung", "DISEASE"), ("cisplatin", "TREATMENT")):
+        index = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)].index(word)
+        made[word] = Suggestion.objects.create(
+            document=document, model_version=version, label=labels[label],
+            start=document.token_starts[index], end=document.token_ends[index],
+            first_token=index, last_token=index, confidence=0.9,
+        )
+    page = login_page(annotator)
+    open_document(page, live_server, document)
+    expect(page.locator("mark.suggestion")).to_have_count(2)
+    page.locator("#doc-text").focus()
+    page.keyboard.press("Tab")  # the first suggestion, "lung"
+    page.keyboard.press("a")
+    saved(page, "Accepted DISEASE.")
+    page.keyboard.press("x")  # the next one moved into focus: "cisplatin"
+    saved(page, "Suggestion rejected.")
+    page.reload()
+    expect(page.locator("mark.suggestion")).to_have_count(0)
+    expect(page.locator('mark.span[aria-label="DISEASE: lung"]')).to_be_visible()
+    assert stored_spans(document) == [("lung", "DISEASE")]
+    assert Span.objects.get().source == "suggestion"
+    made["cisplatin"].refresh_from_db()
+    assert made["cisplatin"].status == "rejected"

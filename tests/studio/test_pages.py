@@ -124,3 +124,19 @@ def test_password_reset_answers_the_same_whether_or_not_the_email_exists(client,
 def test_sessions_expire_after_idle_time(settings):
     assert settings.SESSION_SAVE_EVERY_REQUEST is True
     assert settings.SESSION_COOKIE_AGE == 8 * 60 * 60
+
+
+@pytest.mark.django_db
+def test_a_login_lock_lifts_after_fifteen_minutes(client, django_user_model):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from studio.models import FailedLogin
+
+    django_user_model.objects.create_user("clinician", password="right-passphrase-1")
+    for _ in range(5):
+        client.post(reverse("login"), {"username": "clinician", "password": "wrong"})
+    FailedLogin.objects.update(at=timezone.now() - timedelta(minutes=16))
+    response = client.post(reverse("login"), {"username": "clinician", "password": "right-passphrase-1"})
+    assert response.status_code == 302

@@ -216,6 +216,24 @@ def test_try_it_and_the_predict_api(client_in, project, version):
     assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
     blank = client_in.post(reverse("api_predict", args=[project.pk]), {"text": ""}, content_type="application/json")
     assert blank.status_code == 400
+    assert blank.json() == {"text": ["This field may not be blank."]}
+
+
+def test_the_predict_api_refuses_oversized_text_with_the_limit(client_in, project, version, settings):
+    settings.PREDICT_MAX_CHARACTERS = 50
+    response = client_in.post(
+        reverse("api_predict", args=[project.pk]), {"text": "asthma " * 10}, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json() == {"detail": "The text has 70 characters; the limit is 50."}
+
+
+def test_the_uncertainty_order_is_deterministic(project, version, admin):
+    project.document_order = project.DocumentOrder.UNCERTAIN
+    project.save()
+    first = [ordering.next_document(project, admin, current=None).pk for _ in range(3)]
+    suggestions.preannotate(version.pk)  # scoring again with the same model changes nothing
+    assert first == [ordering.next_document(project, admin, current=None).pk] * 3
 
 
 def test_predict_without_an_active_model_says_so(client_in, admin):
