@@ -232,7 +232,7 @@ class _ProgressReporter:
         self.last_write = 0.0
 
     def progress(self, progress) -> None:
-        if progress.loss is not None:
+        if progress.loss is not None and progress.phase == "train":
             self.losses.append((progress.step, round(progress.loss, 5)))
         self.latest = progress.to_dict()
         if self.echo:

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -44,6 +46,10 @@ def test_review_builds_gold_from_agreement_and_chosen_spans(client, disputed):
     assert gold.status == "reviewed"
     assert sorted(gold.spans.values_list("label__name", flat=True)) == ["DISEASE", "TREATMENT"]
     assert training_annotations(project) == [gold]  # training prefers gold to the submitted ones
+    client.force_login(project.created_by)
+    export = client.get(reverse("export_download", args=[project.pk]), {"format": "doccano", "scope": "finished"})
+    record = json.loads(b"".join(export.streaming_content))
+    assert record["label"] == [[0, 6, "DISEASE"], [20, 27, "TREATMENT"]] and record["status"] == "reviewed"
 
 
 def test_an_annotator_cannot_review(client, disputed, django_user_model):

@@ -25,7 +25,8 @@ class Command(BaseCommand):
 
         manage = [sys.executable, "manage.py"]
         children = {
-            "worker": subprocess.Popen([*manage, "run_huey"]),
+            # Two workers: a long training run must not hold up imports and pre-annotation.
+            "worker": subprocess.Popen([*manage, "run_huey", "--workers", "2"]),
             "web server": subprocess.Popen([*manage, "runserver", "--noreload", addrport]),
         }
         self.stdout.write(self.style.SUCCESS(f"Studio running on http://{addrport}/ (Ctrl+C stops it)"))
