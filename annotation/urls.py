@@ -6,6 +6,7 @@ urlpatterns = [
     path("", views.project_list, name="home"),
     path("projects/new/", views.project_create, name="project_create"),
     path("projects/<int:project_id>/", views.project_documents, name="project_documents"),
+    path("projects/<int:project_id>/status/", views.status_summary, name="status_summary"),
     path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
     path("projects/<int:project_id>/labels/", views.label_save, name="label_create"),
     path("projects/<int:project_id>/labels/<int:label_id>/", views.label_save, name="label_update"),

@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     document = documents[2_000]
     add_url = reverse("span_add", args=[project.pk, document.pk])
     page_url = reverse("annotate", args=[project.pk, document.pk])
-    free = [first + 5 for first in range(0, 2_000 - 10, 10)]
+    free = [first + offset for first in range(0, 2_000 - 10, 10) for offset in (3, 6)]
     label = project.labels.get(name="TREATMENT").pk
 
     positions = iter(free)

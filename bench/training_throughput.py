@@ -12,7 +12,10 @@ same thread count, one epoch each, batch 16, AdamW:
 
 Throughput is examples per second over the training steps (collation, forward,
 backward, clipping, optimiser and scheduler), as `TrainingResult.train_examples_per_second`
-reports it. Each loop first runs a short untimed warm-up.
+reports it. Each loop first runs a short untimed warm-up; all three use the same fused
+AdamW. The loops run in alternating rounds (--rounds, default 2) and the best round
+of each is reported, which keeps load from other work on a shared machine from
+favouring one side.
 
 `--bf16-check N` also trains on N sentences for 3 epochs in fp32 and in bf16 and
 scores both on the NCBI-disease devel set, to check bf16 does not cost accuracy.
@@ -62,7 +65,8 @@ def naive_examples_per_second(documents, base_model: str, warmup_steps: int = 2)
     for row, doc in enumerate(documents):
         word_labels = [tag_to_id[t] for t in ex.repair_bio(doc.tags)]
         labels[row] = torch.tensor(ex.align_labels(encoded.word_ids(row), word_labels))
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
+    # The same fused AdamW as the pipeline, so the ratio measures padding, grouping and bf16 only.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01, fused=True)
     order = list(range(len(documents)))
     random.Random(13).shuffle(order)
     batches = [order[i : i + 16] for i in range(0, len(order), 16)]
@@ -116,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sentences", type=int, default=500)
     parser.add_argument("--bf16-check", type=int, metavar="N", help="also compare fp32/bf16 F1 training on N sentences")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the three loops")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args(argv)
     base_model = default_base_model()
@@ -124,19 +129,33 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.skip_throughput:
         documents = read(DATA / "train.conll", args.sentences, False)
-        rows = [("naive: pad to 128, shuffled, fp32", naive_examples_per_second(documents, base_model))]
-        print(f"naive done: {rows[0][1]:.1f} ex/s", file=sys.stderr, flush=True)
-        rate, _ = pipeline_examples_per_second(documents, base_model, "fp32")
-        rows.append(("pipeline, fp32 (dynamic padding, length-grouped)", rate))
-        rate, precision = pipeline_examples_per_second(documents, base_model, "auto")
-        rows.append((f"pipeline, defaults ({precision})", rate))
-        baseline = rows[0][1]
-        print(f"\nTraining throughput, {len(documents)} NCBI-disease train sentences, batch 16, one epoch")
-        print("| loop | examples/s | vs naive |")
-        print("|---|---|---|")
-        for name, rate in rows:
-            print(f"| {name} | {rate:.1f} | {rate / baseline:.2f}x |")
-        ratio = rows[-1][1] / baseline
+        names = ["naive: pad to 128, shuffled, fp32", "pipeline, fp32 (dynamic padding, length-grouped)", ""]
+        runs: list[list[float]] = [[], [], []]
+        precision = "?"
+        # Rounds alternate the loops, so load from other work on a shared machine hits all
+        # of them alike; the best round of each loop is its least disturbed figure.
+        for round_number in range(1, args.rounds + 1):
+            runs[0].append(naive_examples_per_second(documents, base_model))
+            runs[1].append(pipeline_examples_per_second(documents, base_model, "fp32")[0])
+            rate, precision = pipeline_examples_per_second(documents, base_model, "auto")
+            runs[2].append(rate)
+            print(
+                f"round {round_number}: " + ", ".join(f"{r[-1]:.1f}" for r in runs) + " ex/s",
+                file=sys.stderr,
+                flush=True,
+            )
+        names[2] = f"pipeline, defaults ({precision})"
+        baseline = max(runs[0])
+        print(
+            f"\nTraining throughput, {len(documents)} NCBI-disease train sentences, batch 16, one epoch, "
+            f"best of {args.rounds} alternating rounds"
+        )
+        print("| loop | examples/s (best) | each round | vs naive |")
+        print("|---|---|---|---|")
+        for name, rates in zip(names, runs):
+            each = " / ".join(f"{r:.1f}" for r in rates)
+            print(f"| {name} | {max(rates):.1f} | {each} | {max(rates) / baseline:.2f}x |")
+        ratio = max(runs[2]) / baseline
         print(f"\npipeline / naive = {ratio:.2f}x (target >= 2.5x): {'PASS' if ratio >= 2.5 else 'FAIL'}", flush=True)
 
     if args.bf16_check:

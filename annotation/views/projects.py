@@ -21,7 +21,7 @@ from annotation.forms import (
     UploadForm,
 )
 from annotation.imports import ImportRejected, check_size, start_import, store_upload
-from annotation.models import Annotation, AuditEntry, ImportJob, Label, Membership
+from annotation.models import Annotation, AuditEntry, Document, ImportJob, Label, Membership
 from annotation.services import MembershipRefused, assign_documents, create_project, remove_member, set_role
 
 DOCUMENTS_PER_PAGE = 50
@@ -50,13 +50,14 @@ def project_create(request):
     return render(request, "annotation/project_form.html", {"form": form})
 
 
+STATUSES = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)
+
+
 @require_GET
 def project_documents(request, project_id):
     project = project_for(request.user, project_id)
     annotators = [(user.pk, user.get_username()) for user in selectors.annotators(project)]
-    counts = selectors.status_counts(project)
-    statuses = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)
-    filters = DocumentFilterForm(request.GET, statuses=statuses, annotators=annotators)
+    filters = DocumentFilterForm(request.GET, statuses=STATUSES, annotators=annotators)
     filters.is_valid()
     chosen = {key: filters.cleaned_data.get(key) for key in ("q", "status", "annotator", "suggestions")}
     ids = selectors.document_ids(
@@ -67,10 +68,7 @@ def project_documents(request, project_id):
         has_suggestions=bool(chosen["suggestions"]),
         assigned_to=request.user if uses_assignments(project, request.user) else None,
     )
-    paginator = Paginator(ids, DOCUMENTS_PER_PAGE)
-    if not any(chosen.values()) and not uses_assignments(project, request.user):
-        paginator.count = counts["all"]  # known already; spares a second count of the project
-    page = paginator.get_page(request.GET.get("page"))
+    page = Paginator(ids, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = selectors.document_rows(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
@@ -78,13 +76,27 @@ def project_documents(request, project_id):
         "project": project,
         "page": page,
         "filters": filters,
-        "status_counts": [(key, label, counts[key]) for key, label in statuses],
-        "total": counts["all"],
+        "has_documents": page.paginator.count or Document.objects.filter(project=project).exists(),
         "query": query.urlencode(),
         "export_form": ExportForm(),
     }
     template = "annotation/partials/document_table.html" if request.htmx else "annotation/document_list.html"
     return render(request, template, context)
+
+
+@require_GET
+def status_summary(request, project_id):
+    """The per-status counts above the document list, fetched on their own after the page:
+    counting a large project costs more than the rest of the page."""
+    project = project_for(request.user, project_id)
+    counts = selectors.status_counts(project)
+    context = {
+        "project": project,
+        "status_counts": [(key, label, counts[key]) for key, label in STATUSES],
+        "total": counts["all"],
+        "current": request.GET.get("status", ""),
+    }
+    return render(request, "annotation/partials/status_summary.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -53,7 +53,9 @@ def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admi
     url = reverse("project_documents", args=[ncbi_project.pk])
     page = logged_in.get(url).content.decode()
     assert "Page 1 of 1 · 40 documents" in page
-    assert '<span class="stat-value">40</span><span class="stat-label">Submitted</span>' in page
+    summary = logged_in.get(reverse("status_summary", args=[ncbi_project.pk])).content.decode()
+    assert '<span class="stat-value">40</span><span class="stat-label">Submitted</span>' in summary
+    assert '<span class="stat-value">0</span><span class="stat-label">Not started</span>' in summary
 
     found = logged_in.get(url, {"q": "adrenoleukodystrophy"}, HTTP_HX_REQUEST="true")
     html = found.content.decode()

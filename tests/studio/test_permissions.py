@@ -21,6 +21,7 @@ BAD_EDIT = {"version": "not-a-number"}
 # url name: (method, minimum role, status for allowed roles, data)
 ENDPOINTS = {
     "project_documents": ("get", ANNOTATOR, 200, {}),
+    "status_summary": ("get", ANNOTATOR, 200, {}),
     "project_settings": ("get", ADMIN, 200, {}),
     "audit_log": ("get", REVIEWER, 200, {}),
     "agreement": ("get", REVIEWER, 200, {}),

@@ -129,6 +129,8 @@ def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_se
     assert (Path(version.artifact_path) / "config.json").exists()
     assert run.metrics["evaluation"]["per_label"].keys() >= {"DISEASE", "TREATMENT"}
     assert run.progress["loss"] and len(run.data_snapshot) == 12
+    steps = [step for step, _ in run.progress["loss"]]
+    assert steps == sorted(set(steps))  # one point per training step, in order
 
     client.force_login(admin)
     page = client.get(reverse("training_run", args=[project.pk, run.pk])).content.decode()
