@@ -60,7 +60,7 @@ class ModelVersion(models.Model):
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="model_versions"
     )
-    run = models.OneToOneField(TrainingRun, on_delete=models.PROTECT, related_name="model_version")
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="model_version")
     artifact_path = models.CharField(max_length=500)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)

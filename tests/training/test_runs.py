@@ -225,3 +225,12 @@ def test_deleting_a_version_frees_its_disk_but_not_the_active_one(client, admin,
     client.post(reverse("model_delete", args=[project.pk, old.pk]))
     assert not ModelVersion.objects.filter(pk=old.pk).exists()
     assert not Path(old.artifact_path).exists()
+
+
+@pytest.mark.django_db
+def test_a_project_with_runs_and_models_deletes_whole(admin):
+    project = annotated_project(admin)
+    run = TrainingRun.objects.create(project=project, status="succeeded")
+    ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
+    project.delete()
+    assert not TrainingRun.objects.exists() and not ModelVersion.objects.exists()
