@@ -2,10 +2,12 @@
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation
@@ -156,8 +158,10 @@ def test_a_killed_worker_fails_its_run_and_training_works_again(admin, tiny_sett
     wait_for_steps(run)
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait()
+    run.refresh_from_db()
+    time.sleep(max(0.0, 3.5 - (timezone.now() - run.heartbeat_at).total_seconds()))  # the beat goes stale
 
-    start_consumer(**fast_heartbeat)
+    start_consumer(**fast_heartbeat)  # its start-up check finds the stale run
     wait_for_status(run, "failed", timeout=60)
     assert run.error.startswith("worker stopped")
     assert not services.run_directory(run).exists()
