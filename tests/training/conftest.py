@@ -8,16 +8,15 @@ TINY_VOCABULARY = [
 ]
 
 
-@pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory) -> str:
-    """A 2-layer, 32-wide BERT with a small WordPiece vocabulary: trains in seconds."""
+def build_tiny_bert(directory, vocabulary) -> str:
+    """A 2-layer, 32-wide BERT and a WordPiece tokenizer over `vocabulary`, saved to `directory`."""
     import torch
     from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
 
-    directory = tmp_path_factory.mktemp("tiny-bert")
-    vocabulary = directory / "vocab.txt"
-    vocabulary.write_text("\n".join(TINY_VOCABULARY) + "\n")
-    tokenizer = BertTokenizerFast(vocab=str(vocabulary))
+    vocab_file = directory / "vocab.txt"
+    vocab_file.write_text("\n".join(vocabulary) + "\n")
+    # transformers 5 takes the WordPiece file as `vocab` (4.x called it `vocab_file`).
+    tokenizer = BertTokenizerFast(vocab=str(vocab_file))
     config = BertConfig(
         vocab_size=tokenizer.vocab_size,
         hidden_size=32,
@@ -30,3 +29,9 @@ def tiny_bert(tmp_path_factory) -> str:
     BertForTokenClassification(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return str(directory)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A tiny BERT that trains in seconds."""
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"), TINY_VOCABULARY)

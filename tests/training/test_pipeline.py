@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.training.conftest import build_tiny_bert
 from training import examples as ex
 from training.pipeline import (
     Hyperparameters,
@@ -38,27 +39,13 @@ PIECES = ["##s", "##known", "##ary", "##ic"]
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> str:
     """A 2-layer, 32-wide BERT and a WordPiece tokenizer over a small vocabulary."""
-    import torch
-    from transformers import BertConfig, BertForTokenClassification, BertTokenizerFast
+    from transformers import AutoTokenizer
 
-    directory = tmp_path_factory.mktemp("tiny-bert")
-    vocab = directory / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *PIECES]) + "\n")
-    # transformers 5 takes the WordPiece file as `vocab` (4.x called it `vocab_file`).
-    tokenizer = BertTokenizerFast(vocab=str(vocab))
-    assert tokenizer.is_fast and tokenizer.tokenize("tumors") == ["tumor", "##s"]
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=128,
+    directory = build_tiny_bert(
+        tmp_path_factory.mktemp("tiny-bert"), ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS, *PIECES]
     )
-    torch.manual_seed(0)
-    BertForTokenClassification(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    return str(directory)
+    assert AutoTokenizer.from_pretrained(directory).tokenize("tumors") == ["tumor", "##s"]
+    return directory
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +151,7 @@ def tagged_documents(draw):
     n = draw(st.integers(1, 80))
     tokens = draw(st.lists(st.sampled_from(["w", "X", ".", "!", "?"]), min_size=n, max_size=n))
     counts = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
-    tags, i = [], 0
+    tags, _i = [], 0
     while len(tags) < n:
         if draw(st.booleans()):
             length = min(n - len(tags), draw(st.integers(1, 5)))
@@ -236,7 +223,7 @@ def test_split_is_a_stable_sha1_of_the_document_id():
     # Same split in another interpreter with another hash seed (Python's hash() would differ).
     code = (
         "import json; from training.pipeline import is_dev_document as d;"
-        f"print(json.dumps([d('pmid-' + str(i), 0.2) for i in range(2000)]))"
+        "print(json.dumps([d('pmid-' + str(i), 0.2) for i in range(2000)]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
