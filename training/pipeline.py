@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 
 from training import examples as ex
-from training.device import PRECISIONS, select_runtime
+from training.device import PRECISIONS, Runtime, select_runtime
 from training.evaluation import evaluate
 
 
@@ -313,6 +313,25 @@ def _seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
+def train_step(model, batch: dict, optimizer, scheduler, runtime: Runtime, max_grad_norm: float) -> float:
+    """One optimiser step on a collated batch (the body of `train`'s loop); returns the loss.
+
+    The loss is computed in fp32 from the logits, outside autocast."""
+    batch = {k: v.to(runtime.device) for k, v in batch.items()}
+    labels = batch.pop("labels")
+    with runtime.autocast():
+        logits = model(**batch).logits
+    loss = torch.nn.functional.cross_entropy(
+        logits.float().view(-1, logits.shape[-1]), labels.view(-1), ignore_index=ex.IGNORE_INDEX
+    )
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()
+    scheduler.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
 def train(
     documents: Sequence[TrainingDocument],
     labels: Sequence[str],
@@ -407,19 +426,7 @@ def train(
                 raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
             t0 = time.perf_counter()
             batch = ex.collate([train_examples[i] for i in batch_indices], tokenizer.pad_token_id)
-            batch = {k: v.to(runtime.device) for k, v in batch.items()}
-            labels_tensor = batch.pop("labels")
-            with runtime.autocast():
-                logits = model(**batch).logits
-            loss = torch.nn.functional.cross_entropy(
-                logits.float().view(-1, logits.shape[-1]), labels_tensor.view(-1), ignore_index=ex.IGNORE_INDEX
-            )
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), hp.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            value = float(loss.detach())
+            value = train_step(model, batch, optimizer, scheduler, runtime, hp.max_grad_norm)
             step_seconds += time.perf_counter() - t0
             examples_seen += len(batch_indices)
             step += 1
