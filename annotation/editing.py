@@ -1,7 +1,9 @@
 """Span edits on one annotation: each in one transaction that checks the version, keeps
 `bio_tags` equal to the spans, raises the version and records the change for undo/redo."""
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -106,6 +108,104 @@ def delete_span(annotation: Annotation, *, version: int, span_id: int) -> EditRe
         _audit(annotation, "span.delete", span, before=span_values(span))
         span.delete()
         return _commit(annotation, "delete", before, [(span.start, span.end)], "Span removed.")
+
+
+def replace_spans(annotation: Annotation, *, version: int, spans: list[tuple[int, int, Label]]) -> EditResult:
+    """Make the annotation's spans exactly `spans`: (start, end exclusive, label) in characters.
+
+    Every span is checked before anything changes; the first problem raises `EditRejected`
+    naming the span by its 1-based position in `spans`. A span equal in start, end and label
+    to an existing one keeps that one's provenance (source, model version, edited flag);
+    the others are manual.
+
+    A list equal to the current spans is a no-op: it still checks the version, but raises
+    nothing, keeps the version, records no audit entry and adds no undo step, so a client
+    that re-sends what it loaded does not invalidate other open editors.
+    """
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        document = annotation.document
+        after = _replacement_rows(document, spans, {(row[0], row[1], row[2]): row for row in before})
+        if after == before:
+            current = list(annotation.spans.select_related("label").order_by("start"))
+            return EditResult(annotation, [], "No changes.", after=before, spans=current)
+        _restore(annotation, after)
+        old_keys = {(row[0], row[1], row[2]) for row in before}
+        new_keys = {(row[0], row[1], row[2]) for row in after}
+        message = f"Replaced spans: {len(new_keys - old_keys)} added, {len(old_keys - new_keys)} removed."
+        result = _commit(annotation, "replace", before, _differences(before, after), message)
+        _audit(annotation, "annotation.replace", annotation, before=before, after=result.after)
+        return result
+
+
+def _replacement_rows(document: Document, spans, existing: dict[tuple, SpanRow]) -> list[SpanRow]:
+    """The span rows `spans` stand for, ordered by start; `EditRejected` for the first bad one."""
+    text_length = len(document.text)
+    placed = []
+    for number, (start, end, label) in enumerate(spans, 1):
+        # A JSON body may carry floats, strings or booleans: answer those with a 400, not a 500.
+        if not all(isinstance(offset, int) and not isinstance(offset, bool) for offset in (start, end)):
+            problem = "start and end must be whole character offsets."
+        elif label.project_id != document.project_id:
+            problem = f"{label.name} is not a label of this project."
+        elif start >= end:
+            problem = "is empty." if start == end else "ends before it starts."
+        elif start < 0 or end > text_length:
+            problem = f"is outside the text (0–{text_length})."
+        else:
+            problem = _edge_problem(document, start, end)
+        if problem:
+            raise EditRejected(f"Span {number} {_where(start, end, label)}: {problem}")
+        placed.append(_Placed(start, end, number, label))
+    placed.sort()
+    # Sorted by start, any overlap shows up between neighbours.
+    for earlier, later in zip(placed, placed[1:]):
+        if later.start < earlier.end:
+            # Reported under the one listed later, so the message reads in the client's order.
+            first, second = sorted([earlier, later], key=lambda span: span.number)
+            raise EditRejected(
+                f"Span {second.number} {_where(second.start, second.end, second.label)}: overlaps"
+                f" span {first.number} {_where(first.start, first.end, first.label)}; spans may not overlap."
+            )
+    return [
+        existing.get((start, end, label.pk)) or [start, end, label.pk, Span.Source.MANUAL.value, None, False]
+        for start, end, _, label in placed
+    ]
+
+
+class _Placed(NamedTuple):
+    start: int
+    end: int
+    number: int  # 1-based position in the caller's list
+    label: Label
+
+
+def _where(start, end, label: Label) -> str:
+    return f"({label.name} {start}–{end})"
+
+
+def _edge_problem(document: Document, start: int, end: int) -> str:
+    """Why start or end is off the token grid, naming the nearest tokens; "" when both are on it."""
+    starts, ends, text = document.token_starts, document.token_ends, document.text
+
+    def token(index):
+        return f'"{_excerpt(text, starts[index], ends[index])}" ({starts[index]}–{ends[index]})'
+
+    edges = "; spans must start and end on token edges."
+    at = bisect_right(starts, start) - 1  # the last token starting at or before `start`
+    if at < 0 or starts[at] != start:
+        if at >= 0 and start < ends[at]:
+            return f"starts inside the token {token(at)}{edges}"
+        if at + 1 < len(starts):
+            return f"starts in the space before the token {token(at + 1)}{edges}"
+        return f"starts after the last token {token(at)}{edges}"
+    # With `start` on token i, `at` >= i, so a gap found below always has a token before it.
+    at = bisect_left(ends, end)  # the first token ending at or after `end`
+    if at == len(ends) or ends[at] != end:
+        if at < len(ends) and starts[at] < end:
+            return f"ends inside the token {token(at)}{edges}"
+        return f"ends in the space after the token {token(at - 1)}{edges}"
+    return ""
 
 
 def undo(annotation: Annotation, *, version: int) -> EditResult:
