@@ -63,11 +63,14 @@ def document_ids(
     annotator_id: int | None = None,
     has_suggestions: bool = False,
     assigned_to=None,
+    external_id: str = "",
 ) -> QuerySet:
     """Ids of the documents matching the filters, in order: cheap to count and to page."""
     from training.models import Suggestion
 
     documents = Document.objects.filter(project=project)
+    if external_id:
+        documents = documents.filter(external_id=external_id)
     if assigned_to is not None:
         documents = documents.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=assigned_to)))
     if has_suggestions:

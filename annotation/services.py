@@ -10,7 +10,8 @@ from django.utils import timezone
 from annotation.audit import record
 from annotation.bio import spans_to_tags
 from annotation.bulk import copy_rows, reserve_ids
-from annotation.formats.documents import ImportedDocument
+from annotation.formats.documents import ImportedDocument, validated
+from annotation.formats.errors import FormatError
 from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
 from annotation.tokenize import tokenize
 
@@ -177,6 +178,64 @@ def import_documents(
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)
     return summary
+
+
+class DocumentsRejected(Exception):
+    """Some documents of a bulk request are invalid, so none was stored."""
+
+    def __init__(self, errors: dict[int, dict[str, list[str]]]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} document{'s' if len(errors) != 1 else ''} invalid")
+
+
+@dataclass
+class AddedDocument:
+    id: int
+    created: bool  # False: the project held this text already, and its spans were not imported
+
+
+def document_errors(project: Project, documents: list[ImportedDocument]) -> dict[int, dict[str, list[str]]]:
+    """Per document (by position): what stops it from being stored."""
+    labels = {label.name.upper(): label.name for label in project.labels.all()}
+    errors: dict[int, dict[str, list[str]]] = {}
+    for index, document in enumerate(documents):
+        unknown = sorted({name for _, _, name in document.mentions if name.upper() not in labels})
+        if unknown:
+            errors[index] = {"spans": [
+                f"{', '.join(unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} of this "
+                f"project; its labels are {', '.join(labels.values())}."
+            ]}
+            continue
+        try:
+            validated(document)
+        except FormatError as error:
+            errors[index] = {"spans" if error.message.startswith("mention") else "text": [error.message]}
+    return errors
+
+
+def add_documents(
+    project: Project, documents: list[ImportedDocument], *, user, annotation_status: str
+) -> tuple[ImportSummary, list[AddedDocument]]:
+    """Store a batch of documents, with their spans as `user`'s annotations: every one is
+    checked first, and one invalid document stores none."""
+    errors = document_errors(project, documents)
+    if errors:
+        raise DocumentsRejected(errors)
+    labels = {label.name.upper(): label.name for label in project.labels.all()}
+    hashes = [content_hash(document.text) for document in documents]
+    known = _existing_hashes(project, hashes)
+    mapping = {name: labels[name.upper()] for document in documents for _, _, name in document.mentions}
+    with transaction.atomic():
+        summary = import_documents(
+            project, documents, importer=user, label_mapping=mapping, create_unmapped=False,
+            annotation_status=annotation_status,
+        )
+        ids = dict(Document.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", "pk"))
+    added = []
+    for digest in hashes:
+        added.append(AddedDocument(ids[digest], created=digest not in known))
+        known.add(digest)
+    return summary, added
 
 
 def _copy_documents(documents: list[Document]) -> None:

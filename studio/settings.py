@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "django_htmx",
     "huey.contrib.djhuey",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "studio",
     "annotation",
     "training",
@@ -137,6 +139,8 @@ IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, minimum=1) * 1_000_000
 # Files up to this size import within the request; larger ones go to the worker.
 IMPORT_INLINE_MAX_BYTES = env_int("IMPORT_INLINE_MAX_KB", 1000) * 1000
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
+# A bulk API request of 1,000 abstracts is a few MB of JSON.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000_000
 
 PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 100_000, minimum=1)
 TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
@@ -194,9 +198,49 @@ if not DEBUG:
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "studio.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "studio.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.UserRateThrottle",
+        "rest_framework.throttling.AnonRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("API_RATE_LIMIT", "1200/minute"),
+        "anon": env_str("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
+    },
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "studio.api.exception_handler",
+    # `format` names the export format; the API answers JSON only.
+    "URL_FORMAT_OVERRIDE": None,
+}
+API_MAX_PAGE_SIZE = 500
+API_BULK_MAX_DOCUMENTS = 1000
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Clinical NER studio API",
+    "DESCRIPTION": (
+        "Projects, labels, documents, annotations, training runs, model versions, predictions "
+        "and exports. Authenticate with a personal token from your profile page "
+        "(`Authorization: Token <key>`) or, in the browser, with your session."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "AnnotationStatusEnum": "annotation.models.Annotation.Status",
+        "DocumentStatusEnum": "annotation.serializers.DOCUMENT_STATUSES",
+        "RunStatusEnum": "training.models.TrainingRun.Status",
+    },
 }
 
 LOGGING = {

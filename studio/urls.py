@@ -6,6 +6,7 @@ from studio import views
 from studio.accounts import ThrottledAuthenticationForm
 
 urlpatterns = [
+    path("api/v1/", include("studio.api_urls")),
     path("", include("annotation.urls")),
     path("", include("training.urls")),
     path("healthz", views.healthz, name="healthz"),
@@ -14,6 +15,9 @@ urlpatterns = [
     path("people/<int:user_id>/deactivate/", views.user_action, {"action": "deactivate"}, name="user_deactivate"),
     path("people/<int:user_id>/reactivate/", views.user_action, {"action": "reactivate"}, name="user_reactivate"),
     path("people/<int:user_id>/reset/", views.user_action, {"action": "reset"}, name="user_reset"),
+    path("profile/", views.profile, name="profile"),
+    path("profile/tokens/", views.api_token_create, name="api_token_create"),
+    path("profile/tokens/<int:token_id>/revoke/", views.api_token_revoke, name="api_token_revoke"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(authentication_form=ThrottledAuthenticationForm),

@@ -7,7 +7,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from studio import health, users
+from annotation.models import Membership
+from studio import health, tokens, users
 
 
 @require_GET
@@ -61,3 +62,39 @@ def user_action(request, user_id, action):
     except users.UserRefused as refused:
         messages.error(request, str(refused))
     return redirect("user_list")
+
+
+def _profile(request, *, new_key=None, new_token=None, error="", token_name="", status=200):
+    context = {
+        "memberships": Membership.objects.filter(user=request.user).select_related("project").order_by("project__name"),
+        "tokens": request.user.api_tokens.all(),
+        "new_key": new_key,
+        "new_token": new_token,
+        "error": error,
+        "token_name": token_name,
+        "api_base": request.build_absolute_uri("/api/v1/"),
+    }
+    return render(request, "studio/profile.html", context, status=status)
+
+
+@require_GET
+def profile(request):
+    return _profile(request)
+
+
+@require_POST
+@never_cache  # the response holds the only copy of the raw key
+def api_token_create(request):
+    name = request.POST.get("name", "")
+    try:
+        token, key = tokens.create_token(request.user, name)
+    except tokens.TokenRefused as refused:
+        return _profile(request, error=str(refused), token_name=name, status=400)
+    return _profile(request, new_key=key, new_token=token)
+
+
+@require_POST
+def api_token_revoke(request, token_id):
+    token = tokens.revoke_token(request.user, token_id)
+    messages.success(request, f"Revoked the token “{token.name}” ({token.prefix}…): it no longer works.")
+    return redirect("profile")

@@ -1,40 +1,137 @@
-from rest_framework import serializers, status
+"""API endpoints for training runs, model versions and predictions."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotation.access import project_for
-from training import suggestions
+from annotation.access import Role, project_for
+from studio.api import error_responses, paginated
+from training import services, suggestions
+from training import serializers as shapes
+from training.models import ModelVersion, TrainingRun
 
 
-class PredictRequest(serializers.Serializer):
-    text = serializers.CharField(trim_whitespace=False)
+def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> TrainingRun:
+    project = project_for(request.user, project_id, role)
+    runs = TrainingRun.objects.select_related("started_by", "model_version")
+    return get_object_or_404(runs, pk=run_id, project=project)
 
 
-class PredictView(APIView):
-    """POST {"text": ...}: the entities the project's active model finds, with character offsets."""
+class RunList(APIView):
+    @extend_schema(
+        operation_id="runs_list", summary="Training runs, newest first",
+        responses={200: shapes.RunSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, project_id):
+        project = project_for(request.user, project_id)
+        runs = TrainingRun.objects.filter(project=project).select_related("started_by", "model_version")
+        return paginated(self, request, runs.order_by("-created_at", "-id"), shapes.RunSerializer)
 
+    @extend_schema(
+        operation_id="runs_create",
+        summary="Start training on the annotations so far (project admins)",
+        description="Answers 409 while another run of the project is queued or running.",
+        request=shapes.HyperparametersSerializer,
+        responses={201: shapes.RunDetailSerializer, **error_responses(400, 403, 404, 409)},
+    )
+    def post(self, request, project_id):
+        project = project_for(request.user, project_id, Role.ADMIN)
+        payload = shapes.HyperparametersSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            run = services.start_run(project, request.user, payload.validated_data)
+        except services.RunAlreadyActive as active:
+            return Response({"detail": str(active)}, status=status.HTTP_409_CONFLICT)
+        except services.TrainingRefused as refused:
+            raise ValidationError({"detail": str(refused)}) from None
+        return Response(shapes.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+
+
+class RunDetail(APIView):
+    @extend_schema(
+        operation_id="runs_retrieve", summary="A run's status, progress and metrics",
+        responses={200: shapes.RunDetailSerializer, **error_responses(404)},
+    )
+    def get(self, request, project_id, run_id):
+        return Response(shapes.RunDetailSerializer(_run(request, project_id, run_id)).data)
+
+
+class RunMetrics(APIView):
+    @extend_schema(
+        operation_id="runs_metrics", summary="A run's learning curves and evaluation report",
+        responses={200: shapes.MetricsSerializer, **error_responses(404)},
+    )
+    def get(self, request, project_id, run_id):
+        run = _run(request, project_id, run_id)
+        return Response({"status": run.status, "progress": run.progress or {}, "metrics": run.metrics})
+
+
+class RunCancel(APIView):
+    @extend_schema(
+        operation_id="runs_cancel",
+        summary="Cancel a run (project admins): a queued run at once, a running one after its current step",
+        request=None,
+        responses={200: shapes.RunDetailSerializer, **error_responses(403, 404, 409)},
+    )
+    def post(self, request, project_id, run_id):
+        run = _run(request, project_id, run_id, Role.ADMIN)
+        if not run.is_active:
+            return Response({"detail": f"The run has {run.status} already."}, status=status.HTTP_409_CONFLICT)
+        services.cancel_run(run)
+        run.refresh_from_db()
+        return Response(shapes.RunDetailSerializer(run).data)
+
+
+class ModelList(APIView):
+    @extend_schema(
+        operation_id="models_list", summary="Model versions, newest first",
+        responses={200: shapes.ModelVersionSerializer(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, project_id):
+        project = project_for(request.user, project_id)
+        versions = ModelVersion.objects.filter(project=project).order_by("-created_at", "-id")
+        return paginated(self, request, versions, shapes.ModelVersionSerializer)
+
+
+class ModelActivate(APIView):
+    @extend_schema(
+        operation_id="models_activate",
+        summary="Make a version the one suggestions come from (project admins); pre-annotation follows",
+        request=None,
+        responses={200: shapes.ModelVersionSerializer, **error_responses(403, 404)},
+    )
+    def post(self, request, project_id, version_id):
+        project = project_for(request.user, project_id, Role.ADMIN)
+        version = get_object_or_404(ModelVersion, pk=version_id, project=project)
+        services.activate(version, actor=request.user)
+        version.refresh_from_db()
+        return Response(shapes.ModelVersionSerializer(version).data)
+
+
+class Predict(APIView):
+    @extend_schema(
+        operation_id="predict",
+        summary="Entities the active model finds in a text, with character offsets",
+        description="400 for an empty or oversized text; 409 when the project has no active model, or its files are missing.",
+        request=shapes.PredictRequest,
+        responses={200: shapes.PredictResponse, **error_responses(400, 404, 409)},
+    )
     def post(self, request, project_id):
         project = project_for(request.user, project_id)
-        payload = PredictRequest(data=request.data)
+        payload = shapes.PredictRequest(data=request.data)
         payload.is_valid(raise_exception=True)
         text = payload.validated_data["text"]
         try:
             version, found = suggestions.predict_text(project, text)
+        except suggestions.ModelUnavailable as unavailable:
+            return Response({"detail": str(unavailable)}, status=status.HTTP_409_CONFLICT)
         except suggestions.PredictionRefused as refused:
-            code = status.HTTP_409_CONFLICT if suggestions.active_version(project) is None else status.HTTP_400_BAD_REQUEST
-            return Response({"detail": str(refused)}, status=code)
-        return Response(
-            {
-                "model_version": version.pk,
-                "spans": [
-                    {
-                        "start": s.start,
-                        "end": s.end,
-                        "label": s.label,
-                        "confidence": round(s.confidence, 4),
-                        "text": text[s.start : s.end],
-                    }
-                    for s in found
-                ],
-            }
-        )
+            raise ValidationError({"detail": str(refused), "text": [str(refused)]}) from None
+        spans = [
+            {"start": s.start, "end": s.end, "label": s.label, "confidence": round(s.confidence, 4), "text": text[s.start : s.end]}
+            for s in found
+        ]
+        return Response({"model_version": version.pk, "spans": spans})

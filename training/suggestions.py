@@ -256,6 +256,10 @@ class PredictionRefused(Exception):
     """No prediction is possible; the message says why."""
 
 
+class ModelUnavailable(PredictionRefused):
+    """The project has no usable active model: none yet, or its files are gone."""
+
+
 def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
     """Entities the active model finds in any text (the "Try it" page and the API)."""
     from training.inference import load_predictor
@@ -269,5 +273,9 @@ def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
         raise PredictionRefused(f"The text has {len(text):,} characters; the limit is {limit:,}.")
     version = active_version(project)
     if version is None:
-        raise PredictionRefused("This project has no active model yet: train one first.")
-    return version, load_predictor(version.artifact_path).predict_text(text).suggestions
+        raise ModelUnavailable("This project has no active model yet: train one first.")
+    try:
+        predictor = load_predictor(version.artifact_path)
+    except (OSError, ValueError) as error:
+        raise ModelUnavailable(f"The active model (v{version.pk}) could not be loaded: {error}") from None
+    return version, predictor.predict_text(text).suggestions

@@ -17,5 +17,5 @@ urlpatterns = [
     ),
     path("projects/<int:project_id>/try/", views.try_it, name="try_it"),
     path("projects/<int:project_id>/try/predict/", views.try_it_predict, name="try_it_predict"),
-    path("api/projects/<int:project_id>/predict", api.PredictView.as_view(), name="api_predict"),
+    path("api/projects/<int:project_id>/predict", api.Predict.as_view(schema=None), name="api_predict"),
 ]

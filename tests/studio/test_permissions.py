@@ -5,6 +5,8 @@ Outsiders get 404 (the project does not exist for them), roles below an action's
 allowed role gets that specific 400 and nothing changes.
 """
 
+import json
+
 import pytest
 from django.urls import reverse
 
@@ -65,10 +67,38 @@ ENDPOINTS = {
     "try_it_predict": ("post", ANNOTATOR, 200, {"text": ""}),
     "api_predict": ("post", ANNOTATOR, 400, {}),
 }
+# API endpoints, per method: (minimum role, status for allowed roles, JSON body). Writes get
+# invalid input or a refused action, so an allowed role gets that answer and nothing changes.
+API_ENDPOINTS = {
+    ("api_project", "get"): (ANNOTATOR, 200, None),
+    ("api_project", "patch"): (ADMIN, 400, {"suggestion_threshold": 5}),
+    ("api_labels", "get"): (ANNOTATOR, 200, None),
+    ("api_labels", "post"): (ADMIN, 400, {"name": "X", "color": "bad"}),
+    ("api_label", "put"): (ADMIN, 400, {"name": "X", "color": "bad"}),
+    ("api_label", "delete"): (ADMIN, 409, None),  # the label is in use
+    ("api_documents", "get"): (ANNOTATOR, 200, None),
+    ("api_documents", "post"): (ADMIN, 400, {"documents": []}),
+    ("api_document", "get"): (ANNOTATOR, 200, None),
+    ("api_spans", "get"): (ANNOTATOR, 200, None),
+    ("api_spans", "put"): (ANNOTATOR, 400, BAD_EDIT),
+    ("api_submit", "post"): (ANNOTATOR, 400, BAD_EDIT),
+    ("api_annotations", "get"): (ANNOTATOR, 200, None),
+    ("api_export", "get"): (REVIEWER, 400, None),  # no format chosen
+    ("api_runs", "get"): (ANNOTATOR, 200, None),
+    ("api_runs", "post"): (ADMIN, 400, {"epochs": 0}),
+    ("api_run", "get"): (ANNOTATOR, 200, None),
+    ("api_run_metrics", "get"): (ANNOTATOR, 200, None),
+    ("api_run_cancel", "post"): (ADMIN, 409, None),  # the run has finished
+    ("api_models", "get"): (ANNOTATOR, 200, None),
+    ("api_model_activate", "post"): (ADMIN, 200, None),  # already the active one
+    ("api_v1_predict", "post"): (ANNOTATOR, 400, {}),
+}
 UNSCOPED = {
     "home", "project_create", "user_list", "user_invite", "user_deactivate", "user_reactivate", "user_reset", "healthz", "login", "logout", "password_reset", "password_reset_done",
-    "password_reset_confirm", "password_reset_complete",
+    "password_reset_confirm", "password_reset_complete", "profile", "api_token_create", "api_token_revoke",
+    "api_projects", "api_schema", "api_docs",
 }
+API_METHODS = ["get", "post", "put", "patch", "delete"]
 ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
 
 
@@ -106,7 +136,29 @@ def world(django_user_model):
 
 def test_every_project_url_is_in_the_matrix():
     names = {name for name, _ in named_urls() if not name.startswith("admin:")}
-    assert names - UNSCOPED == set(ENDPOINTS)
+    assert names - UNSCOPED == set(ENDPOINTS) | {name for name, _ in API_ENDPOINTS}
+
+
+def test_every_api_method_is_in_the_matrix():
+    for name, pattern in named_urls():
+        if name.startswith("api_") and name not in UNSCOPED and name != "api_predict":
+            view_class = pattern.callback.view_class
+            methods = {method for method in API_METHODS if hasattr(view_class, method)}
+            assert methods == {method for n, method in API_ENDPOINTS if n == name}, name
+
+
+def url_for(name, ids):
+    _, pattern = next((n, p) for n, p in named_urls() if n == name)
+    return reverse(name, kwargs={key: ids[key] for key in pattern.pattern.converters})
+
+
+def expected_status(role, minimum, allowed_status):
+    held = {"outsider": None, "staff": ADMIN}.get(role, role)
+    if held is None:
+        return 404
+    if RANK[held] < RANK[minimum]:
+        return 403
+    return allowed_status
 
 
 @pytest.mark.django_db
@@ -115,22 +167,30 @@ def test_every_project_url_is_in_the_matrix():
 def test_status_for_each_role(client, world, name, role):
     users, ids = world
     method, minimum, allowed_status, data = ENDPOINTS[name]
-    _, pattern = next((n, p) for n, p in named_urls() if n == name)
-    url = reverse(name, kwargs={key: ids[key] for key in pattern.pattern.converters})
+    url = url_for(name, ids)
     client.force_login(users[role])
     if name == "api_predict":
         response = client.post(url, data, content_type="application/json")
     else:
         response = getattr(client, method)(url, data)
+    assert response.status_code == expected_status(role, minimum, allowed_status), response.content[:300]
 
-    held = {"outsider": None, "staff": ADMIN}.get(role, role)
-    if held is None:
-        expected = 404
-    elif RANK[held] < RANK[minimum]:
-        expected = 403
-    else:
-        expected = allowed_status
-    assert response.status_code == expected, response.content[:300]
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("name,method", sorted(API_ENDPOINTS))
+def test_api_status_for_each_role_with_a_token(client, world, name, method, role):
+    from studio.tokens import create_token
+
+    users, ids = world
+    minimum, allowed_status, data = API_ENDPOINTS[name, method]
+    _, key = create_token(users[role], "matrix")
+    response = getattr(client, method)(
+        url_for(name, ids), json.dumps(data) if data is not None else None,
+        content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}",
+    )
+    assert response.status_code == expected_status(role, minimum, allowed_status), response.content[:300]
+    assert "detail" in response.json() if response.status_code >= 400 else True
 
 
 @pytest.mark.django_db

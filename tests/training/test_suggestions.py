@@ -216,7 +216,7 @@ def test_try_it_and_the_predict_api(client_in, project, version):
     assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
     blank = client_in.post(reverse("api_predict", args=[project.pk]), {"text": ""}, content_type="application/json")
     assert blank.status_code == 400
-    assert blank.json() == {"text": ["This field may not be blank."]}
+    assert blank.json() == {"detail": "text: This field may not be blank.", "errors": {"text": ["This field may not be blank."]}}
 
 
 def test_the_predict_api_refuses_oversized_text_with_the_limit(client_in, project, version, settings):
@@ -225,7 +225,8 @@ def test_the_predict_api_refuses_oversized_text_with_the_limit(client_in, projec
         reverse("api_predict", args=[project.pk]), {"text": "asthma " * 10}, content_type="application/json"
     )
     assert response.status_code == 400
-    assert response.json() == {"detail": "The text has 70 characters; the limit is 50."}
+    assert response.json()["detail"] == "The text has 70 characters; the limit is 50."
+    assert response.json()["errors"] == {"text": ["The text has 70 characters; the limit is 50."]}
 
 
 def test_the_uncertainty_order_is_deterministic(project, version, admin):

@@ -1,0 +1,85 @@
+"""The API's request and response shapes for training runs, model versions and predictions."""
+
+from rest_framework import serializers
+
+from training.forms import DEFAULTS
+from training.models import ModelVersion, TrainingRun
+
+
+class HyperparametersSerializer(serializers.Serializer):
+    """The same bounds as the training form; every field is optional."""
+
+    epochs = serializers.IntegerField(min_value=1, max_value=100, required=False, help_text=f"Default {DEFAULTS.epochs}.")
+    learning_rate = serializers.FloatField(min_value=1e-7, max_value=1e-2, required=False, help_text=f"Default {DEFAULTS.learning_rate}.")
+    batch_size = serializers.IntegerField(min_value=1, max_value=256, required=False, help_text=f"Default {DEFAULTS.batch_size}.")
+    max_length = serializers.IntegerField(
+        min_value=16, max_value=512, required=False, help_text=f"Word pieces per example. Default {DEFAULTS.max_length}."
+    )
+    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, help_text=f"Default {DEFAULTS.seed}.")
+    patience = serializers.IntegerField(
+        min_value=0, max_value=100, required=False,
+        help_text=f"Epochs without dev improvement before stopping; 0 never stops early. Default {DEFAULTS.patience}.",
+    )
+    precision = serializers.ChoiceField(choices=["auto", "bf16", "fp32"], required=False, help_text="Default auto.")
+
+
+class RunSerializer(serializers.ModelSerializer):
+    percent = serializers.IntegerField(read_only=True, help_text="Training steps done, in percent.")
+    started_by = serializers.CharField(source="started_by.username", default=None, allow_null=True)
+    model_version = serializers.SerializerMethodField(help_text="The model this run produced, once it succeeded.")
+    micro_f1 = serializers.SerializerMethodField(help_text="Dev micro F1 of the finished run.")
+
+    class Meta:
+        model = TrainingRun
+        fields = [
+            "id", "status", "percent", "started_by", "hyperparameters", "base_model", "warnings", "error",
+            "cancel_requested", "created_at", "started_at", "finished_at", "model_version", "micro_f1",
+        ]
+
+    def get_model_version(self, run) -> int | None:
+        version = getattr(run, "model_version", None)
+        return version.pk if version else None
+
+    def get_micro_f1(self, run) -> float | None:
+        micro = ((run.metrics or {}).get("evaluation") or {}).get("micro") or {}
+        return micro.get("f1")
+
+
+class RunDetailSerializer(RunSerializer):
+    class Meta(RunSerializer.Meta):
+        fields = RunSerializer.Meta.fields + ["progress", "metrics"]
+
+
+class MetricsSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    progress = serializers.DictField(help_text="Step, epoch, losses, dev F1 by epoch, ETA.")
+    metrics = serializers.DictField(
+        allow_null=True,
+        help_text="Once succeeded: per-label precision, recall, F1 and support, micro/macro/weighted averages, confusion matrix.",
+    )
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "run", "is_active", "created_at", "preannotation_status", "preannotation_done",
+            "preannotation_total", "preannotation_error",
+        ]
+
+
+class PredictRequest(serializers.Serializer):
+    text = serializers.CharField(trim_whitespace=False)
+
+
+class PredictedSpan(serializers.Serializer):
+    start = serializers.IntegerField()
+    end = serializers.IntegerField()
+    label = serializers.CharField()
+    confidence = serializers.FloatField()
+    text = serializers.CharField()
+
+
+class PredictResponse(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    spans = PredictedSpan(many=True)
