@@ -21,13 +21,13 @@ from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import add_documents, assign_documents, create_project, document_errors
-from studio.api import Pagination, error_responses, paginated, query_filters
+from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 
 class ProjectList(APIView):
     @extend_schema(
         operation_id="projects_list", summary="Projects you belong to",
-        responses={200: shapes.ProjectSerializer(many=True), **error_responses(400)},
+        responses={200: page_of(shapes.ProjectSerializer), **error_responses(400)},
     )
     def get(self, request):
         projects = visible_projects(request.user)
@@ -86,13 +86,15 @@ def _label_form(request, project, label=None) -> Label:
     form = LabelForm(payload.validated_data, instance=label, project=project)
     if not form.is_valid():
         raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
-    return form.save()
+    label = form.save()
+    label.span_count = label.spans.count()
+    return label
 
 
 class LabelList(APIView):
     @extend_schema(
         operation_id="labels_list", summary="The project's labels",
-        responses={200: shapes.LabelSerializer(many=True), **error_responses(400, 404)},
+        responses={200: page_of(shapes.LabelSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)
@@ -141,7 +143,7 @@ class DocumentList(APIView):
     @extend_schema(
         operation_id="documents_list", summary="Documents, filtered",
         parameters=[shapes.DocumentFilterSerializer],
-        responses={200: shapes.DocumentSerializer(many=True), **error_responses(400, 404)},
+        responses={200: page_of(shapes.DocumentSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)
@@ -236,7 +238,7 @@ class AnnotationList(APIView):
         operation_id="annotations_list",
         summary="Annotations with their spans: your own, or everyone's for reviewers and admins",
         parameters=[shapes.AnnotationFilterSerializer],
-        responses={200: shapes.AnnotationSerializer(many=True), **error_responses(400, 404)},
+        responses={200: page_of(shapes.AnnotationSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)

@@ -58,8 +58,13 @@ class LabelSerializer(serializers.ModelSerializer):
 class LabelWriteSerializer(serializers.Serializer):
     """Typed input; the label form then applies the same rules as the settings page."""
 
-    name = serializers.CharField(max_length=50, help_text="Letters, digits and underscores; stored upper case.")
-    color = serializers.CharField(max_length=7, help_text="Like #e4572e.")
+    name = serializers.RegexField(
+        r"^[A-Za-z0-9_]+$", max_length=50, help_text="Letters, digits and underscores; stored upper case.",
+        error_messages={"invalid": "Use letters, digits and underscores only, e.g. DISEASE."},
+    )
+    color = serializers.RegexField(
+        r"^#[0-9a-fA-F]{6}$", help_text="Like #e4572e.", error_messages={"invalid": "Use a colour like #e4572e."}
+    )
     hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True, default="")
 
 

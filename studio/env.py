@@ -41,6 +41,20 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+RATE_PERIODS = {"second", "minute", "hour", "day"}
+
+
+def env_rate(name: str, default: str) -> str:
+    """A request rate such as 1200/minute, as Django REST framework's throttles read it."""
+    raw = env_str(name) or default
+    count, _, period = raw.partition("/")
+    if not count.isdigit() or int(count) < 1 or period not in RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate: use requests per second, minute, hour or day, e.g. 1200/minute"
+        )
+    return raw
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:

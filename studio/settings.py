@@ -9,6 +9,7 @@ from studio.env import (
     env_bool,
     env_int,
     env_list,
+    env_rate,
     env_path,
     env_str,
     parse_database_url,
@@ -118,6 +119,15 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(
         f"REDIS_URL={REDIS_URL!r} is malformed; expected redis://HOST:PORT/DB"
     )
+# API throttling counts requests in the cache: shared through Redis when there is one, so
+# every web worker sees the same counts; per process otherwise.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 HUEY = build_huey(
     name=env_str("HUEY_QUEUE", "studio"),
     redis_url=REDIS_URL,
@@ -209,8 +219,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "user": env_str("API_RATE_LIMIT", "1200/minute"),
-        "anon": env_str("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
+        "user": env_rate("API_RATE_LIMIT", "1200/minute"),
+        "anon": env_rate("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

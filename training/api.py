@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotation.access import Role, project_for
-from studio.api import error_responses, paginated
+from studio.api import error_responses, page_of, paginated
 from training import services, suggestions
 from training import serializers as shapes
 from training.models import ModelVersion, TrainingRun
@@ -23,7 +23,7 @@ def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> TrainingRun:
 class RunList(APIView):
     @extend_schema(
         operation_id="runs_list", summary="Training runs, newest first",
-        responses={200: shapes.RunSerializer(many=True), **error_responses(400, 404)},
+        responses={200: page_of(shapes.RunSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)
@@ -88,7 +88,7 @@ class RunCancel(APIView):
 class ModelList(APIView):
     @extend_schema(
         operation_id="models_list", summary="Model versions, newest first",
-        responses={200: shapes.ModelVersionSerializer(many=True), **error_responses(400, 404)},
+        responses={200: page_of(shapes.ModelVersionSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)

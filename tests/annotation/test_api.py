@@ -42,6 +42,14 @@ def test_project_list_shows_my_projects_with_my_role(api, project, django_user_m
     assert body["results"][0]["name"] == "API" and body["results"][0]["role"] == "admin"
 
 
+def test_staff_list_every_project_as_admins(client, project, django_user_model):
+    create_project("Somebody else's", created_by=django_user_model.objects.create_user("other"))
+    client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    body = client.get(reverse("api_projects"), {"page_size": 1}).json()
+    assert body["count"] == 2 and body["next"]
+    assert [(p["name"], p["role"]) for p in body["results"]] == [("API", "admin")]
+
+
 def test_creating_a_project_makes_me_its_admin_with_the_default_labels(api, owner):
     response = send(api, "post", reverse("api_projects"), {"name": "  Trial notes ", "description": "Oncology"})
     assert response.status_code == 201, response.content

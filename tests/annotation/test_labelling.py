@@ -16,16 +16,6 @@ TEXT = "Patients with lung cancer received cisplatin chemotherapy. <script>alert
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user("clinician", password="x")
-
-
-@pytest.fixture
-def project(user):
-    return create_project("Oncology", created_by=user)
-
-
-@pytest.fixture
 def document(project):
     return make_document(project, TEXT, "Case 1")
 

@@ -232,3 +232,27 @@ def test_the_schema_documents_the_token_scheme():
         "name": "Authorization",
         "description": "Token <key>, from your profile page",
     }
+
+
+@pytest.fixture
+def three_a_minute(monkeypatch):
+    from django.core.cache import cache
+    from rest_framework.throttling import UserRateThrottle
+
+    cache.clear()
+    monkeypatch.setitem(UserRateThrottle.THROTTLE_RATES, "user", "3/minute")
+    yield
+    cache.clear()
+
+
+@pytest.mark.django_db
+def test_throttling_counts_each_user_on_their_own(client, django_user_model, three_a_minute):
+    from studio.tokens import create_token
+
+    _, busy = create_token(django_user_model.objects.create_user("busy"), "loop")
+    _, calm = create_token(django_user_model.objects.create_user("calm"), "once")
+    answers = [client.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Token {busy}") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert int(answers[-1]["Retry-After"]) > 0
+    assert "throttled" in answers[-1].json()["detail"]
+    assert client.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Token {calm}").status_code == 200

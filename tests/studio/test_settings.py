@@ -63,6 +63,12 @@ def test_startup_fails_loudly_on_debug_maybe():
     assert "DEBUG='maybe' is not a boolean" in result.stderr
 
 
+def test_startup_fails_loudly_on_a_malformed_api_rate():
+    result = import_settings(API_RATE_LIMIT="lots")
+    assert result.returncode != 0
+    assert "API_RATE_LIMIT='lots' is not a rate" in result.stderr
+
+
 def test_production_mode_requires_a_secret_key():
     result = import_settings(DEBUG="false", SECRET_KEY="", ALLOWED_HOSTS="studio.example.org")
     assert result.returncode != 0
