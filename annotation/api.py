@@ -24,6 +24,7 @@ from annotation.services import add_documents, assign_documents, create_project,
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 
+@extend_schema(tags=["projects"])
 class ProjectList(APIView):
     @extend_schema(
         operation_id="projects_list", summary="Projects you belong to",
@@ -54,6 +55,7 @@ class ProjectList(APIView):
         return Response(shapes.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["projects"])
 class ProjectDetail(APIView):
     @extend_schema(
         operation_id="projects_retrieve", summary="One project",
@@ -91,6 +93,7 @@ def _label_form(request, project, label=None) -> Label:
     return label
 
 
+@extend_schema(tags=["labels"])
 class LabelList(APIView):
     @extend_schema(
         operation_id="labels_list", summary="The project's labels",
@@ -112,6 +115,7 @@ class LabelList(APIView):
         return Response(shapes.LabelSerializer(label).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["labels"])
 class LabelDetail(APIView):
     @extend_schema(
         operation_id="labels_update", summary="Rename or recolour a label (project admins)",
@@ -139,6 +143,7 @@ class LabelDetail(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@extend_schema(tags=["documents"])
 class DocumentList(APIView):
     @extend_schema(
         operation_id="documents_list", summary="Documents, filtered",
@@ -211,6 +216,7 @@ class DocumentList(APIView):
         return Response(result, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["documents"])
 class DocumentDetail(APIView):
     @extend_schema(
         operation_id="documents_retrieve", summary="One document, with its text and tokens",
@@ -233,6 +239,7 @@ def _with_spans(annotations):
     )
 
 
+@extend_schema(tags=["annotations"])
 class AnnotationList(APIView):
     @extend_schema(
         operation_id="annotations_list",
@@ -294,6 +301,7 @@ def _run_edit(request, project_id, document_id, payload_class, change):
 EDIT_ERRORS = error_responses(400, 404, 409)
 
 
+@extend_schema(tags=["annotations"])
 class Spans(APIView):
     @extend_schema(
         operation_id="spans_retrieve", summary="Your spans on a document, with the version to edit them",
@@ -333,6 +341,7 @@ class Spans(APIView):
         return _run_edit(request, project_id, document_id, shapes.SpansReplaceSerializer, replace)
 
 
+@extend_schema(tags=["annotations"])
 class Submit(APIView):
     @extend_schema(
         operation_id="annotations_submit", summary="Submit your annotation of a document",
@@ -345,6 +354,7 @@ class Submit(APIView):
         )
 
 
+@extend_schema(tags=["export"])
 class Export(APIView):
     @extend_schema(
         operation_id="export", summary="Export the project's documents and annotations, streamed (reviewers and admins)",

@@ -20,6 +20,7 @@ def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> TrainingRun:
     return get_object_or_404(runs, pk=run_id, project=project)
 
 
+@extend_schema(tags=["training"])
 class RunList(APIView):
     @extend_schema(
         operation_id="runs_list", summary="Training runs, newest first",
@@ -50,6 +51,7 @@ class RunList(APIView):
         return Response(shapes.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(tags=["training"])
 class RunDetail(APIView):
     @extend_schema(
         operation_id="runs_retrieve", summary="A run's status, progress and metrics",
@@ -59,6 +61,7 @@ class RunDetail(APIView):
         return Response(shapes.RunDetailSerializer(_run(request, project_id, run_id)).data)
 
 
+@extend_schema(tags=["training"])
 class RunMetrics(APIView):
     @extend_schema(
         operation_id="runs_metrics", summary="A run's learning curves and evaluation report",
@@ -69,6 +72,7 @@ class RunMetrics(APIView):
         return Response({"status": run.status, "progress": run.progress or {}, "metrics": run.metrics})
 
 
+@extend_schema(tags=["training"])
 class RunCancel(APIView):
     @extend_schema(
         operation_id="runs_cancel",
@@ -85,6 +89,7 @@ class RunCancel(APIView):
         return Response(shapes.RunDetailSerializer(run).data)
 
 
+@extend_schema(tags=["models"])
 class ModelList(APIView):
     @extend_schema(
         operation_id="models_list", summary="Model versions, newest first",
@@ -96,6 +101,7 @@ class ModelList(APIView):
         return paginated(self, request, versions, shapes.ModelVersionSerializer)
 
 
+@extend_schema(tags=["models"])
 class ModelActivate(APIView):
     @extend_schema(
         operation_id="models_activate",
@@ -111,6 +117,7 @@ class ModelActivate(APIView):
         return Response(shapes.ModelVersionSerializer(version).data)
 
 
+@extend_schema(tags=["predict"])
 class Predict(APIView):
     @extend_schema(
         operation_id="predict",
