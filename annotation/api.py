@@ -28,7 +28,7 @@ from studio.api import Pagination, error_responses, page_of, paginated, query_fi
 class ProjectList(APIView):
     @extend_schema(
         operation_id="projects_list", summary="Projects you belong to",
-        responses={200: page_of(shapes.ProjectSerializer), **error_responses(400)},
+        responses={200: page_of(shapes.ProjectSerializer), **error_responses(400, 404)},
     )
     def get(self, request):
         projects = visible_projects(request.user)
@@ -175,7 +175,7 @@ class DocumentList(APIView):
             "If any document is invalid, nothing is stored and `items` lists every problem."
         ),
         request=shapes.BulkRequestSchema,
-        responses={201: shapes.BulkResultSerializer, **error_responses(400, 403, 404)},
+        responses={201: shapes.BulkResultSerializer, **error_responses(400, 403, 404, 413)},
     )
     def post(self, request, project_id):
         project = project_for(request.user, project_id, Role.ADMIN)

@@ -2,10 +2,12 @@
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 
@@ -88,8 +90,9 @@ ERROR_MEANINGS = {
     400: "The request is invalid; `detail` says why and `errors` names the fields.",
     401: "No valid token or session.",
     403: "Your role in this project does not allow this.",
-    404: "No such object in a project you belong to.",
+    404: "No such object in a project you belong to, or no such page.",
     409: "Conflicts with the current state; `detail` says which.",
+    413: "The request body is too large.",
     429: "Too many requests; wait as long as `Retry-After` says.",
 }
 
@@ -104,6 +107,12 @@ def error_responses(*codes: int) -> dict:
 
 def exception_handler(exc, context):
     """Every error is {"detail": ...}; invalid input adds `errors`, so clients parse one shape."""
+    if isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 1_000_000
+        return Response(
+            {"detail": f"The request body is over the {limit:g} MB limit; send fewer documents per request."},
+            status=413,
+        )
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, exceptions.ValidationError):
         return response

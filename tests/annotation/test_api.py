@@ -155,6 +155,14 @@ def test_bulk_create_refuses_more_than_a_thousand(api, project):
     assert not Document.objects.filter(project=project).exists()
 
 
+def test_an_oversized_request_is_refused_in_json(api, project, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 5_000
+    response = bulk(api, project, [{"text": f"Long note {n} " + "word " * 100} for n in range(20)])
+    assert response.status_code == 413
+    assert response.json()["detail"] == "The request body is over the 0.005 MB limit; send fewer documents per request."
+    assert not Document.objects.filter(project=project).exists()
+
+
 def test_bulk_create_refuses_text_postgres_cannot_store(api, project):
     response = bulk(api, project, [{"text": "nul \x00 here"}, {"text": "fine", "metadata": {"k": "\ud800"}}])
     assert response.status_code == 400
