@@ -32,7 +32,6 @@ class EditResult:
     touched: list[tuple[int, int]] = field(default_factory=list)
     message: str = ""
     after: list = field(default_factory=list)  # the span rows after the edit
-    spans: list | None = None  # the Span objects after the edit, labels loaded, when known
 
 
 SpanRow = list  # [start, end, label_id, source, model_version_id, edited_before_accept]
@@ -44,6 +43,8 @@ def annotation_for(document: Document, user) -> Annotation:
         annotator=user,
         defaults={"bio_tags": ["O"] * len(document.token_starts)},
     )
+    # Both are at hand; loading them again would cost two queries on every edit.
+    annotation.document, annotation.annotator = document, user
     return annotation
 
 
@@ -127,8 +128,7 @@ def replace_spans(annotation: Annotation, *, version: int, spans: list[tuple[int
         document = annotation.document
         after = _replacement_rows(document, spans, {(row[0], row[1], row[2]): row for row in before})
         if after == before:
-            current = list(annotation.spans.select_related("label").order_by("start"))
-            return EditResult(annotation, [], "No changes.", after=before, spans=current)
+            return EditResult(annotation, [], "No changes.", after=before)
         _restore(annotation, after)
         old_keys = {(row[0], row[1], row[2]) for row in before}
         new_keys = {(row[0], row[1], row[2]) for row in after}
@@ -250,6 +250,8 @@ def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRo
     if locked.version != version:
         raise VersionConflict(locked.version)
     locked.document = annotation.document  # already loaded by the caller; the text is large
+    if Annotation.annotator.is_cached(annotation):
+        locked.annotator = annotation.annotator
     return locked, _snapshot(locked)
 
 
@@ -302,16 +304,19 @@ def _commit(annotation, action, before, touched, message) -> EditResult:
 
 def _finish(annotation: Annotation, touched, message) -> EditResult:
     document = annotation.document
-    spans = list(annotation.spans.select_related("label").order_by("start"))
+    # Plain rows, not model instances: a long document has hundreds of spans, and every
+    # edit reads them all.
+    rows = annotation.spans.order_by("start").values_list(
+        "start", "end", "label__name", "label_id", "source", "model_version_id", "edited_before_accept"
+    )
+    rows = list(rows)
     annotation.bio_tags = spans_to_tags(
-        document.token_starts, document.token_ends, [(s.start, s.end, s.label.name) for s in spans]
+        document.token_starts, document.token_ends, [(start, end, name) for start, end, name, *_ in rows]
     )
     annotation.version += 1
     annotation.save(update_fields=["bio_tags", "version", "updated_at"])
-    after = [
-        [s.start, s.end, s.label_id, s.source, s.model_version_id, s.edited_before_accept] for s in spans
-    ]
-    return EditResult(annotation, touched, message, after=after, spans=spans)
+    after = [[start, end, *provenance] for start, end, _, *provenance in rows]
+    return EditResult(annotation, touched, message, after=after)
 
 
 def _differences(before: list[SpanRow], after: list[SpanRow]) -> list[tuple[int, int]]:

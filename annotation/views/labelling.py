@@ -37,10 +37,8 @@ def _marks(document, annotation) -> list[SpanView]:
         for s in suggestions.visible_suggestions(document, annotation)
     ]
     if annotation is not None:
-        marks += [
-            SpanView(span.pk, span.start, span.end, span.label.name, span.label.color)
-            for span in annotation.spans.select_related("label").order_by("start")
-        ]
+        rows = annotation.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
+        marks += [SpanView(*row) for row in rows]
     return sorted(marks, key=lambda mark: mark.start)
 
 
@@ -113,7 +111,7 @@ def neighbour(request, project_id, document_id, direction):
     return redirect(url)
 
 
-def _edit(request, project_id, document_id, operation):
+def _edit(request, project_id, document_id, operation, *, changes_progress=False):
     """Run one edit and answer with the fragments it changed (409 redraws everything)."""
     document = _document(request, project_id, document_id)
     try:
@@ -135,11 +133,20 @@ def _edit(request, project_id, document_id, operation):
         )
     except editing.EditRejected as rejected:
         return _answer(request, document, message=str(rejected), level="error", status=400)
-    return _answer(request, document, message=result.message, touched=result.touched)
+    return _answer(
+        request, document, message=result.message, touched=result.touched, annotation=result.annotation,
+        with_progress=changes_progress,
+    )
 
 
-def _answer(request, document, *, message, level="ok", status=200, touched=(), redraw_all=False):
-    annotation = _annotation(document, request.user)
+def _answer(
+    request, document, *, message, level="ok", status=200, touched=(), redraw_all=False, annotation=None,
+    with_progress=True,
+):
+    """The fragments an edit changed. Counting the annotator's progress costs two counts over
+    the project, so edits that cannot change it leave the progress card as it is."""
+    if annotation is None:
+        annotation = _annotation(document, request.user)
     spans = _marks(document, annotation)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
@@ -151,7 +158,7 @@ def _answer(request, document, *, message, level="ok", status=200, touched=(), r
         "legend": _legend(document, spans),
         "version": annotation.version if annotation else 1,
         "status": annotation.get_status_display() if annotation else "Not started",
-        "progress": _progress(document, request.user),
+        "progress": _progress(document, request.user) if with_progress else None,
         "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
         "message": message,
         "level": level,
@@ -255,7 +262,10 @@ def redo(request, project_id, document_id):
 
 @require_POST
 def submit(request, project_id, document_id):
-    return _edit(request, project_id, document_id, lambda a, version, data: editing.submit(a, version=version))
+    return _edit(
+        request, project_id, document_id, lambda a, version, data: editing.submit(a, version=version),
+        changes_progress=True,
+    )
 
 
 @require_GET

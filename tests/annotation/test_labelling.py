@@ -210,3 +210,24 @@ def test_an_annotator_can_pin_a_document_to_dev(client_in, document):
     assert document.is_dev is None
     bad = client_in.post(url("evaluation_split", document), {"split": "sideways"})
     assert bad.status_code == 400 and "Choose dev, train or auto." in bad.content.decode()
+
+
+def test_a_span_edit_costs_a_fixed_number_of_queries(client_in, document, django_assert_max_num_queries):
+    """Saving is the annotator's hot path: its queries must not grow with the spans on the page."""
+    words = ["Patients", "lung", "cancer", "received", "cisplatin", "chemotherapy"]
+    add(client_in, document, words[0], "DISEASE", 1)
+    for version, word in enumerate(words[1:-1], start=2):
+        add(client_in, document, word, "DISEASE", version)
+    first, last = tokens_of(document, words[-1])
+    values = {"first": first, "last": last, "label": label(document.project, "TREATMENT").pk, "version": len(words)}
+    with django_assert_max_num_queries(25):  # savepoints included
+        response = client_in.post(url("span_add", document), values)
+    assert response.status_code == 200
+    assert len(spans(document)) == len(words)
+
+
+def test_only_submitting_redraws_the_progress_card(client_in, document):
+    added = add(client_in, document, "lung cancer", "DISEASE", 1).content.decode()
+    assert 'id="annotator-progress"' not in added
+    submitted = client_in.post(url("annotation_submit", document), {"version": 2}).content.decode()
+    assert 'id="annotator-progress"' in submitted and "1 of 1 submitted" in submitted
