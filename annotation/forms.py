@@ -1,5 +1,6 @@
 from django import forms
 
+from annotation.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS
 from annotation.models import Label, Project
 
@@ -59,6 +60,12 @@ class UploadForm(forms.Form):
     )
     column = forms.CharField(
         required=False, help_text="CSV only: the column that holds the text (default: text)."
+    )
+    sentences_per_document = forms.IntegerField(
+        required=False, min_value=0, max_value=100_000, initial=SENTENCES_PER_DOCUMENT,
+        label="Sentences per document",
+        help_text="CoNLL without -DOCSTART- lines only: start a new document every this many sentences "
+        "(0: the whole file is one document).",
     )
 
 

@@ -13,6 +13,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from annotation.formats.decode import decode_upload
+from annotation.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.formats.detect import FORMATS, detect_format, read_documents
 from annotation.formats.documents import ImportedDocument
 from annotation.formats.errors import FormatError
@@ -52,7 +53,11 @@ def parse_file(path: Path, filename: str, fmt: str | None, options: dict) -> tup
     fmt = fmt or detect_format(filename, text[:8192])
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}", filename=filename)
-    return fmt, read_documents(fmt, text, filename=filename, column=options.get("column"))
+    split = options.get("sentences_per_document")
+    return fmt, read_documents(
+        fmt, text, filename=filename, column=options.get("column"),
+        sentences_per_document=SENTENCES_PER_DOCUMENT if split is None else split,
+    )
 
 
 def store_upload(project: Project, chunks, *, filename: str, size: int, user, fmt=None, options=None) -> ImportJob:

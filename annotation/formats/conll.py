@@ -1,5 +1,9 @@
 """CoNLL/BIO: `token<TAB or space>tag` per line, blank lines between sentences,
-`-DOCSTART-` lines between documents."""
+`-DOCSTART-` lines between documents.
+
+Corpora often come without `-DOCSTART-` (NCBI-disease and BC5CDR as distributed here): read
+whole, such a file would be one document of a hundred thousand tokens, so it is cut every
+`SENTENCES_PER_DOCUMENT` sentences instead, about an abstract's worth."""
 
 import re
 from collections.abc import Iterable, Iterator
@@ -9,6 +13,7 @@ from annotation.formats.documents import ExportDocument, ImportedDocument, from_
 from annotation.formats.errors import FormatError
 
 BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
+SENTENCES_PER_DOCUMENT = 10
 
 
 def parse_conll(lines: Iterable[str]) -> list[list[list[tuple[str, str]]]]:
@@ -19,8 +24,11 @@ def parse_conll(lines: Iterable[str]) -> list[list[list[tuple[str, str]]]]:
     return [sentences for _, sentences in iter_conll(lines)]
 
 
-def iter_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[list[tuple[str, str]]]]]:
-    """Yield (line of the document's first token, its sentences) for each document."""
+def iter_conll(
+    lines: Iterable[str], sentences_per_document: int = 0
+) -> Iterator[tuple[int, list[list[tuple[str, str]]]]]:
+    """Yield (line of the document's first token, its sentences) for each document: at each
+    `-DOCSTART-`, and also every `sentences_per_document` sentences when that is above 0."""
     sentences: list[list[tuple[str, str]]] = []
     sentence: list[tuple[str, str]] = []
     first_line = 0
@@ -40,7 +48,7 @@ def iter_conll(lines: Iterable[str]) -> Iterator[tuple[int, list[list[tuple[str,
         if sentence:
             sentences.append(sentence)
             sentence = []
-        if docstart and sentences:
+        if sentences and (docstart or len(sentences) == sentences_per_document):
             yield first_line, sentences
             sentences = []
     if sentence:
@@ -76,9 +84,9 @@ def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[st
         yield "".join(parts)
 
 
-def read_conll(lines: Iterable[str]) -> Iterator[ImportedDocument]:
+def read_conll(lines: Iterable[str], sentences_per_document: int = 0) -> Iterator[ImportedDocument]:
     """Documents keeping the file's tokens: the tokens joined by spaces, a sentence a line."""
-    for first_line, sentences in iter_conll(lines):
+    for first_line, sentences in iter_conll(lines, sentences_per_document):
         yield from_tagged_sentences(sentences, line=first_line)
 
 

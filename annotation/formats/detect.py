@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from annotation.formats.conll import BIO_TAG, read_conll, write_conll_documents
+from annotation.formats.conll import BIO_TAG, SENTENCES_PER_DOCUMENT, read_conll, write_conll_documents
 from annotation.formats.csv import read_csv
 from annotation.formats.documents import ExportDocument, ImportedDocument
 from annotation.formats.errors import FormatError
@@ -83,14 +83,20 @@ def _looks_like_conll(line: str) -> bool:
 
 
 def read_documents(
-    fmt: str, text: str, *, filename: str = "", column: str | None = None
+    fmt: str, text: str, *, filename: str = "", column: str | None = None,
+    sentences_per_document: int = SENTENCES_PER_DOCUMENT,
 ) -> list[ImportedDocument]:
     """All documents of a decoded upload; raises FormatError on the first problem.
 
-    `column` picks the text column of a CSV file.
+    `column` picks the text column of a CSV file. A CoNLL file without `-DOCSTART-` lines
+    is cut every `sentences_per_document` sentences (0: it is one document).
     """
+    if fmt == "conll" and "-DOCSTART-" in text:
+        sentences_per_document = 0
     try:
-        documents = list(_read(fmt, text, filename=filename, column=column))
+        documents = list(
+            _read(fmt, text, filename=filename, column=column, sentences_per_document=sentences_per_document)
+        )
     except FormatError as error:
         error.filename = error.filename or filename
         raise
@@ -99,7 +105,9 @@ def read_documents(
     return documents
 
 
-def _read(fmt: str, text: str, *, filename: str, column: str | None) -> Iterable[ImportedDocument]:
+def _read(
+    fmt: str, text: str, *, filename: str, column: str | None, sentences_per_document: int
+) -> Iterable[ImportedDocument]:
     lines = io.StringIO(text)
     match fmt:
         case "text" | "text-lines":
@@ -111,7 +119,7 @@ def _read(fmt: str, text: str, *, filename: str, column: str | None) -> Iterable
         case "label-studio":
             return read_label_studio(text)
         case "conll":
-            return read_conll(lines)
+            return read_conll(lines, sentences_per_document)
         case "pubtator":
             return read_pubtator(lines)
         case "hf-jsonl":

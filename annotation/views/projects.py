@@ -178,7 +178,10 @@ def import_upload(request, project_id):
                     size=upload.size,
                     user=request.user,
                     fmt=form.cleaned_data["format"] or None,
-                    options={"column": form.cleaned_data["column"] or None},
+                    options={
+                        "column": form.cleaned_data["column"] or None,
+                        "sentences_per_document": form.cleaned_data["sentences_per_document"],
+                    },
                 )
             except ImportRejected as rejected:
                 error = str(rejected)

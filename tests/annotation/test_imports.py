@@ -61,9 +61,39 @@ def test_ncbi_types_map_to_disease_by_default(project, admin):
 def test_bc5cdr_conll_round_trip_is_identical(project, admin):
     path = DATA / "bc5cdr_devel_sample.conll"
     project.labels.all().delete()  # a BC5CDR project keeps the corpus' own label names
-    import_path(project, path, user=admin)
+    summary = import_path(project, path, user=admin)
+    assert summary.documents_created == 30  # 300 sentences without -DOCSTART-, ten a document
     with path.open(encoding="utf-8") as source, io.StringIO(exported(project, "conll")) as again:
-        assert parse_conll(again) == parse_conll(source)
+        [original] = parse_conll(source)
+        assert [sentence for document in parse_conll(again) for sentence in document] == original
+
+
+@pytest.mark.parametrize("sentences, documents", [(0, 1), (1, 300), (7, 43)])
+def test_a_conll_file_without_docstart_is_cut_as_asked(project, admin, sentences, documents):
+    summary = import_path(
+        project, DATA / "bc5cdr_devel_sample.conll", user=admin, options={"sentences_per_document": sentences}
+    )
+    assert summary.documents_created == documents
+    texts = Document.objects.filter(project=project).order_by("pk").values_list("text", flat=True)
+    assert sum(text.count("\n") + 1 for text in texts) == 300
+
+
+def test_the_import_command_takes_the_sentence_count(project, admin):
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command(
+        "import_documents", project.name, str(DATA / "bc5cdr_devel_sample.conll"), "--sentences-per-document", "50",
+        stdout=out,
+    )
+    assert "bc5cdr_devel_sample.conll: 6 documents" in out.getvalue()
+
+
+def test_docstart_lines_win_over_the_sentence_count(project, admin, tmp_path):
+    path = tmp_path / "two.conll"
+    path.write_text("-DOCSTART-\tO\n\n" + "Pain\tB-DIS\n.\tO\n\n" * 12 + "-DOCSTART-\tO\n\nFever\tB-DIS\n", encoding="utf-8")
+    summary = import_path(project, path, user=admin, options={"sentences_per_document": 5})
+    assert summary.documents_created == 2
 
 
 def test_bio_tags_always_match_the_spans(project, admin):

@@ -109,6 +109,16 @@ def test_upload_map_and_import_through_the_pages(logged_in, project):
     assert f"{job.source_labels['Modifier']} mentions dropped by the label mapping" in finished
 
 
+def test_the_upload_page_cuts_a_conll_file_into_documents(logged_in, project):
+    upload = SimpleUploadedFile("bc5cdr.conll", (DATA / "bc5cdr_devel_sample.conll").read_bytes())
+    logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload, "sentences_per_document": "25"})
+    job = ImportJob.objects.get()
+    assert job.options["sentences_per_document"] == 25 and job.document_count == 12
+    logged_in.post(reverse("import_job", args=[project.pk, job.pk]), {f"map:{s}": "__create__" for s in job.source_labels})
+    job.refresh_from_db()
+    assert job.status == "succeeded" and Document.objects.filter(project=project).count() == 12
+
+
 def test_a_bad_upload_shows_the_line_and_imports_nothing(logged_in, project):
     upload = SimpleUploadedFile("notes.jsonl", b'{"text": "fine"}\n{"text": \n')
     response = logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload})

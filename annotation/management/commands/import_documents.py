@@ -2,6 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from annotation.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.formats.detect import FORMATS
 from annotation.imports import ImportRejected, import_path
 from annotation.management.commands._project import find_project, find_user
@@ -18,6 +19,11 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(FORMATS), help="Override format detection.")
         parser.add_argument("--column", help="CSV: the column holding the text.")
         parser.add_argument(
+            "--sentences-per-document", type=int, default=SENTENCES_PER_DOCUMENT, metavar="N",
+            help="CoNLL without -DOCSTART- lines: start a new document every N sentences; 0 keeps the "
+            f"file as one document (default {SENTENCES_PER_DOCUMENT}).",
+        )
+        parser.add_argument(
             "--map", action="append", default=[], metavar="SOURCE=LABEL",
             help="Map an incoming label to a project label (LABEL empty drops it). Repeatable.",
         )
@@ -28,7 +34,12 @@ class Command(BaseCommand):
         parser.add_argument("--create-project", action="store_true", help="Create the project if missing.")
         parser.add_argument("--user", help="Annotator the imported mentions belong to (default: first admin).")
 
-    def handle(self, *args, project, files, format, column, map, drop_unmapped, create_project, user, **options):
+    def handle(
+        self, *args, project, files, format, column, sentences_per_document, map, drop_unmapped, create_project,
+        user, **options,
+    ):
+        if sentences_per_document < 0:
+            raise CommandError("--sentences-per-document must be 0 or more")
         user = find_user(user)
         target = self._project(project, create_project, user)
         mapping = {}
@@ -45,7 +56,8 @@ class Command(BaseCommand):
                 continue
             try:
                 summary = import_path(
-                    target, path, user=user, fmt=format, options={"column": column},
+                    target, path, user=user, fmt=format,
+                    options={"column": column, "sentences_per_document": sentences_per_document},
                     label_mapping=mapping, create_unmapped=not drop_unmapped,
                 )
             except ImportRejected as error:
