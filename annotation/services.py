@@ -27,6 +27,7 @@ class ImportSummary:
     duplicates_skipped: int = 0
     mentions_imported: int = 0
     mentions_dropped: int = 0
+    nested_dropped: int = 0
     forced_splits: int = 0
     labels_created: list[str] = field(default_factory=list)
 
@@ -147,6 +148,7 @@ def import_documents(
             known_hashes.add(digest)
             kept = [(s, e, labels[name]) for s, e, name in doc.mentions if labels[name]]
             summary.mentions_dropped += len(doc.mentions) - len(kept)
+            summary.nested_dropped += doc.nested_dropped
             if doc.tokens is not None:
                 starts = [start for start, _ in doc.tokens]
                 ends = [end for _, end in doc.tokens]
@@ -207,7 +209,7 @@ def document_errors(project: Project, documents: list[ImportedDocument]) -> dict
             ]}
             continue
         try:
-            validated(document)
+            validated(document, drop_nested=False)  # a script sending nested spans should hear of it
         except FormatError as error:
             errors[index] = {"spans" if error.message.startswith("mention") else "text": [error.message]}
     return errors

@@ -18,6 +18,7 @@ class ImportedDocument:
     # Set only when the source has its own tokenisation (CoNLL, Hugging Face).
     tokens: list[tuple[int, int]] | None = None
     line: int | None = None  # where the document starts in the source, for messages
+    nested_dropped: int = 0  # mentions inside a longer one, which flat NER cannot keep
 
 
 @dataclass
@@ -66,8 +67,14 @@ def check_mention(text: str, mention: Mention, *, line: int | None) -> None:
         )
 
 
-def validated(document: ImportedDocument) -> ImportedDocument:
-    """Check a freshly read document, sort its mentions, and return it."""
+def validated(document: ImportedDocument, *, drop_nested: bool = True) -> ImportedDocument:
+    """Check a freshly read document, sort its mentions, and return it.
+
+    Corpora such as BC5CDR annotate "hepatitis" inside "drug-induced hepatitis"; spans
+    here are flat, so a mention inside a longer one is dropped and counted, unless
+    `drop_nested` is off. Mentions that cross (each reaching outside the other) are an
+    error either way: which one was meant is not for us to guess.
+    """
     text, line = document.text, document.line
     if not text.strip():
         raise FormatError("empty document", line=line)
@@ -75,13 +82,21 @@ def validated(document: ImportedDocument) -> ImportedDocument:
         raise FormatError("the text contains a NUL byte", line=line)
     for mention in document.mentions:
         check_mention(text, mention, line=line)
-    document.mentions = sorted(document.mentions)
-    for previous, mention in zip(document.mentions, document.mentions[1:]):
-        if mention[0] < previous[1]:
+    # Longest first at each start, so an outer mention comes before those inside it.
+    ordered = sorted(document.mentions, key=lambda m: (m[0], -m[1], m[2]))
+    kept: list[Mention] = []
+    for mention in ordered:
+        previous = kept[-1] if kept else None
+        if previous is None or mention[0] >= previous[1]:
+            kept.append(mention)
+        elif drop_nested and mention[1] <= previous[1]:
+            document.nested_dropped += 1
+        else:
             raise FormatError(
                 f"mention {_describe(text, mention)} overlaps {_describe(text, previous)}",
                 line=line,
             )
+    document.mentions = kept
     return document
 
 

@@ -148,6 +148,14 @@ def test_bulk_create_is_all_or_nothing_with_an_error_per_item(api, project):
     assert Document.objects.filter(project=project).count() == 0
 
 
+def test_bulk_create_refuses_nested_spans_rather_than_drop_one(api, project):
+    text = "drug-induced hepatitis ."
+    response = bulk(api, project, [{"text": text, "spans": [{"start": 0, "end": 22, "label": "DISEASE"}, {"start": 13, "end": 22, "label": "DISEASE"}]}])
+    assert response.status_code == 400
+    assert "overlaps" in response.json()["items"][0]["errors"]["spans"][0]
+    assert not Document.objects.filter(project=project).exists()
+
+
 def test_bulk_create_refuses_more_than_a_thousand(api, project):
     response = bulk(api, project, [{"text": f"Note {n} ."} for n in range(1001)])
     assert response.status_code == 400

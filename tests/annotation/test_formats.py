@@ -91,8 +91,8 @@ SAMPLE_DOCUMENT = ImportedDocument(
         ({"text": "lung cancer", "label": [[5, 5, "DIS"]]}, "mention DIS 5-5 is empty or reversed"),
         ({"text": "lung cancer", "label": [[9, 5, "DIS"]]}, "mention DIS 9-5 is empty or reversed"),
         (
-            {"text": "lung cancer", "label": [[0, 11, "DIS"], [5, 11, "DIS"]]},
-            'mention DIS 5-11 "cancer" overlaps DIS 0-11 "lung cancer"',
+            {"text": "lung cancer cells", "label": [[0, 11, "DIS"], [5, 17, "DIS"]]},
+            'mention DIS 5-17 "cancer cells" overlaps DIS 0-11 "lung cancer"',
         ),
         (
             {"text": "lung cancer", "label": [[0, 5, "DIS"]]},
@@ -296,6 +296,14 @@ def test_label_studio_export_is_valid_json_and_round_trips():
 
 
 # --- CoNLL -------------------------------------------------------------------
+
+
+def test_a_mention_inside_a_longer_one_is_dropped_and_counted():
+    [document] = read_doccano_jsonl(lines(json.dumps(
+        {"text": "drug-induced hepatitis and fever", "label": [[13, 22, "DIS"], [0, 22, "DIS"], [27, 32, "DIS"], [0, 22, "DIS"]]}
+    )))
+    assert document.mentions == [(0, 22, "DIS"), (27, 32, "DIS")]
+    assert document.nested_dropped == 2  # "hepatitis", and the repeated outer mention
 
 
 def test_conll_documents_keep_the_file_tokens_and_repair_tags():

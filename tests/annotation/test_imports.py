@@ -58,6 +58,17 @@ def test_ncbi_types_map_to_disease_by_default(project, admin):
     assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE"}
 
 
+def test_bc5cdr_pubtator_with_nested_mentions_imports_the_outer_ones(project, admin):
+    summary = import_path(project, DATA / "bc5cdr_sample.pubtator", user=admin)
+    assert summary.documents_created == 11
+    assert (summary.mentions_imported, summary.nested_dropped) == (191, 8)
+    assert summary.labels_created == []  # Chemical and Disease map onto TREATMENT and DISEASE
+    assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE", "TREATMENT"}
+    spans = list(Span.objects.filter(annotation__document__project=project).values_list("annotation", "start", "end"))
+    for (annotation, start, end), (next_annotation, next_start, _) in zip(sorted(spans), sorted(spans)[1:]):
+        assert annotation != next_annotation or end <= next_start
+
+
 def test_bc5cdr_conll_round_trip_is_identical(project, admin):
     path = DATA / "bc5cdr_devel_sample.conll"
     project.labels.all().delete()  # a BC5CDR project keeps the corpus' own label names

@@ -67,6 +67,7 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(
                 f"{path.name}: {summary.documents_created} documents, {summary.mentions_imported} mentions"
                 f" ({summary.duplicates_skipped} duplicates skipped, {summary.mentions_dropped} mentions dropped,"
+                f" {summary.nested_dropped} nested mentions dropped,"
                 f" {summary.forced_splits} extra token splits"
                 + (f", new labels {', '.join(summary.labels_created)}" if summary.labels_created else "")
                 + ")"
