@@ -37,7 +37,7 @@ def test_compose_runs_web_worker_postgres_and_redis_with_volumes():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_gunicorn_with_production_settings_passes_the_image_health_check():
+def test_gunicorn_with_production_settings_passes_the_image_health_check(var_dir):
     port = free_port()
     env = subprocess_env(
         DJANGO_SETTINGS_MODULE="studio.settings",
@@ -45,7 +45,11 @@ def test_gunicorn_with_production_settings_passes_the_image_health_check():
         SECRET_KEY=secrets.token_urlsafe(50),
         ALLOWED_HOSTS="127.0.0.1,localhost",
         DATABASE_URL=database_url(),
+        STUDIO_VAR_DIR=str(var_dir),
     )
+    # As the image build does: the production static storage serves only collected files.
+    collect = [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"]
+    assert subprocess.run(collect, cwd=ROOT, env=env, timeout=120).returncode == 0
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -58,6 +62,11 @@ def test_gunicorn_with_production_settings_passes_the_image_health_check():
         connection.request("GET", "/accounts/login/", headers={"Host": "localhost"})
         response = connection.getresponse()
         assert (response.status, response.getheader("Location")) == (301, "https://localhost/accounts/login/")
+        behind_tls = {"Host": "localhost", "X-Forwarded-Proto": "https"}
+        for path in ("/api/v1/schema/", "/api/v1/docs/"):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", path, headers=behind_tls)
+            assert connection.getresponse().status == 200, path
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
