@@ -10,7 +10,7 @@ import argparse
 import subprocess
 import sys
 
-from bench import document_list, import_documents, labelling
+from bench import api, document_list, import_documents, labelling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     import_documents.main([])
     document_list.main([])
     labelling.main([])
+    api.main([])
     # Torch benchmarks each take their own process: they set thread counts and load models.
     modules = ["bench.inference_latency", "bench.preannotation"]
     if not args.skip_training:
