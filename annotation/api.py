@@ -181,32 +181,16 @@ class DocumentList(APIView):
         project = project_for(request.user, project_id, Role.ADMIN)
         payload = shapes.BulkDocumentsSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        documents, item_errors = {}, {}
-        for index, item in enumerate(payload.validated_data["documents"]):
-            document = shapes.DocumentInSerializer(data=item)
-            if document.is_valid():
-                fields = document.validated_data
-                documents[index] = ImportedDocument(
-                    text=fields["text"], title=fields["title"], external_id=fields["external_id"],
-                    metadata=fields["metadata"],
-                    mentions=[(span["start"], span["end"], span["label"]) for span in fields["spans"]],
-                )
-            else:
-                item_errors[index] = document.errors
-        positions = list(documents)
-        for position, errors in document_errors(project, list(documents.values())).items():
-            item_errors[positions[position]] = errors
-        if not item_errors:
-            summary, added = add_documents(
-                project, list(documents.values()), user=request.user,
-                annotation_status=payload.validated_data["annotation_status"],
-            )
+        items = payload.validated_data["documents"]
+        documents, item_errors = _bulk_documents(project, items)
         if item_errors:
-            count = len(payload.validated_data["documents"])
             return Response({
-                "detail": f"{len(item_errors)} of {count} documents are invalid; none was stored.",
+                "detail": f"{len(item_errors)} of {len(items)} documents are invalid; none was stored.",
                 "items": [{"index": index, "errors": errors} for index, errors in sorted(item_errors.items())],
             }, status=status.HTTP_400_BAD_REQUEST)
+        summary, added = add_documents(
+            project, documents, user=request.user, annotation_status=payload.validated_data["annotation_status"],
+        )
         result = {
             "created": summary.documents_created,
             "duplicates_skipped": summary.duplicates_skipped,
@@ -214,6 +198,25 @@ class DocumentList(APIView):
             "documents": [{"index": i, "id": a.id, "created": a.created} for i, a in enumerate(added)],
         }
         return Response(result, status=status.HTTP_201_CREATED)
+
+
+def _bulk_documents(project, items: list[dict]) -> tuple[list[ImportedDocument], dict[int, dict]]:
+    """The request's documents, and the problems of each invalid one by its position."""
+    documents, positions, item_errors = [], [], {}
+    for index, item in enumerate(items):
+        document = shapes.DocumentInSerializer(data=item)
+        if not document.is_valid():
+            item_errors[index] = document.errors
+            continue
+        fields = document.validated_data
+        documents.append(ImportedDocument(
+            text=fields["text"], title=fields["title"], external_id=fields["external_id"], metadata=fields["metadata"],
+            mentions=[(span["start"], span["end"], span["label"]) for span in fields["spans"]],
+        ))
+        positions.append(index)
+    for position, errors in document_errors(project, documents).items():
+        item_errors[positions[position]] = errors
+    return documents, item_errors
 
 
 @extend_schema(tags=["documents"])
