@@ -27,7 +27,6 @@ and scores both on the NCBI-disease devel set, to check bf16 does not cost accur
 from __future__ import annotations
 
 import argparse
-import math
 import random
 import sys
 import tempfile

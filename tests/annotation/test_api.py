@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from annotation import editing
-from annotation.models import Annotation, AuditEntry, Document, Label, Membership, Project, Span
+from annotation.models import Annotation, AuditEntry, Document, Membership, Project, Span
 from annotation.services import create_project
 from tests.conftest import make_document
 
