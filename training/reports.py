@@ -28,6 +28,18 @@ def progress_context(run: TrainingRun) -> dict:
 
 def run_context(run: TrainingRun) -> dict:
     context = progress_context(run)
+    evaluation = (run.metrics or {}).get("evaluation") or {}
+    context["configuration"] = {
+        "base_model": run.base_model,
+        "documents": len(run.data_snapshot or []),
+        "dev_documents": evaluation.get("documents"),
+        "hyperparameters": [
+            (name.replace("_", " ").capitalize(), value) for name, value in sorted((run.hyperparameters or {}).items())
+        ],
+    }
+    context["found_nothing"] = (
+        run.status == TrainingRun.Status.SUCCEEDED and (evaluation.get("micro") or {}).get("f1", 0) == 0
+    )
     version = ModelVersion.objects.filter(run=run).first()
     if version is not None:
         context.update(version=version, suggestion_stats=statistics(version))

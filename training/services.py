@@ -202,7 +202,9 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
         _finish(run.pk, TrainingRun.Status.SUCCEEDED, metrics=metrics, progress=progress)
         version = ModelVersion.objects.create(project=run.project, run=run, artifact_path=str(result.model_dir))
         active = ModelVersion.objects.filter(project=run.project, is_active=True).select_related("run").first()
-        if active is None or _micro_f1(version.run) >= _micro_f1(active.run):
+        score = _micro_f1(version.run)
+        # A model that finds nothing on dev would only fill the labelling page with noise.
+        if score > 0 and (active is None or score >= _micro_f1(active.run)):
             activate(version)
 
 

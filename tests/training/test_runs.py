@@ -127,7 +127,7 @@ def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_se
     wait_for_status(run, "succeeded", "failed", "cancelled")
     assert run.status == "succeeded", run.error
     version = ModelVersion.objects.get(run=run)
-    assert version.is_active
+    assert version.is_active == (run.metrics["evaluation"]["micro"]["f1"] > 0)
     assert (Path(version.artifact_path) / "config.json").exists()
     assert run.metrics["evaluation"]["per_label"].keys() >= {"DISEASE", "TREATMENT"}
     assert run.progress["loss"] and len(run.data_snapshot) == 12
@@ -137,6 +137,41 @@ def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_se
     client.force_login(admin)
     page = client.get(reverse("training_run", args=[project.pk, run.pk])).content.decode()
     assert "Dev set report" in page and "Confusion matrix" in page and "<svg" in page
+
+
+@pytest.mark.django_db
+def test_only_a_model_that_finds_something_and_beats_the_active_one_is_activated(client, admin, tmp_path):
+    from types import SimpleNamespace
+
+    project = annotated_project(admin)
+
+    def finish(f1):
+        run = TrainingRun.objects.create(project=project, status="running")
+        result = SimpleNamespace(
+            evaluation={
+                **{average: {"precision": f1, "recall": f1, "f1": f1, "support": 4} for average in ("micro", "macro", "weighted")},
+                "per_label": {"DISEASE": {"precision": f1, "recall": f1, "f1": f1, "support": 4}},
+                "confusion": {"labels": ["O", "DISEASE"], "matrix": [[9, 0], [4, 0]]},
+                "false_negatives": [], "false_positives": [], "documents": 3,
+            },
+            dev_f1_per_epoch=[f1], epoch_loss=[1.0], epochs_run=1, best_epoch=1,
+            train_seconds=1.0, train_examples_per_second=1.0, runtime={}, model_dir=tmp_path / f"model-{run.pk}",
+        )
+        services._succeed(run, result, {})
+        return ModelVersion.objects.get(run=run)
+
+    useless = finish(0.0)
+    assert not useless.is_active  # finds nothing on dev: stays a candidate
+    client.force_login(admin)
+    page = client.get(reverse("training_run", args=[project.pk, useless.run_id])).content.decode()
+    assert "found no entity of the dev set" in page
+    assert "Configuration" in page and "Dev set report" in page
+    first = finish(0.6)
+    assert first.is_active
+    assert not finish(0.5).is_active
+    assert finish(0.7).is_active
+    first.refresh_from_db()
+    assert not first.is_active
 
 
 def test_cancel_stops_a_running_run(admin, tiny_settings, huey_consumer):
