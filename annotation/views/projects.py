@@ -207,7 +207,7 @@ def import_job(request, project_id, job_id):
             start_import(job, label_mapping=mapping_form.mapping(), create_unmapped=False)
             return redirect("import_job", job.project_id, job.pk)
     context = {
-        "project": job.project,
+        "project": project,
         "job": job,
         "mapping_form": mapping_form,
         "format_label": FORMATS.get(job.format, job.format),
@@ -219,7 +219,7 @@ def import_job(request, project_id, job_id):
 def import_progress(request, project_id, job_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    response = render(request, "annotation/partials/import_progress.html", {"job": job, "project": job.project})
+    response = render(request, "annotation/partials/import_progress.html", {"job": job, "project": project})
     if job.is_finished:
         response["HX-Refresh"] = "true"  # swap the finished summary in, with its links
     return response

@@ -166,7 +166,8 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("name", "data", "message"), BAD_FILES, ids=[case[0] for case in BAD_FILES])
-def test_bad_files_are_refused_whole_with_a_specific_message(project, admin, name, data, message, settings):
+def test_bad_files_are_refused_whole_with_a_specific_message(project, admin, name, data, message, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path  # empty, so whatever is left behind is this upload's
     with pytest.raises(ImportRejected) as error:
         upload(project, admin, name, data)
     assert name in str(error.value)
@@ -176,7 +177,8 @@ def test_bad_files_are_refused_whole_with_a_specific_message(project, admin, nam
     assert not any((Path(settings.MEDIA_ROOT) / "imports").glob("*"))
 
 
-def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(project, admin, settings):
+def test_a_file_over_the_limit_is_refused_before_it_is_read_whole(project, admin, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     settings.IMPORT_MAX_BYTES = 1000
     chunks_read = []
 
