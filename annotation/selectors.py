@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from annotation.formats.documents import ExportDocument
 from annotation.models import Annotation, Assignment, Document, Project, Span
@@ -99,8 +100,8 @@ def document_rows(ids: list[int]) -> list[Document]:
         Document.objects.filter(pk__in=ids)
         .only("pk", "title", "external_id", "project_id")
         .annotate(
-            annotation_count=Subquery(
-                annotations.values("document").annotate(n=Count("pk")).values("n")[:1]
+            annotation_count=Coalesce(
+                Subquery(annotations.values("document").annotate(n=Count("pk")).values("n")[:1]), 0
             ),
             submitted=Exists(annotations.filter(status__in=FINISHED)),
         )

@@ -17,14 +17,19 @@ BATCH = 16
 FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
+UNKNOWN = object()
+
+
 def active_version(project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
-def visible_suggestions(document: Document, annotation: Annotation | None) -> list[Suggestion]:
+def visible_suggestions(document: Document, annotation: Annotation | None, version=UNKNOWN) -> list[Suggestion]:
     """The active model's pending suggestions above the project's threshold that do not
-    overlap the annotator's own spans. Marks them as shown."""
-    version = active_version(document.project)
+    overlap the annotator's own spans. Marks them as shown. A caller that has looked up the
+    active `version` already passes it."""
+    if version is UNKNOWN:
+        version = active_version(document.project)
     if version is None:
         return []
     spans = list(annotation.spans.values_list("start", "end")) if annotation else []

@@ -30,11 +30,11 @@ def _annotation(document, user) -> Annotation | None:
     return Annotation.objects.filter(document=document, annotator=user).first()
 
 
-def _marks(document, annotation) -> list[SpanView]:
-    """The annotator's spans and the model's visible suggestions, in text order."""
+def _marks(document, annotation, model) -> list[SpanView]:
+    """The annotator's spans and the `model`'s visible suggestions, in text order."""
     marks = [
         SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence)
-        for s in suggestions.visible_suggestions(document, annotation)
+        for s in suggestions.visible_suggestions(document, annotation, model)
     ]
     if annotation is not None:
         rows = annotation.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
@@ -68,7 +68,8 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
-    spans = _marks(document, annotation)
+    model = suggestions.active_version(document.project)
+    spans = _marks(document, annotation, model)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
         "project": document.project,
@@ -88,6 +89,7 @@ def annotate(request, project_id, document_id):
         "next": _neighbour(document, request.user, forward=True),
         "order_reason": ordering.reason(document.project, document),
         "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
+        "active_model": model,
     }
     return render(request, "annotation/annotate.html", context)
 
@@ -147,10 +149,12 @@ def _answer(
     the project, so edits that cannot change it leave the progress card as it is."""
     if annotation is None:
         annotation = _annotation(document, request.user)
-    spans = _marks(document, annotation)
+    model = suggestions.active_version(document.project)
+    spans = _marks(document, annotation, model)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
     context = {
+        "document": document,
         "blocks_html": [
             render_block(b, document.text, document.token_starts, document.token_ends, spans, oob=True)
             for b in redraw
@@ -160,6 +164,7 @@ def _answer(
         "status": annotation.get_status_display() if annotation else "Not started",
         "progress": _progress(document, request.user) if with_progress else None,
         "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
+        "active_model": model,
         "message": message,
         "level": level,
     }

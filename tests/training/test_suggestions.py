@@ -171,7 +171,14 @@ def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client
     assert 'class="suggestion"' in html  # the DISEASE one is still there
     project.suggestion_threshold = 1.0
     project.save()
-    assert 'class="suggestion"' not in page(client_in, document)
+    html = page(client_in, document)
+    assert 'class="suggestion"' not in html
+    assert f"Model v{version.pk} suggests nothing here above the project's confidence threshold (1.00)" in html
+
+
+def test_the_suggestion_panel_says_when_no_model_is_active(client_in, project):
+    ModelVersion.objects.filter(project=project).update(is_active=False)
+    assert "No model is active yet" in page(client_in, first_document(project))
 
 
 def test_accept_all_and_statistics(client_in, project, version):
