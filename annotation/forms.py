@@ -8,20 +8,36 @@ CREATE, DROP = "__create__", "__drop__"
 
 
 class ProjectForm(forms.ModelForm):
+    # Checked here, next to the field, rather than by the table's constraint after the fact.
+    suggestion_threshold = forms.FloatField(
+        min_value=0, max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
+        error_messages={"min_value": "Use a number from 0 to 1, e.g. 0.5.", "max_value": "Use a number from 0 to 1, e.g. 0.5."},
+        help_text=Project._meta.get_field("suggestion_threshold").help_text,
+    )
+    annotators_per_document = forms.IntegerField(
+        min_value=0, max_value=100,
+        error_messages={"max_value": "Give each document to at most 100 annotators.",
+                        "min_value": "Use 0 (everyone sees every document) or more."},
+        help_text=Project._meta.get_field("annotators_per_document").help_text,
+    )
+
     class Meta:
         model = Project
         fields = [
             "name", "description", "guidelines", "suggestion_threshold", "document_order", "training_source",
             "annotators_per_document",
         ]
+        error_messages = {"name": {"unique": "A project of this name exists already."}}
         widgets = {
-            "suggestion_threshold": forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
             "description": forms.Textarea(attrs={"rows": 2}),
             "guidelines": forms.Textarea(attrs={"rows": 12}),
         }
 
 
 class NewProjectForm(ProjectForm):
+    suggestion_threshold = annotators_per_document = None  # set later, on the settings page
+
     class Meta(ProjectForm.Meta):
         fields = ["name", "description", "guidelines"]
 
@@ -32,6 +48,7 @@ class LabelForm(forms.ModelForm):
         fields = ["name", "color", "hotkey"]
         labels = {"color": "Colour"}
         widgets = {"color": forms.TextInput(attrs={"type": "color"})}
+        error_messages = {"color": {"max_length": "Use a colour like #e4572e."}}
 
     def __init__(self, *args, project, **kwargs):
         super().__init__(*args, **kwargs)

@@ -306,6 +306,8 @@ class MembershipRefused(Exception):
 def set_role(project: Project, username: str, role: str, *, actor=None) -> Membership:
     from django.contrib.auth import get_user_model
 
+    if not username.strip():
+        raise MembershipRefused("Enter the username of the person to add.")
     user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
     if user is None:
         raise MembershipRefused(f"There is no active user named {username.strip()!r}.")

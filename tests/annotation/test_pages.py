@@ -40,7 +40,7 @@ def test_creating_a_project_gives_it_the_default_labels(logged_in):
 def test_a_duplicate_project_name_is_refused_with_a_message(logged_in, project):
     response = logged_in.post(reverse("project_create"), {"name": "Cardiology"})
     assert response.status_code == 200
-    assert "Project with this Name already exists." in response.content.decode()
+    assert "A project of this name exists already." in response.content.decode()
 
 
 def test_empty_project_invites_an_import(logged_in, project):
@@ -70,14 +70,34 @@ def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admi
     assert "· 40 documents" in mine
 
 
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("suggestion_threshold", "1.5", "Use a number from 0 to 1, e.g. 0.5."),
+        ("annotators_per_document", "40000", "Give each document to at most 100 annotators."),
+    ],
+)
+def test_settings_errors_are_told_next_to_their_field(logged_in, project, field, value, message):
+    data = {"name": project.name, "suggestion_threshold": "0.5", "document_order": "sequential",
+            "training_source": "gold_first", "annotators_per_document": "0", field: value}
+    response = logged_in.post(reverse("project_settings", args=[project.pk]), data)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {field: [message]}
+
+
+def test_adding_a_member_without_a_username_says_so(logged_in, project):
+    response = logged_in.post(reverse("member_save", args=[project.pk]), {"username": " ", "role": "annotator"}, follow=True)
+    assert "Enter the username of the person to add." in response.content.decode()
+
+
 def test_labels_are_added_edited_and_checked(logged_in, project):
     url = reverse("label_create", args=[project.pk])
     logged_in.post(url, {"name": "symptom", "color": "#123456", "hotkey": "3"})
     assert Label.objects.filter(project=project, name="SYMPTOM", hotkey="3").exists()
 
-    response = logged_in.post(url, {"name": "OTHER", "color": "red", "hotkey": "3"}, follow=True)
-    page = response.content.decode()
-    assert "Colour: Use a colour like #e4572e." in page
+    for colour in ("red", "not-a-colour"):  # too short, too long: one message
+        response = logged_in.post(url, {"name": "OTHER", "color": colour, "hotkey": "3"}, follow=True)
+        assert "Colour: Use a colour like #e4572e." in response.content.decode()
     assert not Label.objects.filter(name="OTHER").exists()
 
     response = logged_in.post(url, {"name": "OTHER", "color": "#000000", "hotkey": "1"}, follow=True)
