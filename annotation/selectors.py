@@ -1,5 +1,6 @@
 """Reads: the queries behind pages, exports and the API."""
 
+import re
 from collections.abc import Iterator
 
 from django.contrib.auth import get_user_model
@@ -80,7 +81,7 @@ def document_ids(
         )
         documents = documents.filter(Exists(pending))
     if query:
-        documents = documents.filter(search=SearchQuery(query, search_type="websearch", config="english"))
+        documents = documents.filter(search=search_query(query))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))
     if annotator_id:
         annotations = annotations.filter(annotator_id=annotator_id)
@@ -91,6 +92,15 @@ def document_ids(
     elif status:
         documents = documents.filter(Exists(annotations.filter(status=status)))
     return documents.order_by("id").values_list("pk", flat=True)
+
+
+def search_query(text: str) -> SearchQuery:
+    """Every word, as a prefix: "BRCA" finds BRCA1 and "dystroph" dystrophy, as people expect
+    of a search box. Quotes, `or` and `-word` keep their web-search meaning."""
+    words = re.findall(r"\w+", text)
+    if not words or re.search(r'"|(^|\s)-\w|\bor\b', text, re.IGNORECASE):
+        return SearchQuery(text, search_type="websearch", config="english")
+    return SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw", config="english")
 
 
 def document_rows(ids: list[int]) -> list[Document]:

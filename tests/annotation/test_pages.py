@@ -64,6 +64,11 @@ def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admi
     assert expected > 0
     assert f"· {expected} document" in html
 
+    prefix = logged_in.get(url, {"q": "adrenoleukodystroph"}, HTTP_HX_REQUEST="true").content.decode()
+    assert f"· {expected} document" in prefix  # a word's beginning finds it, as in any search box
+    phrase = logged_in.get(url, {"q": '"adrenoleukodystrophy" -zzzz'}, HTTP_HX_REQUEST="true").content.decode()
+    assert f"· {expected} document" in phrase
+
     nothing = logged_in.get(url, {"status": "not_started"}).content.decode()
     assert "No documents match these filters" in nothing
     mine = logged_in.get(url, {"annotator": admin.pk}).content.decode()
