@@ -179,6 +179,10 @@ def import_documents(
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)
+    record(
+        importer, "documents.import", project_id=project.pk, obj=project,
+        after={key: value for key, value in summary.as_dict().items() if value},
+    )
     return summary
 
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation import selectors
 from training.ordering import uses_assignments
 from annotation.access import Role, project_for, visible_projects
+from annotation.audit import describe
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
 from annotation.forms import (
     DocumentFilterForm,
@@ -290,6 +291,8 @@ def audit_log(request, project_id):
     if chosen["document"].isdigit():
         entries = entries.filter(document_id=int(chosen["document"]))
     page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.before_text, entry.after_text = describe(entry.before), describe(entry.after)
     query = request.GET.copy()
     query.pop("page", None)
     context = {"project": project, "page": page, "actions": actions, "chosen": chosen, "query": query.urlencode()}

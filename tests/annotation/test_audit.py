@@ -33,7 +33,7 @@ def test_every_change_is_recorded_with_before_and_after(edited, admin):
     ]
     create, update = entries[0], entries[1]
     assert create.actor_name == "admin" and create.project_id == project.pk
-    assert create.after == {"start": 0, "end": 6, "label": "DISEASE", "source": "manual"}
+    assert create.after == {"start": 0, "end": 6, "label": "DISEASE", "source": "manual", "text": "Asthma"}
     assert (update.before["label"], update.after["label"]) == ("DISEASE", "TREATMENT")
     assert entries[4].before == "in_progress" and entries[4].after == "submitted"
 
@@ -93,3 +93,31 @@ def test_user_training_and_activation_changes_are_recorded(client, admin, django
     editing.submit(annotation, version=3)
     services.start_run(project, admin, {"epochs": 1}, enqueue=False)
     assert AuditEntry.objects.get(action="training.start").after["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [
+        ({"start": 0, "end": 6, "label": "DISEASE", "source": "manual", "text": "Asthma"}, "DISEASE “Asthma” (0–6)"),
+        ({"user": "nurse", "role": None}, "user: nurse; role: none"),
+        ({"active": None}, "active: none"),
+        ([[0, 6, 3, "manual", None, False], [9, 12, 3, "manual", None, False]], "2 spans"),
+        ("submitted", "submitted"),
+        (None, ""),
+    ],
+)
+def test_history_values_read_as_words(value, text):
+    from annotation.audit import describe
+
+    assert describe(value) == text
+
+
+def test_an_import_is_recorded_with_its_summary(admin):
+    from annotation.formats.documents import ImportedDocument
+    from annotation.services import import_documents
+
+    project = create_project("Imported", created_by=admin)
+    import_documents(project, [ImportedDocument("Asthma .", mentions=[(0, 6, "DISEASE")])], importer=admin, filename="a.jsonl")
+    entry = AuditEntry.objects.get(action="documents.import")
+    assert entry.project_id == project.pk and entry.actor_name == "admin"
+    assert entry.after == {"filename": "a.jsonl", "documents_created": 1, "mentions_imported": 1}
