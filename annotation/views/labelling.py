@@ -309,6 +309,10 @@ def review(request, project_id, document_id):
     gold = _annotation(document, request.user)
     in_gold = set(gold.spans.values_list("start", "end", "label__name")) if gold else set()
     colours = {label.name: label.color for label in project.labels.all()}
+    gold_marks = []
+    if gold is not None:
+        rows = gold.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
+        gold_marks = [SpanView(*row) for row in rows]
     rendered = []
     for annotator, mentions in versions:
         marks = [SpanView(i, s, e, label, colours.get(label, "#888888")) for i, (s, e, label) in enumerate(mentions)]
@@ -327,6 +331,8 @@ def review(request, project_id, document_id):
         "versions": rendered,
         "agreed": [{"text": document.text[s:e], "label": label} for s, e, label in sorted(agreed)],
         "gold": gold,
+        "gold_span_count": len(gold_marks),
+        "gold_html": render_text(document.text, document.token_starts, document.token_ends, gold_marks),
     }
     return render(request, "annotation/review.html", context)
 

@@ -42,6 +42,9 @@ def test_review_builds_gold_from_agreement_and_chosen_spans(client, disputed):
 
     client.post(reverse("review_take", args=[project.pk, document.pk]), {"start": 20, "end": 27, "label": "TREATMENT"})
     client.post(reverse("review_done", args=[project.pk, document.pk]))
+    page = client.get(reverse("review", args=[project.pk, document.pk])).content.decode()
+    assert "Reviewed</span> · 2 spans" in page
+    assert page.count('aria-label="TREATMENT: aspirin"') >= 2  # in the gold text and the annotator's
     gold.refresh_from_db()
     assert gold.status == "reviewed"
     assert sorted(gold.spans.values_list("label__name", flat=True)) == ["DISEASE", "TREATMENT"]
