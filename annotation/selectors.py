@@ -66,8 +66,11 @@ def document_ids(
     has_suggestions: bool = False,
     assigned_to=None,
     external_id: str = "",
+    own=None,
 ) -> QuerySet:
-    """Ids of the documents matching the filters, in order: cheap to count and to page."""
+    """Ids of the documents matching the filters, in order: cheap to count and to page.
+
+    With `own` (an annotator), `status` means that person's own annotation's status."""
     from training.models import Suggestion
 
     documents = Document.objects.filter(project=project)
@@ -83,7 +86,9 @@ def document_ids(
     if query:
         documents = documents.filter(search=search_query(query))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))
-    if annotator_id:
+    if own is not None:
+        annotations = annotations.filter(annotator=own)
+    elif annotator_id:
         annotations = annotations.filter(annotator_id=annotator_id)
         if not status:
             documents = documents.filter(Exists(annotations))
@@ -103,9 +108,12 @@ def search_query(text: str) -> SearchQuery:
     return SearchQuery(" & ".join(f"{word}:*" for word in words), search_type="raw", config="english")
 
 
-def document_rows(ids: list[int]) -> list[Document]:
-    """One page of the document list, with what its table shows."""
+def document_rows(ids: list[int], own=None) -> list[Document]:
+    """One page of the document list, with what its table shows; with `own` (an annotator),
+    the status is that person's."""
     annotations = Annotation.objects.filter(document=OuterRef("pk"))
+    if own is not None:
+        annotations = annotations.filter(annotator=own)
     rows = (
         Document.objects.filter(pk__in=ids)
         .only("pk", "title", "external_id", "project_id")
@@ -126,19 +134,21 @@ def annotators(project: Project):
     return User.objects.filter(Exists(worked)).order_by("username")
 
 
-def status_counts(project: Project) -> dict[str, int]:
+def status_counts(project: Project, own=None) -> dict[str, int]:
     """Documents per annotation status (a document counts once per status it has), documents
-    with any annotation, all documents, and those not started: two index-backed queries."""
+    with any annotation, all documents, and those not started: two index-backed queries.
+    With `own` (an annotator), only that person's annotations count."""
     counts = {status: 0 for status in Annotation.Status.values}
+    mine, parameters = ("AND a.annotator_id = %s", [project.pk, own.pk]) if own is not None else ("", [project.pk])
     with connection.cursor() as cursor:
         cursor.execute(
-            """
+            f"""
             SELECT a.status, COUNT(DISTINCT a.document_id)
             FROM annotation_annotation a JOIN annotation_document d ON d.id = a.document_id
-            WHERE d.project_id = %s
+            WHERE d.project_id = %s {mine}
             GROUP BY GROUPING SETS ((a.status), ())
             """,
-            [project.pk],
+            parameters,
         )
         started = 0
         for status, documents in cursor.fetchall():

@@ -68,9 +68,10 @@ def project_documents(request, project_id):
         annotator_id=chosen["annotator"],
         has_suggestions=bool(chosen["suggestions"]),
         assigned_to=request.user if uses_assignments(project, request.user) else None,
+        own=_own(request, project),
     )
     page = Paginator(ids, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
-    page.object_list = selectors.document_rows(list(page.object_list))
+    page.object_list = selectors.document_rows(list(page.object_list), own=_own(request, project))
     query = request.GET.copy()
     query.pop("page", None)
     context = {
@@ -85,12 +86,17 @@ def project_documents(request, project_id):
     return render(request, template, context)
 
 
+def _own(request, project):
+    """Annotators see their own progress in the list: others' work is not theirs to see."""
+    return request.user if project.role == Role.ANNOTATOR else None
+
+
 @require_GET
 def status_summary(request, project_id):
     """The per-status counts above the document list, fetched on their own after the page:
     counting a large project costs more than the rest of the page."""
     project = project_for(request.user, project_id)
-    counts = selectors.status_counts(project)
+    counts = selectors.status_counts(project, own=_own(request, project))
     context = {
         "project": project,
         "status_counts": [(key, label, counts[key]) for key, label in STATUSES],

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from annotation.imports import import_path
-from annotation.models import Document, ImportJob, Label, Project
+from annotation.models import Document, ImportJob, Label, Membership, Project
 from annotation.services import create_project
 from tests.conftest import wait_for
 
@@ -73,6 +73,25 @@ def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admi
     assert "No documents match these filters" in nothing
     mine = logged_in.get(url, {"annotator": admin.pk}).content.decode()
     assert "· 40 documents" in mine
+
+
+def test_annotators_see_their_own_status_in_the_list(client, ncbi_project, django_user_model):
+    from annotation import editing
+
+    nurse = django_user_model.objects.create_user("nurse")
+    Membership.objects.create(project=ncbi_project, user=nurse, role="annotator")
+    document = Document.objects.filter(project=ncbi_project).order_by("pk").first()
+    annotation = editing.annotation_for(document, nurse)
+    editing.submit(annotation, version=annotation.version)
+    client.force_login(nurse)
+    summary = client.get(reverse("status_summary", args=[ncbi_project.pk])).content.decode()
+    assert '<span class="stat-value">1</span><span class="stat-label">Submitted</span>' in summary
+    assert '<span class="stat-value">39</span><span class="stat-label">Not started</span>' in summary
+    url = reverse("project_documents", args=[ncbi_project.pk])
+    page = client.get(url).content.decode()
+    assert "Your status" in page and page.count(">Submitted</span>") == 1
+    assert "· 39 documents" in client.get(url, {"status": "not_started"}).content.decode()
+    assert 'name="annotator"' not in page
 
 
 @pytest.mark.parametrize(
