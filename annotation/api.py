@@ -22,6 +22,7 @@ from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import add_documents, assign_documents, create_project, document_errors
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
+from training.ordering import uses_assignments
 
 
 @extend_schema(tags=["projects"])
@@ -160,6 +161,7 @@ class DocumentList(APIView):
             annotator_id=chosen.get("annotator"),
             has_suggestions=chosen["has_suggestions"],
             external_id=chosen.get("external_id", ""),
+            assigned_to=request.user if uses_assignments(project, request.user) else None,
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(ids, request, view=self)

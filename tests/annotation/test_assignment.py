@@ -46,3 +46,5 @@ def test_an_annotators_queue_shows_only_their_documents(client, team, admin):
     page = client.get(reverse("project_documents", args=[project.pk])).content.decode()
     assert "· 1 document" in page
     assert next_document(project, admin, current=None) is not None  # the admin sees everything
+    api = client.get(reverse("api_documents", args=[project.pk])).json()
+    assert [document["id"] for document in api["results"]] == sorted(mine)  # the API keeps the same queue
