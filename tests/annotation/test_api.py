@@ -16,13 +16,9 @@ ABSTRACT = "Aspirin relieved the migraine of a patient with asthma ."
 
 
 @pytest.fixture
-def owner(django_user_model):
-    return django_user_model.objects.create_user("owner", password="x")
-
-
-@pytest.fixture
-def project(owner):
-    return create_project("API", created_by=owner)
+def owner(user):
+    """The project's creator, and so its admin."""
+    return user
 
 
 @pytest.fixture
@@ -39,7 +35,7 @@ def test_project_list_shows_my_projects_with_my_role(api, project, django_user_m
     create_project("Somebody else's", created_by=django_user_model.objects.create_user("other"))
     body = api.get(reverse("api_projects")).json()
     assert body["count"] == 1
-    assert body["results"][0]["name"] == "API" and body["results"][0]["role"] == "admin"
+    assert body["results"][0]["name"] == "Oncology" and body["results"][0]["role"] == "admin"
 
 
 def test_staff_list_every_project_as_admins(client, project, django_user_model):
@@ -47,7 +43,7 @@ def test_staff_list_every_project_as_admins(client, project, django_user_model):
     client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
     body = client.get(reverse("api_projects"), {"page_size": 1}).json()
     assert body["count"] == 2 and body["next"]
-    assert [(p["name"], p["role"]) for p in body["results"]] == [("API", "admin")]
+    assert [(p["name"], p["role"]) for p in body["results"]] == [("Oncology", "admin")]
 
 
 def test_creating_a_project_makes_me_its_admin_with_the_default_labels(api, owner):
@@ -244,15 +240,15 @@ def test_annotators_list_only_their_own_annotations(client, project, owner, djan
     label = project.labels.get(name="DISEASE")
     annotator = django_user_model.objects.create_user("ann")
     Membership.objects.create(project=project, user=annotator, role="annotator")
-    for user in (owner, annotator):
-        editing.add_span(editing.annotation_for(document, user), version=1, first_token=3, last_token=3, label=label)
+    for person in (owner, annotator):
+        editing.add_span(editing.annotation_for(document, person), version=1, first_token=3, last_token=3, label=label)
     url = reverse("api_annotations", args=[project.pk])
     client.force_login(annotator)
     mine = client.get(url).json()
     assert [a["annotator"] for a in mine["results"]] == ["ann"]
     assert mine["results"][0]["spans"][0]["text"] == "migraine"
     client.force_login(owner)
-    assert sorted(a["annotator"] for a in client.get(url).json()["results"]) == ["ann", "owner"]
+    assert sorted(a["annotator"] for a in client.get(url).json()["results"]) == ["ann", "clinician"]
     assert client.get(url, {"annotator": annotator.pk}).json()["count"] == 1
 
 
