@@ -25,11 +25,15 @@ def role_in(user, project: Project) -> str | None:
 
 
 def project_for(user, project_id, role: str = Role.ANNOTATOR) -> Project:
-    """The project, if `user` belongs to it with at least `role`."""
-    project = visible_projects(user).filter(pk=project_id).first()
+    """The project, if `user` belongs to it with at least `role`. One query: every page and
+    API call starts here."""
+    if user.is_staff:
+        project, held = Project.objects.filter(pk=project_id).first(), Role.ADMIN
+    else:
+        membership = Membership.objects.select_related("project").filter(project_id=project_id, user=user).first()
+        project, held = (membership.project, membership.role) if membership else (None, None)
     if project is None:
         raise Http404("No such project.")
-    held = role_in(user, project)
     if RANK[held] < RANK[role]:
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {project.name}.")
     project.role = held
