@@ -20,7 +20,14 @@ from annotation.formats.detect import EXPORT_FORMATS, export_documents
 from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
-from annotation.services import add_documents, assign_documents, create_project, document_errors
+from annotation.services import (
+    LabelInUse,
+    add_documents,
+    assign_documents,
+    create_project,
+    delete_label,
+    document_errors,
+)
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 from training.ordering import uses_assignments
 
@@ -134,13 +141,10 @@ class LabelDetail(APIView):
     )
     def delete(self, request, project_id, label_id):
         project = project_for(request.user, project_id, Role.ADMIN)
-        label = get_object_or_404(Label, pk=label_id, project=project)
-        if label.spans.exists():
-            return Response(
-                {"detail": f"{label.name} is used by spans; relabel or delete them before deleting the label."},
-                status=status.HTTP_409_CONFLICT,
-            )
-        label.delete()
+        try:
+            delete_label(get_object_or_404(Label, pk=label_id, project=project))
+        except LabelInUse as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -162,6 +166,8 @@ class DocumentList(APIView):
             has_suggestions=chosen["has_suggestions"],
             external_id=chosen.get("external_id", ""),
             assigned_to=request.user if uses_assignments(project, request.user) else None,
+            # As on the page: an annotator's statuses are their own, and others' are not theirs to see.
+            own=request.user if project.role == Role.ANNOTATOR else None,
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(ids, request, view=self)
@@ -173,7 +179,8 @@ class DocumentList(APIView):
         summary="Add up to 1,000 documents, all or none",
         description=(
             "Each document may carry spans (character offsets and a label name), stored as your "
-            "annotation. A text the project holds already is not stored again (`created: false`). "
+            "annotation. A text the project holds already is not stored again (`created: false`), "
+            "and the spans sent with it are not imported. "
             "If any document is invalid, nothing is stored and `items` lists every problem."
         ),
         request=shapes.BulkRequestSchema,

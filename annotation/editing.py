@@ -225,6 +225,11 @@ def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> E
         if change is None:
             raise EditRejected(f"Nothing to {'undo' if backwards else 'redo'}.")
         target = change.before if backwards else change.after
+        labels = {row[2] for row in target}
+        if len(labels) != Label.objects.filter(pk__in=labels).count():
+            raise EditRejected(
+                f"Cannot {'undo' if backwards else 'redo'} {change.action}: it used a label deleted since."
+            )
         _restore(annotation, target)
         change.undone = backwards
         change.save(update_fields=["undone"])

@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.formats.detect import EXPORT_FORMATS
+from annotation.formats.documents import MAX_CHARACTERS
 
 from annotation.models import Annotation, Document, Label, Project, Span
 from annotation.selectors import NOT_STARTED
@@ -84,6 +85,10 @@ class DocumentInSerializer(serializers.Serializer):
     def validate_text(self, text):
         if not text.strip():
             raise serializers.ValidationError("The text is blank.")
+        if len(text) > MAX_CHARACTERS:
+            raise serializers.ValidationError(
+                f"The text has {len(text):,} characters; split it into documents of at most {MAX_CHARACTERS:,}."
+            )
         return text
 
     def validate_metadata(self, metadata):

@@ -79,6 +79,20 @@ def add_label(project: Project, name: str) -> Label:
     )
 
 
+class LabelInUse(Exception):
+    pass
+
+
+def delete_label(label: Label) -> None:
+    """Delete a label no span uses. The row lock makes a span saved meanwhile wait, then fail,
+    rather than vanish with the label."""
+    with transaction.atomic():
+        locked = Label.objects.select_for_update().get(pk=label.pk)
+        if locked.spans.exists():
+            raise LabelInUse(f"{label.name} is used by spans; relabel or delete them before deleting the label.")
+        locked.delete()
+
+
 def resolve_label_mapping(
     project: Project,
     source_labels: set[str],
@@ -129,6 +143,7 @@ def import_documents(
     Mentions become spans of an annotation by `importer`; documents whose text the project
     already holds are skipped.
     """
+    lock_project(project)
     summary = ImportSummary(filename=filename)
     source_labels = {label for doc in documents for _, _, label in doc.mentions}
     labels, summary.labels_created = resolve_label_mapping(
@@ -229,9 +244,10 @@ def add_documents(
         raise DocumentsRejected(errors)
     labels = {label.name.upper(): label.name for label in project.labels.all()}
     hashes = [content_hash(document.text) for document in documents]
-    known = _existing_hashes(project, hashes)
     mapping = {name: labels[name.upper()] for document in documents for _, _, name in document.mentions}
     with transaction.atomic():
+        lock_project(project)
+        known = _existing_hashes(project, hashes)
         summary = import_documents(
             project, documents, importer=user, label_mapping=mapping, create_unmapped=False,
             annotation_status=annotation_status,
@@ -242,6 +258,12 @@ def add_documents(
         added.append(AddedDocument(ids[digest], created=digest not in known))
         known.add(digest)
     return summary, added
+
+
+def lock_project(project: Project) -> None:
+    """Serialise writers that check, then insert, per project (imports, activations): two
+    at once would both pass the check and one would fail on the unique constraint."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
 
 
 def _copy_documents(documents: list[Document]) -> None:

@@ -1,5 +1,6 @@
 """What every API endpoint shares: pagination, one error shape, and documented error responses."""
 
+import math
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
@@ -142,6 +143,8 @@ def endpoint(view_class, **initkwargs):
 def check_storable(value, path: str = "value"):
     """PostgreSQL text and JSONB refuse NUL characters and lone surrogates; refuse them here,
     with the place they are in, rather than fail on save."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise serializers.ValidationError(f"{path} is not a finite number.")
     if isinstance(value, str):
         if "\x00" in value:
             raise serializers.ValidationError(f"{path} contains a NUL character.")

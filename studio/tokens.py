@@ -42,6 +42,8 @@ def create_token(user, name: str) -> tuple[ApiToken, str]:
         raise TokenRefused("Give the token a name that says what it is for, e.g. “training pipeline”.")
     if len(name) > max_length:
         raise TokenRefused(f"Keep the token's name to {max_length} characters or fewer.")
+    if "\x00" in name:
+        raise TokenRefused("The name contains a NUL character; use letters, digits and punctuation.")
     with transaction.atomic():
         # Locking the user row keeps two simultaneous requests from both passing the limit.
         get_user_model().objects.select_for_update().get(pk=user.pk)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from annotation.audit import record
 from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
+from annotation.services import lock_project
 from training.base_model import default_base_model
 from training.models import ModelVersion, TrainingRun
 from training.pipeline import (
@@ -271,6 +272,7 @@ def fail_stale_runs() -> int:
 @transaction.atomic
 def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     """Make `version` the one suggestions come from, and pre-annotate with it in the worker."""
+    lock_project(version.project)
     previous = ModelVersion.objects.filter(project=version.project_id, is_active=True).first()
     record(
         actor, "model.activate", project_id=version.project_id, obj=version,

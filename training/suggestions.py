@@ -281,6 +281,7 @@ def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
         raise ModelUnavailable("This project has no active model yet: train one first.")
     try:
         predictor = load_predictor(version.artifact_path)
-    except (OSError, ValueError) as error:
+    except Exception as error:  # a missing or damaged model directory fails in many ways
+        logger.exception("model %s could not be loaded", version.pk)
         raise ModelUnavailable(f"The active model (v{version.pk}) could not be loaded: {error}") from None
     return version, predictor.predict_text(text).suggestions

@@ -6,6 +6,9 @@ from annotation.bio import tags_to_spans
 from annotation.formats.errors import FormatError
 
 Mention = tuple[int, int, str]  # (start, end exclusive, label), character offsets
+# PostgreSQL's full-text index refuses a document whose word list passes 1 MB, which a
+# text of distinct words reaches near a million characters; notes and abstracts are far shorter.
+MAX_CHARACTERS = 500_000
 
 
 @dataclass
@@ -80,6 +83,11 @@ def validated(document: ImportedDocument, *, drop_nested: bool = True) -> Import
         raise FormatError("empty document", line=line)
     if "\0" in text:
         raise FormatError("the text contains a NUL byte", line=line)
+    if len(text) > MAX_CHARACTERS:
+        raise FormatError(
+            f"the document has {len(text):,} characters; split it into documents of at most {MAX_CHARACTERS:,}",
+            line=line,
+        )
     for mention in document.mentions:
         check_mention(text, mention, line=line)
     # Longest first at each start, so an outer mention comes before those inside it.

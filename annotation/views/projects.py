@@ -23,7 +23,15 @@ from annotation.forms import (
 )
 from annotation.imports import ImportRejected, check_size, start_import, store_upload
 from annotation.models import Annotation, AuditEntry, Document, ImportJob, Label, Membership
-from annotation.services import MembershipRefused, assign_documents, create_project, remove_member, set_role
+from annotation.services import (
+    LabelInUse,
+    MembershipRefused,
+    assign_documents,
+    create_project,
+    delete_label,
+    remove_member,
+    set_role,
+)
 
 DOCUMENTS_PER_PAGE = 50
 
@@ -147,12 +155,11 @@ def label_save(request, project_id, label_id=None):
 def label_delete(request, project_id, label_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     label = get_object_or_404(Label, pk=label_id, project=project)
-    if label.spans.exists():
-        messages.error(
-            request, f"{label.name} is used by spans; relabel or delete them before deleting the label."
-        )
+    try:
+        delete_label(label)
+    except LabelInUse as refused:
+        messages.error(request, str(refused))
     else:
-        label.delete()
         messages.success(request, f"Label {label.name} deleted.")
     return redirect("project_settings", project_id)
 

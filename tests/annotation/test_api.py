@@ -270,3 +270,27 @@ def test_unauthenticated_calls_get_401_not_a_login_page(client, project):
     response = client.get(reverse("api_projects"))
     assert response.status_code == 401
     assert response.json()["detail"]
+
+
+def test_annotators_filter_by_their_own_status_only(client, project, owner, django_user_model):
+    done = make_document(project, ABSTRACT)
+    make_document(project, "Fever treated with paracetamol .")
+    annotation = editing.annotation_for(done, owner)
+    editing.submit(annotation, version=annotation.version)
+    nurse = django_user_model.objects.create_user("nurse")
+    Membership.objects.create(project=project, user=nurse, role="annotator")
+    client.force_login(nurse)
+    url = reverse("api_documents", args=[project.pk])
+    assert client.get(url, {"status": "submitted"}).json()["count"] == 0  # the owner's work is not hers
+    assert client.get(url, {"status": "not_started"}).json()["count"] == 2
+    assert client.get(url, {"annotator": owner.pk}).json()["count"] == 2  # no peeking at a colleague's list
+
+
+def test_values_postgres_cannot_store_are_refused(api, project):
+    body = '{"documents": [{"text": "Fever .", "metadata": {"score": 1e400}}, {"text": "' + "word " * 100_001 + '"}]}'
+    response = api.post(reverse("api_documents", args=[project.pk]), body, content_type="application/json")
+    assert response.status_code == 400
+    errors = {item["index"]: item["errors"] for item in response.json()["items"]}
+    assert errors[0]["metadata"] == ["metadata.score is not a finite number."]
+    assert "split it into documents of at most 500,000" in errors[1]["text"][0]
+    assert not Document.objects.filter(project=project).exists()

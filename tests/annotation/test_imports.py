@@ -11,6 +11,7 @@ from annotation.bio import tags_to_spans
 from annotation.formats.conll import parse_conll
 from annotation.formats.detect import export_documents
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
+from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation, Document, ImportJob, Label, Span
 from annotation.services import create_project
 
@@ -224,3 +225,37 @@ def test_a_project_with_spans_can_be_deleted_whole(project, admin):
     import_path(project, DATA / "ncbi_devel_sample.pubtator", user=admin)
     project.delete()
     assert not Document.objects.exists() and not Span.objects.exists() and not Label.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_imports_of_the_same_texts_both_succeed(admin):
+    """Each checks for duplicates, then inserts: one at a time per project, or one would fail."""
+    import threading
+
+    from django.db import connection
+
+    from annotation.services import add_documents
+
+    project = create_project("Twice", created_by=admin)
+    documents = [f"Note {n} about asthma ." for n in range(300)]
+    results, failures = [], []
+
+    def push():
+        try:
+            summary, _ = add_documents(
+                project, [ImportedDocument(text) for text in documents], user=admin, annotation_status="submitted"
+            )
+            results.append(summary.documents_created)
+        except Exception as error:  # the test reports any failure
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=push) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert sorted(results) == [0, 0, 300]
+    assert Document.objects.filter(project=project).count() == 300

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from annotation import editing
 from annotation.models import Annotation, AnnotationChange, Label, Span
 from annotation.services import create_project
 from tests.conftest import make_document
@@ -231,3 +232,20 @@ def test_only_submitting_redraws_the_progress_card(client_in, document):
     assert 'id="annotator-progress"' not in added
     submitted = client_in.post(url("annotation_submit", document), {"version": 2}).content.decode()
     assert 'id="annotator-progress"' in submitted and "1 of 1 submitted" in submitted
+
+
+def test_undo_refuses_a_step_whose_label_was_deleted(client_in, project, document):
+    from annotation.services import LabelInUse, delete_label
+
+    symptom = project.labels.create(name="SYMPTOM", color="#123456")
+    annotation = editing.annotation_for(document, document.project.created_by)
+    first, last = tokens_of(document, "lung cancer")
+    annotation = editing.add_span(annotation, version=1, first_token=first, last_token=last, label=symptom).annotation
+    with pytest.raises(LabelInUse):
+        delete_label(symptom)
+    [span] = annotation.spans.all()
+    annotation = editing.delete_span(annotation, version=annotation.version, span_id=span.pk).annotation
+    delete_label(symptom)
+    with pytest.raises(editing.EditRejected, match="used a label deleted since"):
+        editing.undo(annotation, version=annotation.version)
+    assert not annotation.spans.exists()

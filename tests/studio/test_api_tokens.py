@@ -256,3 +256,11 @@ def test_throttling_counts_each_user_on_their_own(client, django_user_model, thr
     assert int(answers[-1]["Retry-After"]) > 0
     assert "throttled" in answers[-1].json()["detail"]
     assert client.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Token {calm}").status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_token_name_with_a_nul_character_is_refused(django_user_model):
+    from studio.tokens import TokenRefused, create_token
+
+    with pytest.raises(TokenRefused, match="NUL"):
+        create_token(django_user_model.objects.create_user("nul"), "a\x00b")

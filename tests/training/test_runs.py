@@ -273,3 +273,33 @@ def test_a_project_with_runs_and_models_deletes_whole(admin):
     ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
     project.delete()
     assert not TrainingRun.objects.exists() and not ModelVersion.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_activations_leave_one_active_model(admin):
+    import threading
+
+    from django.db import connection
+
+    project = annotated_project(admin, documents=1)
+    versions = []
+    for _ in range(4):
+        run = TrainingRun.objects.create(project=project, status="succeeded")
+        versions.append(ModelVersion.objects.create(project=project, run=run, artifact_path="/nowhere"))
+    failures = []
+
+    def activate(version):
+        try:
+            services.activate(version, preannotate=False)
+        except Exception as error:  # the test reports any failure
+            failures.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=activate, args=(version,)) for version in versions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures
+    assert ModelVersion.objects.filter(project=project, is_active=True).count() == 1
