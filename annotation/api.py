@@ -21,12 +21,14 @@ from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import (
+    DocumentsRejected,
     LabelInUse,
     add_documents,
     assign_documents,
     create_project,
     delete_label,
     document_errors,
+    labels_by_name,
 )
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 from training.ordering import uses_assignments
@@ -192,14 +194,19 @@ class DocumentList(APIView):
         payload.is_valid(raise_exception=True)
         items = payload.validated_data["documents"]
         documents, item_errors = _bulk_documents(project, items)
+        if not item_errors:
+            try:
+                summary, added = add_documents(
+                    project, documents, user=request.user,
+                    annotation_status=payload.validated_data["annotation_status"],
+                )
+            except DocumentsRejected as rejected:
+                item_errors = rejected.errors
         if item_errors:
             return Response({
                 "detail": f"{len(item_errors)} of {len(items)} documents are invalid; none was stored.",
                 "items": [{"index": index, "errors": errors} for index, errors in sorted(item_errors.items())],
             }, status=status.HTTP_400_BAD_REQUEST)
-        summary, added = add_documents(
-            project, documents, user=request.user, annotation_status=payload.validated_data["annotation_status"],
-        )
         result = {
             "created": summary.documents_created,
             "duplicates_skipped": summary.duplicates_skipped,
@@ -210,7 +217,9 @@ class DocumentList(APIView):
 
 
 def _bulk_documents(project, items: list[dict]) -> tuple[list[ImportedDocument], dict[int, dict]]:
-    """The request's documents, and the problems of each invalid one by its position."""
+    """The request's documents, and the problems of each invalid one by its position. When
+    some fail their field checks, the others get the storing checks too, so one answer lists
+    every problem; otherwise `add_documents` makes those checks itself."""
     documents, positions, item_errors = [], [], {}
     for index, item in enumerate(items):
         document = shapes.DocumentInSerializer(data=item)
@@ -223,8 +232,9 @@ def _bulk_documents(project, items: list[dict]) -> tuple[list[ImportedDocument],
             mentions=[(span["start"], span["end"], span["label"]) for span in fields["spans"]],
         ))
         positions.append(index)
-    for position, errors in document_errors(project, documents).items():
-        item_errors[positions[position]] = errors
+    if item_errors:
+        for position, errors in document_errors(project, documents).items():
+            item_errors[positions[position]] = errors
     return documents, item_errors
 
 
@@ -340,7 +350,7 @@ class Spans(APIView):
     )
     def put(self, request, project_id, document_id):
         def replace(annotation, data):
-            labels = {label.name.upper(): label for label in annotation.document.project.labels.all()}
+            labels = labels_by_name(annotation.document.project)
             unknown = sorted({s["label"] for s in data["spans"] if s["label"].upper() not in labels})
             if unknown:
                 raise editing.EditRejected(

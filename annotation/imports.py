@@ -18,7 +18,7 @@ from annotation.formats.detect import FORMATS, detect_format, read_documents
 from annotation.formats.documents import ImportedDocument
 from annotation.formats.errors import FormatError
 from annotation.models import ImportJob, Project
-from annotation.services import import_documents
+from annotation.services import import_documents, labels_by_name
 
 logger = logging.getLogger(__name__)
 
@@ -97,13 +97,13 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
 
 def suggest_label_mapping(project: Project, documents: list[ImportedDocument]) -> dict[str, str]:
     """Incoming labels the project already has, by name or by a known corpus alias."""
-    project_labels = {label.name.upper(): label.name for label in project.labels.all()}
+    project_labels = labels_by_name(project)
     mapping = {}
     for source in sorted({label for doc in documents for _, _, label in doc.mentions}):
         key = source.upper()
         target = project_labels.get(key) or project_labels.get(KNOWN_LABEL_ALIASES.get(key, ""))
         if target:
-            mapping[source] = target
+            mapping[source] = target.name
     return mapping
 
 

@@ -93,6 +93,11 @@ def delete_label(label: Label) -> None:
         locked.delete()
 
 
+def labels_by_name(project: Project) -> dict[str, Label]:
+    """The project's labels by upper-case name: incoming names match them case-insensitively."""
+    return {label.name.upper(): label for label in project.labels.all()}
+
+
 def resolve_label_mapping(
     project: Project,
     source_labels: set[str],
@@ -107,7 +112,7 @@ def resolve_label_mapping(
     created or dropped as the user chose. An explicit empty target drops the label.
     """
     mapping = mapping or {}
-    labels = {label.name.upper(): label for label in project.labels.all()}
+    labels = labels_by_name(project)
     resolved: dict[str, Label | None] = {}
     created: list[str] = []
     for source in sorted(source_labels):
@@ -217,14 +222,14 @@ class AddedDocument:
 
 def document_errors(project: Project, documents: list[ImportedDocument]) -> dict[int, dict[str, list[str]]]:
     """Per document (by position): what stops it from being stored."""
-    labels = {label.name.upper(): label.name for label in project.labels.all()}
+    labels = labels_by_name(project)
     errors: dict[int, dict[str, list[str]]] = {}
     for index, document in enumerate(documents):
         unknown = sorted({name for _, _, name in document.mentions if name.upper() not in labels})
         if unknown:
             errors[index] = {"spans": [
                 f"{', '.join(unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} of this "
-                f"project; its labels are {', '.join(labels.values())}."
+                f"project; its labels are {', '.join(label.name for label in labels.values())}."
             ]}
             continue
         try:
@@ -242,15 +247,13 @@ def add_documents(
     errors = document_errors(project, documents)
     if errors:
         raise DocumentsRejected(errors)
-    labels = {label.name.upper(): label.name for label in project.labels.all()}
     hashes = [content_hash(document.text) for document in documents]
-    mapping = {name: labels[name.upper()] for document in documents for _, _, name in document.mentions}
     with transaction.atomic():
         lock_project(project)
         known = _existing_hashes(project, hashes)
+        # Every name is a project label (checked above), which the mapping finds by itself.
         summary = import_documents(
-            project, documents, importer=user, label_mapping=mapping, create_unmapped=False,
-            annotation_status=annotation_status,
+            project, documents, importer=user, create_unmapped=False, annotation_status=annotation_status
         )
         ids = dict(Document.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", "pk"))
     added = []
