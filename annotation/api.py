@@ -3,9 +3,7 @@ each gets its project through `project_for` and writes through the services."""
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, OuterRef, Prefetch, Subquery, Value
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.text import slugify
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -16,7 +14,6 @@ from rest_framework.views import APIView
 from annotation import editing, selectors
 from annotation import serializers as shapes
 from annotation.access import Role, project_for, visible_projects
-from annotation.formats.detect import EXPORT_FORMATS, export_documents
 from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
@@ -30,6 +27,7 @@ from annotation.services import (
     document_errors,
     labels_by_name,
 )
+from annotation.views.projects import export_response
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 from training.ordering import uses_assignments
 
@@ -391,9 +389,4 @@ class Export(APIView):
     def get(self, request, project_id):
         project = project_for(request.user, project_id, Role.REVIEWER)
         chosen = query_filters(request, shapes.ExportFilterSerializer, paged=False)
-        fmt = EXPORT_FORMATS[chosen["format"]]
-        documents = selectors.export_documents(project, finished_only=chosen["scope"] == "finished")
-        response = StreamingHttpResponse(export_documents(chosen["format"], documents), content_type=fmt.content_type)
-        filename = f"{slugify(project.name) or 'project'}-{chosen['scope']}{fmt.extension}"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return export_response(project, chosen["format"], chosen["scope"])

@@ -251,12 +251,15 @@ def export_download(request, project_id):
             status=400,
             content_type="text/plain",
         )
-    fmt = EXPORT_FORMATS[form.cleaned_data["format"]]
-    documents = selectors.export_documents(project, finished_only=form.cleaned_data["scope"] == "finished")
-    response = StreamingHttpResponse(
-        export_documents(form.cleaned_data["format"], documents), content_type=fmt.content_type
-    )
-    filename = f"{slugify(project.name) or 'project'}-{form.cleaned_data['scope']}{fmt.extension}"
+    return export_response(project, form.cleaned_data["format"], form.cleaned_data["scope"])
+
+
+def export_response(project, fmt: str, scope: str) -> StreamingHttpResponse:
+    """The project's documents in export format `fmt`, streamed as a download (page and API)."""
+    documents = selectors.export_documents(project, finished_only=scope == "finished")
+    export = EXPORT_FORMATS[fmt]
+    response = StreamingHttpResponse(export_documents(fmt, documents), content_type=export.content_type)
+    filename = f"{slugify(project.name) or 'project'}-{scope}{export.extension}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
