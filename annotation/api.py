@@ -18,6 +18,7 @@ from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import (
+    PROJECT_NAME_TAKEN,
     DocumentsRejected,
     LabelInUse,
     add_documents,
@@ -58,7 +59,7 @@ class ProjectList(APIView):
         try:
             project = create_project(**payload.validated_data, created_by=request.user)
         except IntegrityError:
-            raise ValidationError({"name": ["A project of this name exists already."]}) from None
+            raise ValidationError({"name": [PROJECT_NAME_TAKEN]}) from None
         project.role = Role.ADMIN
         return Response(shapes.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 
@@ -86,7 +87,7 @@ class ProjectDetail(APIView):
                 payload.save()
                 assign_documents(project)
         except IntegrityError:
-            raise ValidationError({"name": ["A project of this name exists already."]}) from None
+            raise ValidationError({"name": [PROJECT_NAME_TAKEN]}) from None
         return Response(shapes.ProjectSerializer(project).data)
 
 

@@ -3,6 +3,7 @@ from django import forms
 from annotation.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS
 from annotation.models import Label, Project
+from annotation.services import PROJECT_NAME_TAKEN
 
 CREATE, DROP = "__create__", "__drop__"
 
@@ -28,7 +29,7 @@ class ProjectForm(forms.ModelForm):
             "name", "description", "guidelines", "suggestion_threshold", "document_order", "training_source",
             "annotators_per_document",
         ]
-        error_messages = {"name": {"unique": "A project of this name exists already."}}
+        error_messages = {"name": {"unique": PROJECT_NAME_TAKEN}}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
             "guidelines": forms.Textarea(attrs={"rows": 12}),

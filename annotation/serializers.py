@@ -9,6 +9,7 @@ from annotation.formats.documents import MAX_CHARACTERS
 
 from annotation.models import Annotation, Document, Label, Project, Span
 from annotation.selectors import NOT_STARTED
+from annotation.services import PROJECT_NAME_TAKEN
 from studio.api import check_storable
 
 
@@ -36,7 +37,7 @@ class ProjectCreateSerializer(serializers.Serializer):
     def validate_name(self, name):
         name = name.strip()
         if Project.objects.filter(name=name).exists():
-            raise serializers.ValidationError("A project of this name exists already.")
+            raise serializers.ValidationError(PROJECT_NAME_TAKEN)
         return name
 
 

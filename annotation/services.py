@@ -39,6 +39,9 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+PROJECT_NAME_TAKEN = "A project of this name exists already."
+
+
 @transaction.atomic
 def create_project(name: str, *, description="", guidelines="", created_by=None) -> Project:
     project = Project.objects.create(
