@@ -1,12 +1,12 @@
 """What every API endpoint shares: pagination, one error shape, and documented error responses."""
 
 import math
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -51,7 +51,7 @@ def query_filters(request, serializer_class, *, paged=True) -> dict:
     allowed = set(serializer_class().fields) | ({"page", "page_size"} if paged else set())
     unknown = sorted(set(request.query_params) - allowed)
     if unknown:
-        raise ValidationError(
+        raise exceptions.ValidationError(
             {name: [f"Unknown filter; use {', '.join(sorted(allowed))}."] for name in unknown}
         )
     query = serializer_class(data=request.query_params)

@@ -17,19 +17,15 @@ BATCH = 16
 FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
-UNKNOWN = object()
-
-
 def active_version(project: Project) -> ModelVersion | None:
     return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
-def visible_suggestions(document: Document, annotation: Annotation | None, version=UNKNOWN) -> list[Suggestion]:
-    """The active model's pending suggestions above the project's threshold that do not
-    overlap the annotator's own spans. Marks them as shown. A caller that has looked up the
-    active `version` already passes it."""
-    if version is UNKNOWN:
-        version = active_version(document.project)
+def visible_suggestions(
+    document: Document, annotation: Annotation | None, version: ModelVersion | None
+) -> list[Suggestion]:
+    """The active `version`'s pending suggestions above the project's threshold that do not
+    overlap the annotator's own spans. Marks them as shown."""
     if version is None:
         return []
     spans = list(annotation.spans.values_list("start", "end")) if annotation else []
@@ -100,7 +96,8 @@ def reject(annotation: Annotation, suggestion: Suggestion, *, version: int, user
 
 
 def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
-    suggestions = visible_suggestions(annotation.document, annotation)
+    document = annotation.document
+    suggestions = visible_suggestions(document, annotation, active_version(document.project))
     if not suggestions:
         raise editing.EditRejected("There are no suggestions to accept.")
     touched = []
@@ -114,7 +111,8 @@ def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
 def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
     if annotation.version != version:
         raise editing.VersionConflict(annotation.version)
-    suggestions = visible_suggestions(annotation.document, annotation)
+    document = annotation.document
+    suggestions = visible_suggestions(document, annotation, active_version(document.project))
     for suggestion in suggestions:
         _decide(suggestion, Suggestion.Status.REJECTED, user)
     touched = [(s.start, s.end) for s in suggestions]
