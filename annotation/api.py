@@ -27,6 +27,7 @@ from annotation.services import (
     delete_label,
     document_errors,
     labels_by_name,
+    save_label,
 )
 from annotation.views.projects import export_response
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
@@ -97,7 +98,7 @@ def _label_form(request, project, label=None) -> Label:
     form = LabelForm(payload.validated_data, instance=label, project=project)
     if not form.is_valid():
         raise ValidationError({field: list(errors) for field, errors in form.errors.items()})
-    label = form.save()
+    label = save_label(form.save(commit=False), actor=request.user)
     label.span_count = label.spans.count()
     return label
 
@@ -143,7 +144,7 @@ class LabelDetail(APIView):
     def delete(self, request, project_id, label_id):
         project = project_for(request.user, project_id, Role.ADMIN)
         try:
-            delete_label(get_object_or_404(Label, pk=label_id, project=project))
+            delete_label(get_object_or_404(Label, pk=label_id, project=project), actor=request.user)
         except LabelInUse as refused:
             return Response({"detail": str(refused)}, status=status.HTTP_409_CONFLICT)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -5,7 +5,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from annotation.audit import record, span_values
@@ -309,12 +309,7 @@ def _commit(annotation, action, before, touched, message) -> EditResult:
 
 def _finish(annotation: Annotation, touched, message) -> EditResult:
     document = annotation.document
-    # Plain rows, not model instances: a long document has hundreds of spans, and every
-    # edit reads them all.
-    rows = annotation.spans.order_by("start").values_list(
-        "start", "end", "label__name", "label_id", "source", "model_version_id", "edited_before_accept"
-    )
-    rows = list(rows)
+    rows = _span_rows(annotation.pk)
     annotation.bio_tags = spans_to_tags(
         document.token_starts, document.token_ends, [(start, end, name) for start, end, name, *_ in rows]
     )
@@ -322,6 +317,28 @@ def _finish(annotation: Annotation, touched, message) -> EditResult:
     annotation.save(update_fields=["bio_tags", "version", "updated_at"])
     after = [[start, end, *provenance] for start, end, _, *provenance in rows]
     return EditResult(annotation, touched, message, after=after)
+
+
+def _span_rows(annotation_id: int) -> list[tuple]:
+    """(start, end, label name, label id, source, model version id, edited) for each span.
+
+    Plain rows, not model instances: a long document has hundreds of spans, and every edit
+    reads them all. The key-share lock on their labels makes a rename (which locks its label
+    for update) wait until this edit commits, or makes this read wait for the rename and then
+    see the new name, so tags are never written with a name renamed meanwhile.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.start, s."end", l.name, s.label_id, s.source, s.model_version_id, s.edited_before_accept
+              FROM {Span._meta.db_table} s JOIN {Label._meta.db_table} l ON l.id = s.label_id
+             WHERE s.annotation_id = %s
+             ORDER BY s.start
+               FOR KEY SHARE OF l
+            """,
+            [annotation_id],
+        )
+        return cursor.fetchall()
 
 
 def _differences(before: list[SpanRow], after: list[SpanRow]) -> list[tuple[int, int]]:

@@ -82,17 +82,43 @@ def add_label(project: Project, name: str) -> Label:
     )
 
 
+def save_label(label: Label, *, actor=None) -> Label:
+    """Add a label, or rename, recolour or re-key one (settings page and API).
+
+    A rename changes what annotations' stored tags say; a database trigger rewrites them in
+    this transaction, whichever path renames. Locking the project and the label first (in
+    the trigger's order) makes imports and edits that use the label finish before the
+    rename, and later ones wait for it.
+    """
+    with transaction.atomic():
+        before = None
+        if label.pk is not None:
+            lock_project(label.project)
+            before = _label_values(Label.objects.select_for_update().get(pk=label.pk))
+        label.save()
+        record(
+            actor, "label.update" if before else "label.create", project_id=label.project_id, obj=label,
+            before=before, after=_label_values(label),
+        )
+    return label
+
+
+def _label_values(label: Label) -> dict:
+    return {"name": label.name, "color": label.color, "hotkey": label.hotkey}
+
+
 class LabelInUse(Exception):
     pass
 
 
-def delete_label(label: Label) -> None:
+def delete_label(label: Label, *, actor=None) -> None:
     """Delete a label no span uses. The row lock makes a span saved meanwhile wait, then fail,
     rather than vanish with the label."""
     with transaction.atomic():
         locked = Label.objects.select_for_update().get(pk=label.pk)
         if locked.spans.exists():
             raise LabelInUse(f"{label.name} is used by spans; relabel or delete them before deleting the label.")
+        record(actor, "label.delete", project_id=locked.project_id, obj=locked, before=_label_values(locked))
         locked.delete()
 
 

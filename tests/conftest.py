@@ -43,6 +43,19 @@ def run_manage(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """After every test that used the database, while its data still exists: every
+    annotation's stored BIO tags must be what its spans say, whatever the test did."""
+    result = yield
+    if "_django_db_helper" in item.fixturenames or item.get_closest_marker("django_db"):
+        from annotation.consistency import stale_annotations
+
+        stale = stale_annotations()
+        assert not stale, "BIO tags disagree with the spans:\n" + "\n".join(map(str, stale))
+    return result
+
+
 @pytest.fixture
 def start_consumer(transactional_db, tmp_path):
     """Start real `manage.py run_huey` processes on the test database; all stop at teardown."""

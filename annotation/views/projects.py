@@ -30,6 +30,7 @@ from annotation.services import (
     create_project,
     delete_label,
     remove_member,
+    save_label,
     set_role,
 )
 
@@ -142,7 +143,7 @@ def label_save(request, project_id, label_id=None):
     label = get_object_or_404(Label, pk=label_id, project=project) if label_id else None
     form = LabelForm(request.POST, instance=label, project=project)
     if form.is_valid():
-        form.save()
+        save_label(form.save(commit=False), actor=request.user)
         messages.success(request, f"Label {form.instance.name} saved.")
     else:
         for field, errors in form.errors.items():
@@ -156,7 +157,7 @@ def label_delete(request, project_id, label_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     label = get_object_or_404(Label, pk=label_id, project=project)
     try:
-        delete_label(label)
+        delete_label(label, actor=request.user)
     except LabelInUse as refused:
         messages.error(request, str(refused))
     else:
