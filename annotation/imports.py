@@ -1,15 +1,15 @@
 """An uploaded file's way in: store it, check it whole, map its labels, import it all or nothing."""
 
-import contextlib
 import logging
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
-import psycopg
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotation.formats.decode import decode_upload
@@ -19,6 +19,7 @@ from annotation.formats.documents import ImportedDocument
 from annotation.formats.errors import FormatError
 from annotation.models import ImportJob, Project
 from annotation.services import import_documents, labels_by_name
+from studio.background import TAKEN, Heartbeat, WorkLost, retrying, stale_before, stale_message
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,28 @@ def start_import(job: ImportJob, *, label_mapping: dict[str, str], create_unmapp
     job.status = ImportJob.Status.QUEUED
     job.progress_total = job.document_count
     job.save(update_fields=["label_mapping", "create_unmapped", "status", "progress_total"])
+    return _run_or_queue(job)
+
+
+def retry_import(job: ImportJob) -> ImportJob:
+    """Import a failed job's stored upload again, with the mapping chosen before."""
+    if job.status != ImportJob.Status.FAILED:
+        raise ImportRejected(f"Only a failed import can be retried; this one is {job.get_status_display().lower()}.")
+    if not job.stored_path or not Path(job.stored_path).is_file():
+        raise ImportRejected(
+            f"The uploaded file was removed {settings.IMPORT_RETENTION_DAYS} days after the import failed; "
+            "upload it again."
+        )
+    retried = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.FAILED).update(
+        status=ImportJob.Status.QUEUED, error="", progress_done=0, heartbeat_at=None, finished_at=None
+    )
+    if not retried:
+        raise ImportRejected("This import was retried already.")
+    job.refresh_from_db()
+    return _run_or_queue(job)
+
+
+def _run_or_queue(job: ImportJob) -> ImportJob:
     if job.size <= settings.IMPORT_INLINE_MAX_BYTES:
         run_import(job.pk)
         job.refresh_from_db()
@@ -125,58 +148,117 @@ def start_import(job: ImportJob, *, label_mapping: dict[str, str], create_unmapp
 
 
 def run_import(job_id: int) -> None:
-    job = ImportJob.objects.select_related("project", "created_by").get(pk=job_id)
-    if job.status not in {ImportJob.Status.QUEUED, ImportJob.Status.RUNNING}:
+    """Import a queued job's file, all or nothing, with heartbeats and progress.
+
+    The job turns succeeded in the import's own transaction, and only while it is still
+    running: an import declared dead meanwhile (its worker paused past the heartbeat
+    timeout) rolls back instead, so "Retry" never doubles it. A connection lost to a
+    database restart starts the import again, for as long as the heartbeat timeout.
+    """
+    now = timezone.now()
+    started = retrying(
+        lambda: ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.QUEUED).update(
+            status=ImportJob.Status.RUNNING, heartbeat_at=now
+        )
+    )
+    if not started:
+        return  # retried or declared dead meanwhile
+    job = retrying(lambda: ImportJob.objects.select_related("project", "created_by").get(pk=job_id))
+    progress = {"done": 0}
+
+    def beat() -> str:
+        running = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING)
+        return "" if running.update(progress_done=progress["done"], heartbeat_at=timezone.now()) else TAKEN
+
+    with Heartbeat(beat) as heartbeat:
+        try:
+            _fmt, documents = parse_file(Path(job.stored_path), job.filename, job.format, job.options)
+            retrying(lambda: _import_job(job, documents, progress, heartbeat))
+        except WorkLost:
+            error = "" if heartbeat.taken else heartbeat.reason
+        except (FormatError, ValueError, OSError, DatabaseError) as failure:
+            error = str(failure)
+        except Exception as failure:  # a bug; the page must still say what happened
+            logger.exception("import %s failed", job.pk)
+            error = f"{type(failure).__name__}: {failure}"
+        else:
+            Path(job.stored_path).unlink(missing_ok=True)
+            return
+    if not error:
+        logger.warning("import %s was declared dead while its worker was away; nothing was imported", job.pk)
         return
-    job.status = ImportJob.Status.RUNNING
-    job.save(update_fields=["status"])
-    path = Path(job.stored_path)
-    try:
-        _fmt, documents = parse_file(path, job.filename, job.format, job.options)
-        with _progress_writer(job.pk) as report_progress:
-            summary = import_documents(
-                job.project,
-                documents,
-                importer=job.created_by,
-                filename=job.filename,
-                label_mapping=job.label_mapping,
-                create_unmapped=job.create_unmapped,
-                on_progress=report_progress,
-            )
-    except (FormatError, ValueError, OSError, DatabaseError) as error:
-        logger.warning("import %s failed: %s", job.pk, error)
-        job.status, job.error = ImportJob.Status.FAILED, str(error)
-    else:
-        job.status, job.summary = ImportJob.Status.SUCCEEDED, summary.as_dict()
-        job.progress_done = job.progress_total
-    job.finished_at = timezone.now()
-    job.save()
-    path.unlink(missing_ok=True)
+    logger.warning("import %s failed: %s", job.pk, error)
+    retrying(
+        lambda: ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.FAILED, error=error, finished_at=timezone.now()
+        )
+    )
 
 
-@contextlib.contextmanager
-def _progress_writer(job_id: int):
-    """Progress goes through a second connection, so it shows while the import's own
-    transaction is still open (the import commits all or nothing)."""
-    if connection.in_atomic_block:  # e.g. inside a test transaction: nothing could see it anyway
-        yield lambda done, total: None
-        return
-    params = connection.get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    last = 0.0
-    with psycopg.connect(autocommit=True, **params) as side:
+def _import_job(job: ImportJob, documents, progress: dict, heartbeat: Heartbeat) -> None:
+    def report(done: int, total: int) -> None:
+        progress["done"] = done
+        heartbeat.check()
 
-        def report(done: int, total: int) -> None:
-            nonlocal last
-            if time.monotonic() - last >= 0.5 or done == total:
-                last = time.monotonic()
-                side.execute(
-                    "UPDATE annotation_importjob SET progress_done = %s WHERE id = %s",
-                    [done, job_id],
-                )
+    with transaction.atomic():
+        summary = import_documents(
+            job.project,
+            documents,
+            importer=job.created_by,
+            filename=job.filename,
+            label_mapping=job.label_mapping,
+            create_unmapped=job.create_unmapped,
+            on_progress=report,
+        )
+        finished = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
+            status=ImportJob.Status.SUCCEEDED, summary=summary.as_dict(), progress_done=job.progress_total,
+            finished_at=timezone.now(),
+        )
+        if not finished:
+            raise WorkLost(TAKEN)  # rolls the import back
 
-        yield report
+
+def fail_stale_imports(project=None) -> int:
+    """Imports whose worker stopped beating end as failed; nothing of them was stored, and
+    their upload stays for "Retry"."""
+    jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale_before())
+    if project is not None:
+        jobs = jobs.filter(project=project)
+    return jobs.update(
+        status=ImportJob.Status.FAILED, error=f"{stale_message()}; nothing was imported", finished_at=timezone.now()
+    )
+
+
+def sweep_uploads() -> list[Path]:
+    """Remove uploads nothing will read again: those of imports that failed longer ago than
+    the retention period, those whose label mapping was never chosen in that time, and,
+    after an hour, files no job names (the `.part` of a killed upload, say)."""
+    directory = Path(settings.MEDIA_ROOT) / "imports"
+    if not directory.is_dir():
+        return []
+    expired = timezone.now() - timedelta(days=settings.IMPORT_RETENTION_DAYS)
+    ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=expired).update(
+        status=ImportJob.Status.FAILED,
+        error=f"The label mapping was not chosen within {settings.IMPORT_RETENTION_DAYS} days; the upload was removed.",
+        finished_at=timezone.now(),
+    )
+    jobs = dict(ImportJob.objects.values_list("stored_path", "pk"))
+    wanted = set(
+        ImportJob.objects.filter(
+            Q(status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+            | Q(status=ImportJob.Status.FAILED, finished_at__gte=expired)
+        ).values_list("stored_path", flat=True)
+    )
+    an_hour_ago = time.time() - 3600
+    removed = []
+    for path in directory.iterdir():
+        if str(path) in wanted or (str(path) not in jobs and path.stat().st_mtime > an_hour_ago):
+            continue
+        path.unlink(missing_ok=True)
+        removed.append(path)
+    if removed:
+        logger.info("removed %d uploads nothing will read again", len(removed))
+    return removed
 
 
 @transaction.atomic

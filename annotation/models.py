@@ -1,3 +1,5 @@
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, RangeOperators
@@ -244,6 +246,7 @@ class ImportJob(models.Model):
     progress_total = models.PositiveIntegerField(default=0)
     summary = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -252,6 +255,10 @@ class ImportJob(models.Model):
 
     def __str__(self):
         return self.filename
+
+    @property
+    def can_retry(self):
+        return self.status == self.Status.FAILED and bool(self.stored_path) and Path(self.stored_path).is_file()
 
     @property
     def is_finished(self):

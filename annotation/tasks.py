@@ -1,7 +1,8 @@
 import logging
 
+from django.db import close_old_connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from annotation import consistency, imports
 
@@ -21,3 +22,20 @@ def check_annotations_task() -> None:
         logger.error("BIO tags disagree with the spans: %s", mismatch)
     if stale:
         consistency.repair(stale)
+
+
+@db_periodic_task(crontab(minute="*"))
+def fail_stale_imports_task() -> None:
+    imports.fail_stale_imports()
+
+
+@db_periodic_task(crontab(minute="41"))
+def sweep_uploads_task() -> None:
+    imports.sweep_uploads()
+
+
+@on_startup()
+def recover_imports_of_stopped_workers() -> None:
+    imports.fail_stale_imports()
+    imports.sweep_uploads()
+    close_old_connections()

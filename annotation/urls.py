@@ -18,6 +18,7 @@ urlpatterns = [
     path("projects/<int:project_id>/import/", views.import_upload, name="import_upload"),
     path("projects/<int:project_id>/imports/<int:job_id>/", views.import_job, name="import_job"),
     path("projects/<int:project_id>/imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),
+    path("projects/<int:project_id>/imports/<int:job_id>/retry/", views.import_retry, name="import_retry"),
     path("projects/<int:project_id>/export/", views.export_download, name="export_download"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
     path("projects/<int:project_id>/documents/<int:document_id>/", labelling.annotate, name="annotate"),

@@ -5,6 +5,8 @@ import time
 from django.db import DatabaseError, connection
 from huey.contrib.djhuey import HUEY
 
+from studio.background import first_line
+
 WORKER_HEARTBEAT_KEY = "studio:worker-heartbeat"
 
 
@@ -14,7 +16,7 @@ def check_database() -> dict:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as error:
-        return {"ok": False, "error": f"database unreachable: {_first_line(error)}"}
+        return {"ok": False, "error": f"database unreachable: {first_line(error)}"}
     return {"ok": True}
 
 
@@ -23,7 +25,7 @@ def check_queue() -> dict:
         pending = HUEY.pending_count()
         last_beat = HUEY.get(WORKER_HEARTBEAT_KEY, peek=True)
     except Exception as error:  # each storage backend raises its own client's errors
-        return {"ok": False, "error": f"queue unreachable: {_first_line(error)}"}
+        return {"ok": False, "error": f"queue unreachable: {first_line(error)}"}
     seen = round(time.time() - last_beat) if last_beat else None
     return {
         "ok": True,
@@ -36,7 +38,3 @@ def check_queue() -> dict:
 def report() -> dict:
     database, queue = check_database(), check_queue()
     return {"ok": database["ok"] and queue["ok"], "database": database, "queue": queue}
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "studio.outage.DatabaseOutageMiddleware",
 ]
 
 if not DEBUG:  # runserver serves static files itself in development
@@ -154,8 +155,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000_000
 
 PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 100_000, minimum=1)
 TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
-# A running run whose worker has been silent this long is marked failed.
-TRAINING_HEARTBEAT_TIMEOUT = env_int("TRAINING_HEARTBEAT_TIMEOUT", 120, minimum=2)
+# Background work (training runs, imports, pre-annotation) beats this often; work silent
+# for HEARTBEAT_TIMEOUT seconds counts as dead and is marked failed. A worker also retries
+# its database writes through an outage for that long.
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 1, minimum=1)
+HEARTBEAT_TIMEOUT = env_int("HEARTBEAT_TIMEOUT", 120, minimum=2)
+if HEARTBEAT_TIMEOUT < 2 * HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        f"HEARTBEAT_TIMEOUT={HEARTBEAT_TIMEOUT} must be at least twice HEARTBEAT_SECONDS={HEARTBEAT_SECONDS}"
+    )
+# Uploaded files of failed imports are kept this long for "Retry", then removed.
+IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7, minimum=1)
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

@@ -5,6 +5,8 @@ from django.urls import include, path
 from studio import views
 from studio.accounts import ThrottledAuthenticationForm
 
+handler500 = "studio.outage.server_error"
+
 urlpatterns = [
     path("api/v1/", include("studio.api_urls")),
     path("", include("annotation.urls")),

@@ -16,8 +16,7 @@ from training.models import ModelVersion, TrainingRun
 
 def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> TrainingRun:
     project = project_for(request.user, project_id, role)
-    runs = TrainingRun.objects.select_related("started_by", "model_version")
-    return get_object_or_404(runs, pk=run_id, project=project)
+    return get_object_or_404(services.runs_of(project).select_related("started_by", "model_version"), pk=run_id)
 
 
 @extend_schema(tags=["training"])
@@ -28,7 +27,7 @@ class RunList(APIView):
     )
     def get(self, request, project_id):
         project = project_for(request.user, project_id)
-        runs = TrainingRun.objects.filter(project=project).select_related("started_by", "model_version")
+        runs = services.runs_of(project).select_related("started_by", "model_version")
         return paginated(self, request, runs.order_by("-created_at", "-id"), shapes.RunSerializer)
 
     @extend_schema(

@@ -64,11 +64,20 @@ class ModelVersion(models.Model):
     artifact_path = models.CharField(max_length=500)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
-    # Pre-annotation of the project's unfinished documents with this version.
-    preannotation_status = models.CharField(max_length=20, blank=True)
+    class Preannotation(models.TextChoices):
+        """Pre-annotation of the project's unfinished documents with this version."""
+
+        NOT_REQUESTED = "", "Not requested"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    preannotation_status = models.CharField(max_length=20, choices=Preannotation, blank=True)
     preannotation_done = models.PositiveIntegerField(default=0)
     preannotation_total = models.PositiveIntegerField(default=0)
     preannotation_error = models.TextField(blank=True)
+    preannotation_heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

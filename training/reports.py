@@ -1,7 +1,9 @@
 """What the run pages show: progress with charts, and the per-label report of a finished run."""
 
+from django.conf import settings
 from django.urls import reverse
 
+from studio.background import silent_seconds
 from training.charts import line_chart
 from training.models import ModelVersion, TrainingRun
 from training.suggestions import statistics
@@ -17,6 +19,8 @@ def progress_context(run: TrainingRun) -> dict:
     eta = progress.get("eta_seconds")
     return {
         "progress": progress,
+        "silent_seconds": silent_seconds(run.heartbeat_at) if run.status == TrainingRun.Status.RUNNING else None,
+        "heartbeat_timeout": settings.HEARTBEAT_TIMEOUT,
         "eta": _duration(eta) if eta is not None and run.is_active else None,
         "elapsed": _duration(progress.get("elapsed_seconds")),
         "loss_chart": line_chart([("training loss", losses, LOSS_COLOUR)], title="Training loss by step", x_label="step"),

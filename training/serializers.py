@@ -33,7 +33,7 @@ class RunSerializer(serializers.ModelSerializer):
         model = TrainingRun
         fields = [
             "id", "status", "percent", "started_by", "hyperparameters", "base_model", "warnings", "error",
-            "cancel_requested", "created_at", "started_at", "finished_at", "model_version", "micro_f1",
+            "cancel_requested", "created_at", "started_at", "heartbeat_at", "finished_at", "model_version", "micro_f1",
         ]
 
     def get_model_version(self, run) -> int | None:

@@ -1,21 +1,22 @@
 """Training runs and model versions: start, execute (in the worker), cancel, activate, clean up."""
 
 import logging
+import re
 import shutil
-import time
 from collections import Counter
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Case, When
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from annotation.audit import record
 from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
 from annotation.services import lock_project
+from studio.background import CANCELLED, STALE, TAKEN, Heartbeat, retrying, stale_before, stale_message
 from training.base_model import default_base_model
 from training.models import ModelVersion, TrainingRun
 from training.pipeline import (
@@ -116,6 +117,7 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
     except (TypeError, ValueError) as error:
         raise TrainingRefused(f"Bad hyperparameters: {error}") from None
     _annotations, warnings = check_training_data(project)
+    fail_stale_runs(project)  # a dead run must not refuse this one
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(
@@ -153,39 +155,59 @@ def run_directory(run: TrainingRun) -> Path:
 def execute_run(run_id: int, *, echo=None) -> None:
     """The worker's side of a run: train with progress and heartbeats, then record the outcome.
 
+    The run is this worker's only while it is running: a run marked failed meanwhile (no
+    heartbeat, say while the worker was paused) or cancelled stops at the next step, and a
+    result that comes too late is discarded rather than registered.
+
     `echo`, when given, also receives every pipeline Progress (the shell command prints them).
     """
-    started = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.RUNNING, started_at=timezone.now(), heartbeat_at=timezone.now()
+    now = timezone.now()
+    started = retrying(
+        lambda: TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.RUNNING, started_at=now, heartbeat_at=now
+        )
     )
     if not started:
         return  # cancelled while queued, or taken by another worker
-    run = TrainingRun.objects.select_related("project").get(pk=run_id)
+    run = retrying(lambda: TrainingRun.objects.select_related("project").get(pk=run_id))
     reporter = _ProgressReporter(run.pk, echo)
-    try:
-        annotations, _warnings = check_training_data(run.project)
-        snapshot = [
-            {"document": a.document_id, "annotation": a.pk, "version": a.version} for a in annotations
-        ]
-        TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot)
-        result = train(
-            training_documents(annotations),
-            list(run.project.labels.values_list("name", flat=True)),
-            Hyperparameters.from_dict(run.hyperparameters),
-            base_model=run.base_model or base_model(),
-            output_dir=run_directory(run),
-            on_progress=reporter.progress,
-            should_stop=reporter.should_stop,
-        )
-    except TrainingCancelled:
-        _finish(run.pk, TrainingRun.Status.CANCELLED, progress=reporter.snapshot())
-    except (TrainingRefused, TrainingDataError, ValueError, OSError) as error:
-        _finish(run.pk, TrainingRun.Status.FAILED, error=str(error), progress=reporter.snapshot())
-    except Exception as error:  # a bug or the machine; the page must still say what happened
-        logger.exception("training run %s failed", run.pk)
-        _finish(run.pk, TrainingRun.Status.FAILED, error=f"{type(error).__name__}: {error}", progress=reporter.snapshot())
+    outcome = None  # (status, error) when the run did not produce a model
+    with Heartbeat(reporter.beat) as heartbeat:
+        try:
+            result = _train(run, reporter, heartbeat)
+        except TrainingCancelled:
+            outcome = (TrainingRun.Status.CANCELLED, "")
+        except (TrainingRefused, TrainingDataError, ValueError, OSError) as error:
+            outcome = (TrainingRun.Status.FAILED, str(error))
+        except Exception as error:  # a bug, the machine or the database; the page must still say what
+            logger.exception("training run %s failed", run.pk)
+            outcome = (TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}")
+    if heartbeat.taken:
+        retrying(lambda: _discard_late_result(run))
+        return
+    if heartbeat.database_gone:
+        outcome = (TrainingRun.Status.FAILED, heartbeat.reason)
+    if outcome is None:
+        retrying(lambda: _succeed(run, result, reporter.snapshot()))
     else:
-        _succeed(run, result, reporter.snapshot())
+        status, error = outcome
+        retrying(lambda: _finish_unsuccessfully(run, status, error, reporter.snapshot()))
+
+
+def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):
+    annotations, _warnings = retrying(lambda: check_training_data(run.project))
+    snapshot = [{"document": a.document_id, "annotation": a.pk, "version": a.version} for a in annotations]
+    retrying(lambda: TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot))
+    labels = retrying(lambda: list(run.project.labels.values_list("name", flat=True)))
+    return train(
+        training_documents(annotations),
+        labels,
+        Hyperparameters.from_dict(run.hyperparameters),
+        base_model=run.base_model or base_model(),
+        output_dir=run_directory(run),
+        on_progress=reporter.progress,
+        should_stop=heartbeat.stopped.is_set,
+    )
 
 
 def _succeed(run: TrainingRun, result, progress: dict) -> None:
@@ -200,7 +222,11 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
         "runtime": result.runtime,
     }
     with transaction.atomic():
-        _finish(run.pk, TrainingRun.Status.SUCCEEDED, metrics=metrics, progress=progress)
+        if not _finish(run.pk, TrainingRun.Status.SUCCEEDED, metrics=metrics, progress=progress):
+            if ModelVersion.objects.filter(run=run.pk).exists():
+                return  # this very write committed before its connection dropped
+            _discard_late_result(run)
+            return
         version = ModelVersion.objects.create(project=run.project, run=run, artifact_path=str(result.model_dir))
         active = ModelVersion.objects.filter(project=run.project, is_active=True).select_related("run").first()
         score = _micro_f1(version.run)
@@ -209,30 +235,56 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
             activate(version)
 
 
+def _finish_unsuccessfully(run: TrainingRun, status: str, error: str, progress: dict) -> None:
+    if _finish(run.pk, status, error=error, progress=progress):
+        return
+    if status == TrainingRun.Status.FAILED:
+        # Declared dead while it was failing for a reason of its own (the database was down
+        # longer than the heartbeat timeout, say): the real reason says more.
+        TrainingRun.objects.filter(pk=run.pk, status=status, error__startswith=STALE).update(error=error)
+    sweep_run_leftovers([run.pk])
+
+
+def _discard_late_result(run: TrainingRun) -> None:
+    current = TrainingRun.objects.get(pk=run.pk)
+    logger.warning(
+        "run %s is %s (%s) and no longer this worker's: its result is discarded",
+        run.pk, current.status, current.error or "no error",
+    )
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.FAILED).exclude(
+        error__contains=LATE_NOTE
+    ).update(error=Concat(F("error"), Value(LATE_NOTE)))
+    sweep_run_leftovers([run.pk])
+
+
+LATE_NOTE = " The worker came back later; what it produced was discarded."
+
+
 def _micro_f1(run: TrainingRun) -> float:
     run.refresh_from_db(fields=["metrics"])
     evaluation = (run.metrics or {}).get("evaluation") or {}
     return evaluation.get("micro", {}).get("f1", 0.0)
 
 
-def _finish(run_id: int, status: str, *, error="", metrics=None, progress=None) -> None:
+def _finish(run_id: int, status: str, *, error="", metrics=None, progress=None) -> bool:
+    """End a running run; False when it is not running any more (failed, cancelled or finished
+    elsewhere), in which case nothing changes."""
     fields = {"status": status, "finished_at": timezone.now(), "error": error}
     if metrics is not None:
         fields["metrics"] = metrics
     if progress is not None:
         fields["progress"] = progress
-    TrainingRun.objects.filter(pk=run_id).update(**fields)
+    return TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.RUNNING).update(**fields) == 1
 
 
 class _ProgressReporter:
-    """Writes progress and the heartbeat at most once a second, and checks for cancel."""
+    """Keeps the latest progress for the heartbeat to write, which also learns of cancels."""
 
     def __init__(self, run_id: int, echo=None):
         self.run_id = run_id
         self.echo = echo
         self.losses: list[tuple[int, float]] = []
         self.latest: dict = {}
-        self.last_write = 0.0
 
     def progress(self, progress) -> None:
         if progress.loss is not None and progress.phase == "train":
@@ -240,33 +292,73 @@ class _ProgressReporter:
         self.latest = progress.to_dict()
         if self.echo:
             self.echo(progress)
-        if time.monotonic() - self.last_write >= 1.0 or progress.phase == "evaluated":
-            self._write()
-
-    def should_stop(self) -> bool:
-        if time.monotonic() - self.last_write >= 1.0:
-            self._write()
-        return TrainingRun.objects.filter(pk=self.run_id, cancel_requested=True).exists()
 
     def snapshot(self) -> dict:
         stride = max(1, len(self.losses) // LOSS_POINTS)
         return {**self.latest, "loss": self.losses[::stride]}
 
-    def _write(self) -> None:
-        self.last_write = time.monotonic()
-        TrainingRun.objects.filter(pk=self.run_id).update(
-            progress=self.snapshot(), heartbeat_at=timezone.now()
+    def beat(self) -> str:
+        running = TrainingRun.objects.filter(pk=self.run_id, status=TrainingRun.Status.RUNNING)
+        if not running.update(progress=self.snapshot(), heartbeat_at=timezone.now()):
+            return TAKEN
+        return CANCELLED if running.filter(cancel_requested=True).exists() else ""
+
+
+def runs_of(project: Project):
+    """The project's runs, as they really are: a run whose worker died shows as failed."""
+    fail_stale_runs(project)
+    return TrainingRun.objects.filter(project=project)
+
+
+def fail_stale_runs(project=None) -> int:
+    """Runs whose worker stopped beating (killed, paused, machine lost) end as failed, and
+    what they left on disk goes. The worker calls this every minute; pages and the API call
+    it for their project, so a dead run is seen on time even with no worker alive."""
+    runs = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=stale_before())
+    if project is not None:
+        runs = runs.filter(project=project)
+    failed = [
+        pk for pk in runs.values_list("pk", flat=True)
+        if runs.filter(pk=pk).update(
+            status=TrainingRun.Status.FAILED, error=stale_message(), finished_at=timezone.now()
         )
+    ]
+    if failed:
+        logger.warning("runs %s failed: %s", failed, stale_message())
+        sweep_run_leftovers(failed)
+    return len(failed)
 
 
-def fail_stale_runs() -> int:
-    """Runs whose worker stopped beating (killed, machine lost) end as failed."""
-    limit = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_TIMEOUT)
-    return TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING, heartbeat_at__lt=limit).update(
-        status=TrainingRun.Status.FAILED,
-        error="worker stopped: no heartbeat from the training worker",
-        finished_at=timezone.now(),
+PARTIAL = re.compile(r"^\.run-(\d+)\.partial-")
+FINAL = re.compile(r"^run-(\d+)$")
+
+
+def sweep_run_leftovers(run_ids=None) -> list[Path]:
+    """Remove model folders no model version uses, of runs that are not running: half-written
+    `.run-N.partial-*` folders of a killed save, and whole `run-N` folders of runs that failed
+    after saving. Only those of `run_ids` when given; the worker sweeps all at start-up."""
+    root = Path(settings.MODELS_ROOT)
+    folders = []
+    for folder in root.glob("project-*/*"):
+        match = PARTIAL.match(folder.name) or FINAL.match(folder.name)
+        if match and folder.is_dir() and (run_ids is None or int(match[1]) in run_ids):
+            folders.append((int(match[1]), folder))
+    if not folders:
+        return []
+    running = set(
+        TrainingRun.objects.filter(pk__in={pk for pk, _ in folders}, status=TrainingRun.Status.RUNNING)
+        .values_list("pk", flat=True)
     )
+    registered = set(ModelVersion.objects.filter(run__in={pk for pk, _ in folders}).values_list("run_id", flat=True))
+    removed = []
+    for run_id, folder in folders:
+        partial = folder.name.startswith(".")
+        if run_id not in running and (partial or run_id not in registered):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    if removed:
+        logger.info("removed model folders nothing uses: %s", ", ".join(map(str, removed)))
+    return removed
 
 
 @transaction.atomic
@@ -282,7 +374,8 @@ def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
         is_active=False
     )
     ModelVersion.objects.filter(pk=version.pk).update(
-        is_active=True, preannotation_status="queued" if preannotate else ""
+        is_active=True,
+        preannotation_status=ModelVersion.Preannotation.QUEUED if preannotate else ModelVersion.Preannotation.NOT_REQUESTED,
     )
     if preannotate:
         from training.tasks import preannotate_task

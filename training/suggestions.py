@@ -9,11 +9,13 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation import editing
+from studio.background import TAKEN, Heartbeat, WorkLost, retrying, stale_before, stale_message
 from annotation.models import Annotation, Document, Label, Project, Span
 from training.models import DocumentScore, ModelVersion, Suggestion
 
 logger = logging.getLogger(__name__)
 BATCH = 16
+Preannotation = ModelVersion.Preannotation
 FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
@@ -152,37 +154,58 @@ def preannotate(version_id: int) -> None:
     the model is about each one (for active learning)."""
     from training.inference import load_predictor
 
-    version = ModelVersion.objects.select_related("project").get(pk=version_id)
-    documents = documents_to_preannotate(version.project)
-    labels = {label.name: label for label in version.project.labels.all()}
-    ModelVersion.objects.filter(pk=version.pk).update(
-        preannotation_status="running", preannotation_done=0,
-        preannotation_total=documents.count(), preannotation_error="",
-    )
-    try:
-        predictor = load_predictor(version.artifact_path)
-        done = 0
-        batch: list[Document] = []
-        for document in documents.iterator(chunk_size=200):
-            batch.append(document)
-            if len(batch) == BATCH:
-                _store_predictions(version, batch, predictor, labels)
-                done += len(batch)
-                batch = []
-                ModelVersion.objects.filter(pk=version.pk).update(preannotation_done=done)
-        if batch:
-            _store_predictions(version, batch, predictor, labels)
-            done += len(batch)
-    except Exception as error:  # the page must say why suggestions are missing
-        logger.exception("pre-annotation with model %s failed", version.pk)
-        ModelVersion.objects.filter(pk=version.pk).update(
-            preannotation_status="failed", preannotation_error=f"{type(error).__name__}: {error}"
+    version = retrying(lambda: ModelVersion.objects.select_related("project").get(pk=version_id))
+    ids = retrying(lambda: list(documents_to_preannotate(version.project).values_list("pk", flat=True)))
+    labels = retrying(lambda: {label.name: label for label in version.project.labels.all()})
+    retrying(
+        lambda: ModelVersion.objects.filter(pk=version.pk).update(
+            preannotation_status=Preannotation.RUNNING, preannotation_done=0, preannotation_total=len(ids),
+            preannotation_error="", preannotation_heartbeat_at=timezone.now(),
         )
-        return
-    ModelVersion.objects.filter(pk=version.pk).update(preannotation_status="done", preannotation_done=done)
+    )
+    progress = {"done": 0}
+
+    def beat() -> str:
+        running = ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING)
+        updated = running.update(preannotation_done=progress["done"], preannotation_heartbeat_at=timezone.now())
+        return "" if updated else TAKEN
+
+    with Heartbeat(beat) as heartbeat:
+        try:
+            predictor = load_predictor(version.artifact_path)
+            for first in range(0, len(ids), BATCH):
+                heartbeat.check()
+                batch = ids[first : first + BATCH]
+                retrying(lambda: _store_predictions(version, Document.objects.filter(pk__in=batch).order_by("pk"), predictor, labels))
+                progress["done"] += len(batch)
+        except WorkLost:
+            if heartbeat.taken:
+                logger.warning("pre-annotation with model %s was taken from this worker; it stops", version.pk)
+                return
+            error = heartbeat.reason
+        except Exception as failure:  # the page must say why suggestions are missing
+            logger.exception("pre-annotation with model %s failed", version.pk)
+            error = f"{type(failure).__name__}: {failure}"
+        else:
+            error = ""
+    status, done = (Preannotation.FAILED, progress["done"]) if error else (Preannotation.DONE, len(ids))
+    retrying(
+        lambda: ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING).update(
+            preannotation_status=status, preannotation_done=done, preannotation_error=error
+        )
+    )
+
+
+def fail_stale_preannotations(project=None) -> int:
+    """Pre-annotation whose worker stopped beating ends as failed (the page offers to retry)."""
+    versions = ModelVersion.objects.filter(preannotation_status=Preannotation.RUNNING, preannotation_heartbeat_at__lt=stale_before())
+    if project is not None:
+        versions = versions.filter(project=project)
+    return versions.update(preannotation_status=Preannotation.FAILED, preannotation_error=stale_message())
 
 
 def _store_predictions(version, documents, predictor, labels) -> None:
+    documents = list(documents)
     predictions = predictor.predict_many(
         [(d.text, d.token_starts, d.token_ends) for d in documents]
     )

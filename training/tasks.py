@@ -1,3 +1,4 @@
+from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
@@ -15,13 +16,15 @@ def preannotate_task(version_id: int) -> None:
 
 
 @db_periodic_task(crontab(minute="*"))
-def fail_stale_runs_task() -> None:
+def fail_stale_work_task() -> None:
     services.fail_stale_runs()
+    suggestions.fail_stale_preannotations()
 
 
 @on_startup()
-def fail_runs_of_stopped_workers() -> None:
-    from django.db import close_old_connections
-
+def recover_from_stopped_workers() -> None:
+    """A worker killed mid-run left its runs running and half-written model folders behind."""
     services.fail_stale_runs()
+    suggestions.fail_stale_preannotations()
+    services.sweep_run_leftovers()
     close_old_connections()

@@ -15,7 +15,7 @@ from training.models import ModelVersion, TrainingRun
 def train(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     form = TrainingForm(request.POST or None)
-    active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE_STATUSES).first()
+    active = services.runs_of(project).filter(status__in=TrainingRun.ACTIVE_STATUSES).first()
     refusal, warnings, status = None, [], 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -42,7 +42,7 @@ def runs(request, project_id):
     project = project_for(request.user, project_id)
     context = {
         "project": project,
-        "runs": TrainingRun.objects.filter(project=project).select_related("started_by", "model_version"),
+        "runs": services.runs_of(project).select_related("started_by", "model_version"),
     }
     return render(request, "training/runs.html", context)
 
@@ -50,7 +50,7 @@ def runs(request, project_id):
 @require_GET
 def run_detail(request, project_id, run_id):
     project = project_for(request.user, project_id)
-    run = get_object_or_404(TrainingRun.objects.select_related("model_version"), pk=run_id, project=project)
+    run = get_object_or_404(services.runs_of(project).select_related("model_version"), pk=run_id)
     context = {"project": project, "run": run, **reports.run_context(run)}
     return render(request, "training/run.html", context)
 
@@ -58,7 +58,7 @@ def run_detail(request, project_id, run_id):
 @require_GET
 def run_progress(request, project_id, run_id):
     project = project_for(request.user, project_id)
-    run = get_object_or_404(TrainingRun, pk=run_id, project=project)
+    run = get_object_or_404(services.runs_of(project), pk=run_id)
     context = {"project": project, "run": run, **reports.progress_context(run)}
     response = render(request, "training/partials/run_progress.html", context)
     if not run.is_active:

@@ -21,7 +21,14 @@ from annotation.forms import (
     ProjectForm,
     UploadForm,
 )
-from annotation.imports import ImportRejected, check_size, start_import, store_upload
+from annotation.imports import (
+    ImportRejected,
+    check_size,
+    fail_stale_imports,
+    retry_import,
+    start_import,
+    store_upload,
+)
 from annotation.models import Annotation, AuditEntry, Document, ImportJob, Label, Membership
 from annotation.services import (
     LabelInUse,
@@ -33,6 +40,7 @@ from annotation.services import (
     save_label,
     set_role,
 )
+from studio.background import silent_seconds
 
 DOCUMENTS_PER_PAGE = 50
 
@@ -211,33 +219,56 @@ def _limits():
     return {"max_mb": settings.IMPORT_MAX_BYTES // 1_000_000}
 
 
+def _import_job(request, project_id, job_id) -> ImportJob:
+    project = project_for(request.user, project_id, Role.ADMIN)
+    fail_stale_imports(project)  # an import whose worker died shows as failed, with Retry
+    return get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project=project)
+
+
 @require_http_methods(["GET", "POST"])
 def import_job(request, project_id, job_id):
-    project = project_for(request.user, project_id, Role.ADMIN)
-    job = get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project=project)
+    job = _import_job(request, project_id, job_id)
+    project = job.project
     mapping_form = None
     if job.status == ImportJob.Status.UPLOADED:
         mapping_form = LabelMappingForm(request.POST or None, job=job)
         if request.method == "POST" and mapping_form.is_valid():
             start_import(job, label_mapping=mapping_form.mapping(), create_unmapped=False)
             return redirect("import_job", job.project_id, job.pk)
-    context = {
-        "project": project,
-        "job": job,
-        "mapping_form": mapping_form,
-        "format_label": FORMATS.get(job.format, job.format),
-    }
+    elif request.method == "POST":  # the mapping sent again, from a stale page or a second click
+        messages.info(request, f"{job.filename} is {job.get_status_display().lower()} already; its progress is below.")
+        return redirect("import_job", job.project_id, job.pk)
+    context = {**_import_context(job), "mapping_form": mapping_form, "format_label": FORMATS.get(job.format, job.format)}
     return render(request, "annotation/import_job.html", context)
+
+
+def _import_context(job: ImportJob) -> dict:
+    running = job.status == ImportJob.Status.RUNNING
+    return {
+        "project": job.project,
+        "job": job,
+        "silent_seconds": silent_seconds(job.heartbeat_at) if running else None,
+        "heartbeat_timeout": settings.HEARTBEAT_TIMEOUT,
+    }
 
 
 @require_GET
 def import_progress(request, project_id, job_id):
-    project = project_for(request.user, project_id, Role.ADMIN)
-    job = get_object_or_404(ImportJob, pk=job_id, project=project)
-    response = render(request, "annotation/partials/import_progress.html", {"job": job, "project": project})
+    job = _import_job(request, project_id, job_id)
+    response = render(request, "annotation/partials/import_progress.html", _import_context(job))
     if job.is_finished:
         response["HX-Refresh"] = "true"  # swap the finished summary in, with its links
     return response
+
+
+@require_POST
+def import_retry(request, project_id, job_id):
+    job = _import_job(request, project_id, job_id)
+    try:
+        retry_import(job)
+    except ImportRejected as refused:
+        messages.error(request, str(refused))
+    return redirect("import_job", job.project_id, job.pk)
 
 
 @require_GET

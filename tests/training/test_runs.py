@@ -187,7 +187,7 @@ def test_cancel_stops_a_running_run(admin, tiny_settings, huey_consumer):
 
 def test_a_killed_worker_fails_its_run_and_training_works_again(admin, tiny_settings, start_consumer):
     project = annotated_project(admin)
-    fast_heartbeat = {"TRAINING_HEARTBEAT_TIMEOUT": "3"}
+    fast_heartbeat = {"HEARTBEAT_TIMEOUT": "3"}
     doomed = start_consumer(**fast_heartbeat)
     run = services.start_run(project, admin, LONG)
     wait_for_steps(run)
