@@ -19,7 +19,7 @@ from annotation.formats.documents import ImportedDocument
 from annotation.formats.errors import FormatError
 from annotation.models import ImportJob, Project
 from annotation.services import import_documents, labels_by_name
-from studio.background import TAKEN, Heartbeat, WorkLost, retrying, stale_before, stale_message
+from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 
 logger = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def run_import(job_id: int) -> None:
         logger.warning("import %s was declared dead while its worker was away; nothing was imported", job.pk)
         return
     logger.warning("import %s failed: %s", job.pk, error)
-    retrying(
+    recording(
         lambda: ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
             status=ImportJob.Status.FAILED, error=error, finished_at=timezone.now()
         )
@@ -237,18 +237,20 @@ def sweep_uploads() -> list[Path]:
     if not directory.is_dir():
         return []
     expired = timezone.now() - timedelta(days=settings.IMPORT_RETENTION_DAYS)
-    ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=expired).update(
+    never_mapped = ImportJob.objects.filter(status=ImportJob.Status.UPLOADED, created_at__lt=expired)
+    abandoned = set(never_mapped.values_list("stored_path", flat=True))
+    never_mapped.update(
         status=ImportJob.Status.FAILED,
         error=f"The label mapping was not chosen within {settings.IMPORT_RETENTION_DAYS} days; the upload was removed.",
         finished_at=timezone.now(),
     )
-    jobs = dict(ImportJob.objects.values_list("stored_path", "pk"))
+    jobs = set(ImportJob.objects.values_list("stored_path", flat=True))
     wanted = set(
         ImportJob.objects.filter(
             Q(status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
             | Q(status=ImportJob.Status.FAILED, finished_at__gte=expired)
         ).values_list("stored_path", flat=True)
-    )
+    ) - abandoned
     an_hour_ago = time.time() - 3600
     removed = []
     for path in directory.iterdir():

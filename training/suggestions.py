@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotation import editing
-from studio.background import TAKEN, Heartbeat, WorkLost, retrying, stale_before, stale_message
+from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 from annotation.models import Annotation, Document, Label, Project, Span
 from training.models import DocumentScore, ModelVersion, Suggestion
 
@@ -189,7 +189,7 @@ def preannotate(version_id: int) -> None:
         else:
             error = ""
     status, done = (Preannotation.FAILED, progress["done"]) if error else (Preannotation.DONE, len(ids))
-    retrying(
+    recording(
         lambda: ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING).update(
             preannotation_status=status, preannotation_done=done, preannotation_error=error
         )

@@ -51,6 +51,7 @@ def runs(request, project_id):
 def run_detail(request, project_id, run_id):
     project = project_for(request.user, project_id)
     run = get_object_or_404(services.runs_of(project).select_related("model_version"), pk=run_id)
+    suggestions.fail_stale_preannotations(project)
     context = {"project": project, "run": run, **reports.run_context(run)}
     return render(request, "training/run.html", context)
 
@@ -129,5 +130,6 @@ def try_it_predict(request, project_id):
 @require_GET
 def preannotation_progress(request, project_id, version_id):
     project = project_for(request.user, project_id)
+    suggestions.fail_stale_preannotations(project)
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     return render(request, "training/partials/preannotation.html", {"project": project, "version": version})

