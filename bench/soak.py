@@ -133,7 +133,8 @@ def main(argv=None) -> int:
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings", "DEBUG": "true"}
+    # Conflicts (409) are part of the test; the server need not log each one.
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings", "DEBUG": "true", "LOG_LEVEL": "ERROR"}
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "studio.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
          "--timeout", "60", "--log-level", "warning"],

@@ -150,7 +150,7 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
 
 
 def cancel_run(run: TrainingRun) -> None:
-    """A queued run is cancelled now; a running one stops within one training step."""
+    """A queued run is cancelled now; a running one at its next heartbeat, within about a second."""
     TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
         status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
     )
