@@ -224,9 +224,7 @@ def fail_stale_imports(project=None) -> int:
     jobs = ImportJob.objects.filter(status=ImportJob.Status.RUNNING, heartbeat_at__lt=stale_before())
     if project is not None:
         jobs = jobs.filter(project=project)
-    return jobs.update(
-        status=ImportJob.Status.FAILED, error=f"{stale_message()}; nothing was imported", finished_at=timezone.now()
-    )
+    return jobs.update(status=ImportJob.Status.FAILED, error=stale_message(), finished_at=timezone.now())
 
 
 def sweep_uploads() -> list[Path]:

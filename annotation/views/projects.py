@@ -222,7 +222,9 @@ def _limits():
 def _import_job(request, project_id, job_id) -> ImportJob:
     project = project_for(request.user, project_id, Role.ADMIN)
     fail_stale_imports(project)  # an import whose worker died shows as failed, with Retry
-    return get_object_or_404(ImportJob.objects.select_related("project"), pk=job_id, project=project)
+    job = get_object_or_404(ImportJob, pk=job_id, project=project)
+    job.project = project  # with the visitor's role, for the page's tabs
+    return job
 
 
 @require_http_methods(["GET", "POST"])
