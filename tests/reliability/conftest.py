@@ -1,7 +1,8 @@
 import pytest
 
 from tests.faults import embedded_pgdata, reconnect
-from tests.training.conftest import tiny_bert  # noqa: F401  (the fixture, for these tests too)
+from tests.training.conftest import tiny_bert  # noqa: F401  (fixtures, for these tests too)
+from tests.training.test_runs import tiny_settings  # noqa: F401
 
 TIMEOUT = 3  # seconds without a heartbeat before work counts as dead
 

@@ -21,8 +21,7 @@ from training.models import ModelVersion, TrainingRun
 MEDIUM = {"epochs": 20, "batch_size": 2, "max_length": 32, "patience": 0}
 
 
-def test_a_paused_worker_declared_dead_stays_dead(client, admin, settings, tiny_bert, fast_heartbeat, start_consumer):
-    settings.BASE_MODEL = tiny_bert
+def test_a_paused_worker_declared_dead_stays_dead(client, admin, tiny_settings, fast_heartbeat, start_consumer):
     project = annotated_project(admin)
     paused = start_consumer(**fast_heartbeat)
     first = services.start_run(project, admin, LONG)
@@ -54,8 +53,7 @@ def test_a_paused_worker_declared_dead_stays_dead(client, admin, settings, tiny_
     wait_for(lambda: "no longer this worker's: its result is discarded" in paused.log_path.read_text(), timeout=10)
 
 
-def test_a_killed_run_is_declared_dead_on_time_with_no_worker_alive(client, admin, settings, tiny_bert, fast_heartbeat, start_consumer):
-    settings.BASE_MODEL = tiny_bert
+def test_a_killed_run_is_declared_dead_on_time_with_no_worker_alive(client, admin, tiny_settings, fast_heartbeat, start_consumer):
     project = annotated_project(admin)
     doomed = start_consumer(**fast_heartbeat)
     run = services.start_run(project, admin, LONG)
@@ -84,8 +82,7 @@ def test_a_killed_run_is_declared_dead_on_time_with_no_worker_alive(client, admi
     assert response.status_code == 201, response.content  # not refused with 409
 
 
-def test_a_quick_database_restart_does_not_kill_a_run(admin, settings, tiny_bert, fast_heartbeat, pgdata, start_consumer):
-    settings.BASE_MODEL = tiny_bert
+def test_a_quick_database_restart_does_not_kill_a_run(admin, tiny_settings, fast_heartbeat, pgdata, start_consumer):
     project = annotated_project(admin)
     start_consumer(**fast_heartbeat)
     run = services.start_run(project, admin, MEDIUM)
@@ -98,9 +95,8 @@ def test_a_quick_database_restart_does_not_kill_a_run(admin, settings, tiny_bert
 
 
 def test_an_outage_longer_than_the_timeout_fails_the_run_with_the_real_reason(
-    admin, settings, tiny_bert, fast_heartbeat, pgdata, start_consumer, api_client_of
+    admin, tiny_settings, fast_heartbeat, pgdata, start_consumer, api_client_of
 ):
-    settings.BASE_MODEL = tiny_bert
     project = annotated_project(admin)
     start_consumer(**fast_heartbeat)
     run = services.start_run(project, admin, LONG)
@@ -108,7 +104,7 @@ def test_an_outage_longer_than_the_timeout_fails_the_run_with_the_real_reason(
     api = api_client_of(admin)
     browser = Client(raise_request_exception=False)
     browser.force_login(admin)
-    settings.DEBUG = False  # as in production: the session's own lookup fails before any view
+    tiny_settings.DEBUG = False  # as in production: the session's own lookup fails before any view
     stop_postgres(pgdata)
     try:
         reconnect()
@@ -153,10 +149,9 @@ def test_folders_left_by_a_killed_save_are_swept(admin, settings, start_consumer
     assert (folder / f"run-{kept.pk}").exists()
 
 
-def test_a_killed_preannotation_fails_with_its_reason_and_can_be_retried(client, admin, settings, tiny_bert, fast_heartbeat, start_consumer):
+def test_a_killed_preannotation_fails_with_its_reason_and_can_be_retried(client, admin, tiny_settings, fast_heartbeat, start_consumer):
     from annotation.services import create_document
 
-    settings.BASE_MODEL = tiny_bert
     project = annotated_project(admin)
     run = services.start_run(project, admin, FAST, enqueue=False)
     services.execute_run(run.pk)
