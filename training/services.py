@@ -245,9 +245,7 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
 
 
 def _finish_unsuccessfully(run: TrainingRun, status: str, error: str, progress: dict) -> None:
-    if _finish(run.pk, status, error=error, progress=progress):
-        return
-    if status == TrainingRun.Status.FAILED:
+    if not _finish(run.pk, status, error=error, progress=progress) and status == TrainingRun.Status.FAILED:
         # Declared dead while it was failing for a reason of its own (the database was down
         # longer than the heartbeat timeout, say): the real reason says more.
         TrainingRun.objects.filter(pk=run.pk, status=status, error__startswith=STALE).update(error=error)
