@@ -12,11 +12,14 @@ from studio.api import error_responses, page_of, paginated
 from training import services, suggestions
 from training import serializers as shapes
 from training.models import ModelVersion, TrainingRun
+from training.reports import metrics_for
 
 
-def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> TrainingRun:
+def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> tuple[TrainingRun, dict]:
+    """The run, and the serializer context for the reader's role."""
     project = project_for(request.user, project_id, role)
-    return get_object_or_404(services.runs_of(project).select_related("started_by", "model_version"), pk=run_id)
+    run = get_object_or_404(services.runs_of(project).select_related("started_by", "model_version"), pk=run_id)
+    return run, {"role": project.role}
 
 
 @extend_schema(tags=["training"])
@@ -28,7 +31,9 @@ class RunList(APIView):
     def get(self, request, project_id):
         project = project_for(request.user, project_id)
         runs = services.runs_of(project).select_related("started_by", "model_version")
-        return paginated(self, request, runs.order_by("-created_at", "-id"), shapes.RunSerializer)
+        return paginated(
+            self, request, runs.order_by("-created_at", "-id"), shapes.RunSerializer, context={"role": project.role}
+        )
 
     @extend_schema(
         operation_id="runs_create",
@@ -47,7 +52,9 @@ class RunList(APIView):
             return Response({"detail": str(active)}, status=status.HTTP_409_CONFLICT)
         except services.TrainingRefused as refused:
             raise ValidationError({"detail": str(refused)}) from None
-        return Response(shapes.RunDetailSerializer(run).data, status=status.HTTP_201_CREATED)
+        return Response(
+            shapes.RunDetailSerializer(run, context={"role": project.role}).data, status=status.HTTP_201_CREATED
+        )
 
 
 @extend_schema(tags=["training"])
@@ -57,7 +64,8 @@ class RunDetail(APIView):
         responses={200: shapes.RunDetailSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, run_id):
-        return Response(shapes.RunDetailSerializer(_run(request, project_id, run_id)).data)
+        run, context = _run(request, project_id, run_id)
+        return Response(shapes.RunDetailSerializer(run, context=context).data)
 
 
 @extend_schema(tags=["training"])
@@ -67,8 +75,8 @@ class RunMetrics(APIView):
         responses={200: shapes.MetricsSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, run_id):
-        run = _run(request, project_id, run_id)
-        return Response({"status": run.status, "progress": run.progress or {}, "metrics": run.metrics})
+        run, context = _run(request, project_id, run_id)
+        return Response({"status": run.status, "progress": run.progress or {}, "metrics": metrics_for(run, context["role"])})
 
 
 @extend_schema(tags=["training"])
@@ -80,12 +88,12 @@ class RunCancel(APIView):
         responses={200: shapes.RunDetailSerializer, **error_responses(403, 404, 409)},
     )
     def post(self, request, project_id, run_id):
-        run = _run(request, project_id, run_id, Role.ADMIN)
+        run, context = _run(request, project_id, run_id, Role.ADMIN)
         if not run.is_active:
             return Response({"detail": f"The run has {run.status} already."}, status=status.HTTP_409_CONFLICT)
         services.cancel_run(run)
         run.refresh_from_db()
-        return Response(shapes.RunDetailSerializer(run).data)
+        return Response(shapes.RunDetailSerializer(run, context=context).data)
 
 
 @extend_schema(tags=["models"])

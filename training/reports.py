@@ -1,7 +1,11 @@
 """What the run pages show: progress with charts, and the per-label report of a finished run."""
 
+from pathlib import Path
+
 from django.conf import settings
 from django.urls import reverse
+
+from annotation.access import RANK, Role
 
 from studio.background import silent_seconds
 from training.charts import line_chart
@@ -30,11 +34,37 @@ def progress_context(run: TrainingRun) -> dict:
     }
 
 
-def run_context(run: TrainingRun) -> dict:
+ERROR_LISTS = ("false_negatives", "false_positives")
+
+
+def may_read_errors(role) -> bool:
+    """The dev error lists quote other people's annotations (text, offsets, documents)."""
+    return RANK.get(role, 0) >= RANK[Role.REVIEWER]
+
+
+def metrics_for(run: TrainingRun, role) -> dict | None:
+    """A run's metrics as someone of `role` may read them: annotators get the error counts,
+    not the lists."""
+    evaluation = (run.metrics or {}).get("evaluation")
+    if not evaluation or may_read_errors(role):
+        return run.metrics
+    counts = {f"{name}_count": len(evaluation.get(name) or []) for name in ERROR_LISTS}
+    trimmed = {key: value for key, value in evaluation.items() if key not in ERROR_LISTS}
+    return {**run.metrics, "evaluation": {**trimmed, **counts}}
+
+
+def base_model_for(run: TrainingRun, role) -> str:
+    """Project admins see where the base model lives on the server; others see its name."""
+    if role == Role.ADMIN or not run.base_model.startswith(("/", "~", ".")):
+        return run.base_model
+    return Path(run.base_model).name
+
+
+def run_context(run: TrainingRun, role) -> dict:
     context = progress_context(run)
     evaluation = (run.metrics or {}).get("evaluation") or {}
     context["configuration"] = {
-        "base_model": run.base_model,
+        "base_model": base_model_for(run, role),
         "documents": len(run.data_snapshot or []),
         "dev_documents": evaluation.get("documents"),
         "hyperparameters": [
@@ -67,9 +97,10 @@ def run_context(run: TrainingRun) -> dict:
     largest_off_diagonal = max(
         (v for i, row in enumerate(confusion["matrix"]) for j, v in enumerate(row) if i != j), default=0
     )
+    listed = evaluation["false_negatives"] + evaluation["false_positives"] if may_read_errors(role) else []
     errors = [
         {**error, "url": reverse("annotate", args=[run.project_id, int(error["doc_id"])])}
-        for error in (evaluation["false_negatives"] + evaluation["false_positives"])[:ERRORS_SHOWN]
+        for error in listed[:ERRORS_SHOWN]
     ]
     context.update(
         rows=rows,

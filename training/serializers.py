@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from training.forms import DEFAULTS
 from training.models import ModelVersion, TrainingRun
+from training.reports import base_model_for, metrics_for
 
 
 class HyperparametersSerializer(serializers.Serializer):
@@ -24,7 +25,12 @@ class HyperparametersSerializer(serializers.Serializer):
 
 
 class RunSerializer(serializers.ModelSerializer):
+    """Give it `context={"role": ...}`: what a run shows depends on the reader's role."""
+
     percent = serializers.IntegerField(read_only=True, help_text="Training steps done, in percent.")
+    base_model = serializers.SerializerMethodField(
+        help_text="The base model: its name, or for project admins where it lives on the server."
+    )
     started_by = serializers.CharField(source="started_by.username", default=None, allow_null=True)
     model_version = serializers.SerializerMethodField(help_text="The model this run produced, once it succeeded.")
     micro_f1 = serializers.SerializerMethodField(help_text="Dev micro F1 of the finished run.")
@@ -40,14 +46,25 @@ class RunSerializer(serializers.ModelSerializer):
         version = getattr(run, "model_version", None)
         return version.pk if version else None
 
+    def get_base_model(self, run) -> str:
+        return base_model_for(run, self.context.get("role"))
+
     def get_micro_f1(self, run) -> float | None:
         micro = ((run.metrics or {}).get("evaluation") or {}).get("micro") or {}
         return micro.get("f1")
 
 
 class RunDetailSerializer(RunSerializer):
+    metrics = serializers.SerializerMethodField(
+        help_text="Once succeeded: the evaluation report. The lists of dev errors quote other people's "
+        "annotations, so annotators get only their counts."
+    )
+
     class Meta(RunSerializer.Meta):
         fields = RunSerializer.Meta.fields + ["progress", "metrics"]
+
+    def get_metrics(self, run) -> dict | None:
+        return metrics_for(run, self.context.get("role"))
 
 
 class MetricsSerializer(serializers.Serializer):

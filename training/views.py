@@ -52,7 +52,7 @@ def run_detail(request, project_id, run_id):
     project = project_for(request.user, project_id)
     run = get_object_or_404(services.runs_of(project).select_related("model_version"), pk=run_id)
     suggestions.fail_stale_preannotations(project)
-    context = {"project": project, "run": run, **reports.run_context(run)}
+    context = {"project": project, "run": run, **reports.run_context(run, project.role)}
     return render(request, "training/run.html", context)
 
 
