@@ -9,6 +9,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 
+from annotation.formats.documents import LABEL_MAX_LENGTH
+
 DEFAULT_LABELS = [("DISEASE", "#e4572e", "1"), ("TREATMENT", "#2e86ab", "2")]
 
 
@@ -67,7 +69,7 @@ class Project(models.Model):
 class Label(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(
-        max_length=50,
+        max_length=LABEL_MAX_LENGTH,
         validators=[
             RegexValidator(
                 r"^[A-Za-z0-9_]+$", "Use letters, digits and underscores only, e.g. DISEASE."

@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "studio.middleware.RefuseNulMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
@@ -233,8 +234,8 @@ REST_FRAMEWORK = {
         "anon": env_rate("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["studio.api.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["studio.api.JSONParser"],
     "EXCEPTION_HANDLER": "studio.api.exception_handler",
     # `format` names the export format; the API answers JSON only.
     "URL_FORMAT_OVERRIDE": None,

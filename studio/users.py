@@ -30,6 +30,10 @@ def invite(request, *, username: str, email: str, is_staff: bool = False):
     if not username:
         raise UserRefused("Give the new person a username.")
     try:
+        User._meta.get_field("username").clean(username, None)  # the rule Django's own forms apply
+    except ValidationError as error:
+        raise UserRefused(f"That username cannot be used: {' '.join(error.messages)}") from None
+    try:
         validate_email(email)
     except ValidationError:
         raise UserRefused(f"{email!r} is not an email address.") from None

@@ -6,6 +6,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation.access import Role, project_for
 from annotation.rendering import SpanView, render_text
 from annotation.tokenize import tokenize
+from studio.navigation import redirect_to_next
 from training import reports, services, suggestions
 from training.forms import TrainingForm
 from training.models import ModelVersion, TrainingRun
@@ -83,7 +84,7 @@ def version_activate(request, project_id, version_id):
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     services.activate(version, actor=request.user)
     messages.success(request, f"{version} is now the active model; suggestions use it.")
-    return redirect(request.POST.get("next") or reverse("training_runs", args=[project_id]))
+    return redirect_to_next(request, reverse("training_runs", args=[project_id]))
 
 
 @require_POST

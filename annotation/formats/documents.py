@@ -4,11 +4,13 @@ from dataclasses import dataclass, field
 
 from annotation.bio import tags_to_spans
 from annotation.formats.errors import FormatError
+from studio.safe_json import first_problem, string_problem
 
 Mention = tuple[int, int, str]  # (start, end exclusive, label), character offsets
 # PostgreSQL's full-text index refuses a document whose word list passes 1 MB, which a
 # text of distinct words reaches near a million characters; notes and abstracts are far shorter.
 MAX_CHARACTERS = 500_000
+LABEL_MAX_LENGTH = 50
 
 
 @dataclass
@@ -56,6 +58,9 @@ def check_mention(text: str, mention: Mention, *, line: int | None) -> None:
         raise FormatError(f"mention offsets must be integers, found {start!r}-{end!r}", line=line)
     if not isinstance(label, str) or not label.strip():
         raise FormatError(f"mention {start}-{end} has no label", line=line)
+    if len(label) > LABEL_MAX_LENGTH or string_problem(label):
+        problem = string_problem(label) or f"is longer than {LABEL_MAX_LENGTH} characters"
+        raise FormatError(f"the label of mention {start}-{end} {problem}", line=line)
     if start >= end:
         raise FormatError(f"mention {label} {start}-{end} is empty or reversed", line=line)
     if start < 0 or end > len(text):
@@ -81,8 +86,13 @@ def validated(document: ImportedDocument, *, drop_nested: bool = True) -> Import
     text, line = document.text, document.line
     if not text.strip():
         raise FormatError("empty document", line=line)
-    if "\0" in text:
-        raise FormatError("the text contains a NUL byte", line=line)
+    for name, value in (("the text", text), ("the title", document.title), ("the id", document.external_id)):
+        problem = string_problem(value)
+        if problem:
+            raise FormatError(f"{name} {problem}", line=line)
+    problem = first_problem(document.metadata, "metadata")
+    if problem:
+        raise FormatError(problem, line=line)
     if len(text) > MAX_CHARACTERS:
         raise FormatError(
             f"the document has {len(text):,} characters; split it into documents of at most {MAX_CHARACTERS:,}",

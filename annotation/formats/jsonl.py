@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator
 
 from annotation.formats.documents import ExportDocument, ImportedDocument, Mention, validated
 from annotation.formats.errors import FormatError
+from studio import safe_json
 
 _SPAN_KEYS = ("label", "labels", "entities")
 
@@ -49,11 +50,9 @@ def iter_json_lines(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
         if not line.strip():
             continue
         try:
-            record = json.loads(line.rstrip("\r\n"))
-        except json.JSONDecodeError as error:
-            raise FormatError(
-                f"malformed JSON: {error.msg} (column {error.colno})", line=number
-            ) from None
+            record = safe_json.loads(line.rstrip("\r\n"))
+        except safe_json.UnsafeJSON as error:
+            raise FormatError(str(error), line=number) from None
         if not isinstance(record, dict):
             raise FormatError(f"expected a JSON object, found {type(record).__name__}", line=number)
         yield number, record

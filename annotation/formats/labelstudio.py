@@ -24,6 +24,7 @@ from annotation.formats.documents import (
 )
 from annotation.formats.errors import FormatError
 from annotation.formats.jsonl import id_string, unclaimed
+from studio import safe_json
 
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")
 
@@ -86,7 +87,6 @@ def _array_items(text: str) -> Iterator[tuple[int, object]]:
 
     Decoding item by item is what lets errors about a task name its line.
     """
-    decoder = json.JSONDecoder()
     newlines = [match.start() for match in re.finditer("\n", text)]
 
     def line_at(position: int) -> int:
@@ -99,9 +99,9 @@ def _array_items(text: str) -> Iterator[tuple[int, object]]:
     closed = text.startswith("]", position)
     while not closed:
         try:
-            item, end = decoder.raw_decode(text, position)
-        except json.JSONDecodeError as error:
-            raise FormatError(f"malformed JSON: {error.msg}", line=error.lineno) from None
+            item, end = safe_json.decode(text, position)
+        except safe_json.UnsafeJSON as error:
+            raise FormatError(str(error), line=line_at(position)) from None
         yield line_at(position), item
         position = _skip_whitespace(text, end)
         closed = text.startswith("]", position)

@@ -337,7 +337,7 @@ def audit_log(request, project_id):
         entries = entries.filter(action=chosen["action"])
     if chosen["actor"]:
         entries = entries.filter(actor_name=chosen["actor"])
-    if chosen["document"].isdigit():
+    if chosen["document"].isdigit() and len(chosen["document"]) < 19:  # a bigint
         entries = entries.filter(document_id=int(chosen["document"]))
     page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
     for entry in page.object_list:

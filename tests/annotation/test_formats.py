@@ -85,7 +85,12 @@ SAMPLE_DOCUMENT = ImportedDocument(
     ("record", "message"),
     [
         ({"text": "  \n"}, "empty document"),
-        ({"text": "a\u0000b"}, "contains a NUL byte"),
+        ({"text": "a\u0000b"}, "the text contains a NUL character"),
+        ({"text": "a\ud800b"}, "the text contains an unpaired surrogate character"),
+        ({"text": "fine", "note": "a\u0000b"}, "metadata.note contains a NUL character"),
+        ({"text": "fine", "score": float("nan")}, "metadata.score is not a finite number"),
+        ({"text": "lung cancer", "label": [[0, 4, "D" * 60]]}, "the label of mention 0-4 is longer than 50 characters"),
+        ({"text": "lung cancer", "label": [[0, 4, "D\ud800"]]}, "the label of mention 0-4 contains an unpaired surrogate"),
         ({"text": "lung cancer", "label": [[5, 20, "DIS"]]}, "mention DIS 5-20 is out of range"),
         ({"text": "lung cancer", "label": [[-1, 4, "DIS"]]}, "mention DIS -1-4 is out of range"),
         ({"text": "lung cancer", "label": [[5, 5, "DIS"]]}, "mention DIS 5-5 is empty or reversed"),
@@ -106,6 +111,27 @@ def test_validation_shared_by_readers(record, message):
     text = '{"text": "fine"}\n' + json.dumps(record) + "\n"
     with raises(message, line=2):
         list(read_doccano_jsonl(lines(text)))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("9" * 5000, "malformed JSON: Exceeds the limit"),
+        ("[" * 100_000 + "]" * 100_000, "JSON nested more than 64 levels deep"),
+        ("[" * 70 + "]" * 70, "JSON nested more than 64 levels deep"),
+        ("1e400", "metadata.x is not a finite number"),
+    ],
+)
+@pytest.mark.parametrize(
+    ("fmt", "file"),
+    [
+        ("doccano", '{"text": "ok"}\n{"text": "fine", "x": VALUE}\n'),
+        ("label-studio", '[{"data": {"text": "ok"}},\n{"data": {"text": "fine", "x": VALUE}}]'),
+    ],
+)
+def test_json_that_python_decodes_badly_is_refused_with_its_line(fmt, file, value, message):
+    with raises(message, line=2):
+        list(read_documents(fmt, file.replace("VALUE", value)))
 
 
 def test_mentions_come_back_sorted():
