@@ -44,7 +44,7 @@ def page_urls(ids) -> list[str]:
 
 
 @pytest.fixture
-def staff(world, django_user_model):
+def staff(world, django_user_model):  # noqa: F811 (the fixture)
     users, ids = world
     superuser = django_user_model.objects.create_superuser("fuzzer", password="x")
     client = Client(raise_request_exception=False)
