@@ -304,10 +304,10 @@ def _run_edit(request, project_id, document_id, payload_class, change):
     document = _document(request, project_id, document_id)
     payload = payload_class(data=request.data)
     payload.is_valid(raise_exception=True)
-    annotation = editing.annotation_for(document, request.user)
-    annotation.document = document
     try:
-        result = change(annotation, payload.validated_data)
+        with transaction.atomic():  # a refused first edit leaves no empty annotation behind
+            annotation = editing.annotation_for(document, request.user)
+            result = change(annotation, payload.validated_data)
     except editing.VersionConflict as conflict:
         return Response(
             {"detail": f"The annotation changed elsewhere: it is at version {conflict.current_version} now. "

@@ -78,22 +78,24 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
                 out.write(chunk)
         partial.rename(path)
         fmt, documents = parse_file(path, filename, fmt, options)
-    except (FormatError, ImportRejected) as error:
+        return ImportJob.objects.create(
+            project=project,
+            created_by=user,
+            filename=filename[: ImportJob._meta.get_field("filename").max_length],
+            stored_path=str(path),
+            size=written,
+            format=fmt,
+            options=options,
+            source_labels=dict(Counter(label for doc in documents for _, _, label in doc.mentions)),
+            document_count=len(documents),
+            label_mapping=suggest_label_mapping(project, documents),
+        )
+    except BaseException as error:  # whatever stops it, no file is left without its job
         partial.unlink(missing_ok=True)
         path.unlink(missing_ok=True)
-        raise ImportRejected(str(error)) from None
-    return ImportJob.objects.create(
-        project=project,
-        created_by=user,
-        filename=filename,
-        stored_path=str(path),
-        size=written,
-        format=fmt,
-        options=options,
-        source_labels=dict(Counter(label for doc in documents for _, _, label in doc.mentions)),
-        document_count=len(documents),
-        label_mapping=suggest_label_mapping(project, documents),
-    )
+        if isinstance(error, FormatError | ImportRejected):
+            raise ImportRejected(str(error)) from None
+        raise
 
 
 def suggest_label_mapping(project: Project, documents: list[ImportedDocument]) -> dict[str, str]:

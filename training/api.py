@@ -1,5 +1,6 @@
 """API endpoints for training runs, model versions and predictions."""
 
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -116,6 +117,7 @@ class ModelActivate(APIView):
         request=None,
         responses={200: shapes.ModelVersionSerializer, **error_responses(403, 404)},
     )
+    @transaction.atomic  # whatever fails after the activation takes it back
     def post(self, request, project_id, version_id):
         project = project_for(request.user, project_id, Role.ADMIN)
         version = get_object_or_404(ModelVersion, pk=version_id, project=project)

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -79,6 +80,7 @@ def run_cancel(request, project_id, run_id):
 
 
 @require_POST
+@transaction.atomic  # whatever fails after the activation takes it back
 def version_activate(request, project_id, version_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)

@@ -3,6 +3,7 @@ fragments: the text blocks it touched, the legend and the editor state."""
 
 from collections import Counter
 
+from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -120,9 +121,10 @@ def _edit(request, project_id, document_id, operation, *, changes_progress=False
         version = int(request.POST.get("version", ""))
     except ValueError:
         return _answer(request, document, message="The page sent no version; reload it.", level="error", status=400)
-    annotation = editing.annotation_for(document, request.user)
     try:
-        result = operation(annotation, version, request.POST)
+        with transaction.atomic():  # a refused first edit leaves no empty annotation behind
+            annotation = editing.annotation_for(document, request.user)
+            result = operation(annotation, version, request.POST)
     except editing.VersionConflict:
         return _answer(
             request,
@@ -343,17 +345,20 @@ def review_action(request, project_id, document_id, action):
     document = get_object_or_404(Document, pk=document_id, project=project)
     document.project = project
     try:
-        gold = review_service.start_gold(document, request.user)
-        if action == "take":
-            mention = (int(request.POST["start"]), int(request.POST["end"]), request.POST["label"])
-            review_service.add_to_gold(gold, mention, version=gold.version)
-            messages.success(request, f"Added {mention[2]} \"{document.text[mention[0]:mention[1]]}\" to the gold annotation.")
-        elif action == "reviewed":
-            result = review_service.mark_reviewed(gold, version=gold.version)
-            messages.success(request, result.message)
-        else:
-            messages.success(request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed.")
-            return redirect("annotate", project.pk, document.pk)
+        with transaction.atomic():  # a refused take leaves no gold annotation started
+            gold = review_service.start_gold(document, request.user)
+            if action == "take":
+                mention = (int(request.POST["start"]), int(request.POST["end"]), request.POST["label"])
+                review_service.add_to_gold(gold, mention, version=gold.version)
+                messages.success(
+                    request, f"Added {mention[2]} \"{document.text[mention[0]:mention[1]]}\" to the gold annotation."
+                )
+            elif action == "reviewed":
+                result = review_service.mark_reviewed(gold, version=gold.version)
+                messages.success(request, result.message)
+            else:
+                messages.success(request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed.")
+                return redirect("annotate", project.pk, document.pk)
     except (KeyError, ValueError):
         messages.error(request, "That span was not sent whole; reload the page.")
     except editing.EditRejected as rejected:

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 
 from tests.studio.test_pages import named_urls
-from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for, world  # noqa: F401
+from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for
 
 pytestmark = pytest.mark.django_db
 
@@ -17,6 +17,7 @@ NASTY = {
     "nul": "a\x00b",
     "long": "x" * 200,
     "digits": "9" * 5000,
+    "past bigint": "9" * 25,
     "negative": "-1",
     "not finite": "1e400",
     "markup": "<script>alert(1)</script>",
@@ -44,7 +45,7 @@ def page_urls(ids) -> list[str]:
 
 
 @pytest.fixture
-def staff(world, django_user_model):  # noqa: F811 (the fixture)
+def staff(world, django_user_model):
     users, ids = world
     superuser = django_user_model.objects.create_superuser("fuzzer", password="x")
     client = Client(raise_request_exception=False)
