@@ -134,6 +134,14 @@ def fresh_media_root():
     shutil.rmtree(settings.MEDIA_ROOT, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Throttle counts (API requests, password resets) start from nothing in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def admin(django_user_model):
     return django_user_model.objects.create_superuser("admin", password="x")
