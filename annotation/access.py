@@ -6,7 +6,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
-from annotation.models import Membership, Project
+from annotation.models import Document, Membership, Project
 
 Role = Membership.Role
 RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
@@ -36,5 +36,18 @@ def project_for(user, project_id, role: str = Role.ANNOTATOR) -> Project:
         raise Http404("No such project.")
     if RANK[held] < RANK[role]:
         raise PermissionDenied(f"This needs the {Role(role).label.lower()} role in {project.name}.")
-    project.role = held
+    project.role, project.visitor = held, user
     return project
+
+
+def document_for(project: Project, document_id, queryset=None):
+    """A document of `project` (from `project_for`) that its visitor may open: where the
+    project assigns documents, an annotator's own queue only. Anything else is a 404."""
+    documents = (queryset if queryset is not None else Document.objects).filter(project=project)
+    if project.annotators_per_document and project.role == Role.ANNOTATOR:
+        documents = documents.filter(assignments__user=project.visitor)
+    document = documents.filter(pk=document_id).first()
+    if document is None:
+        raise Http404("No such document in your queue.")
+    document.project = project
+    return document

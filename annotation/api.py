@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from annotation import editing, selectors
 from annotation import serializers as shapes
-from annotation.access import Role, project_for, visible_projects
+from annotation.access import Role, document_for, project_for, visible_projects
 from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
@@ -249,10 +249,7 @@ class DocumentDetail(APIView):
 
 
 def _document(request, project_id, document_id) -> Document:
-    project = project_for(request.user, project_id)
-    document = get_object_or_404(Document.objects.defer("search"), pk=document_id, project=project)
-    document.project = project
-    return document
+    return document_for(project_for(request.user, project_id), document_id, Document.objects.defer("search"))
 
 
 def _with_spans(annotations):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import RequestDataTooBig
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
-from rest_framework import exceptions, parsers, renderers, serializers
+from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -146,30 +146,3 @@ def check_storable(value, path: str = "value"):
     if problem:
         raise serializers.ValidationError(problem + ".")
     return value
-
-
-class JSONRenderer(renderers.JSONRenderer):
-    """DRF's renderer. An error message can quote a client's input, lone surrogates and all;
-    escaped to ASCII, such an answer is still valid JSON rather than a failed encode."""
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        try:
-            return super().render(data, accepted_media_type, renderer_context)
-        except UnicodeEncodeError:
-            self.ensure_ascii = True
-            return super().render(data, accepted_media_type, renderer_context)
-
-
-class JSONParser(parsers.JSONParser):
-    """DRF's parser, with `safe_json`'s limits: deep nesting and huge integers are a 400
-    before any view sees the body. What PostgreSQL refuses inside strings and numbers is for
-    the fields, whose errors name the document and field (`check_storable`)."""
-
-    def parse(self, stream, media_type=None, parser_context=None):
-        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
-        try:
-            return safe_json.loads(stream.read().decode(encoding))
-        except UnicodeDecodeError as error:
-            raise exceptions.ParseError(f"The body is not {encoding} text: {error.reason}.") from None
-        except safe_json.UnsafeJSON as error:
-            raise exceptions.ParseError(f"{str(error)[:1].upper()}{str(error)[1:]}.") from None

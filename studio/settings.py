@@ -253,8 +253,8 @@ REST_FRAMEWORK = {
         "anon": env_rate("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_RENDERER_CLASSES": ["studio.api.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["studio.api.JSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["studio.api_json.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["studio.api_json.JSONParser"],
     "EXCEPTION_HANDLER": "studio.api.exception_handler",
     # `format` names the export format; the API answers JSON only.
     "URL_FORMAT_OVERRIDE": None,

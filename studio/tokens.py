@@ -66,6 +66,18 @@ def revoke_token(user, token_id) -> ApiToken:
     return token
 
 
+def revoke_all(user, *, reason: str) -> int:
+    """Revoke every live token of `user` (their password changed: a token made by whoever
+    knew the old one must not outlive it)."""
+    with transaction.atomic():
+        live = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        names = list(live.values_list("name", flat=True))
+        revoked = live.update(revoked_at=timezone.now())
+        if revoked:
+            record(None, "token.revoke", obj=user, after={"tokens": names, "reason": reason})
+    return revoked
+
+
 class TokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token <key>` (or `Bearer <key>`). Without that header it steps aside so
     session authentication can try."""

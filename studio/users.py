@@ -57,6 +57,8 @@ def invite(request, *, username: str, email: str, is_staff: bool = False):
 def set_active(request, user, active: bool) -> None:
     if user == request.user and not active:
         raise UserRefused("You cannot deactivate your own account.")
+    if user.is_superuser and not request.user.is_superuser:
+        raise UserRefused(f"{user.get_username()} is a superuser; only a superuser can change that account.")
     with transaction.atomic():
         before = user.is_active
         user.is_active = active

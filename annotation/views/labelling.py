@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
 from annotation import review as review_service
-from annotation.access import Role, project_for
+from annotation.access import Role, document_for, project_for
 from django.contrib import messages
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
@@ -21,10 +21,7 @@ from training import ordering, suggestions
 
 
 def _document(request, project_id, document_id) -> Document:
-    project = project_for(request.user, project_id)
-    document = get_object_or_404(Document, pk=document_id, project=project)
-    document.project = project
-    return document
+    return document_for(project_for(request.user, project_id), document_id)
 
 
 def _annotation(document, user) -> Annotation | None:
