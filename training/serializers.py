@@ -2,26 +2,35 @@
 
 from rest_framework import serializers
 
-from training.forms import DEFAULTS
+from training.forms import DEFAULTS, LIMITS
 from training.models import ModelVersion, TrainingRun
 from training.reports import base_model_for, metrics_for
 
 
-class HyperparametersSerializer(serializers.Serializer):
-    """The same bounds as the training form; every field is optional."""
+def _bounded(kind, name, help_text):
+    low, high = LIMITS[name]
+    return kind(min_value=low, max_value=high, required=False, help_text=f"{help_text}Default {getattr(DEFAULTS, name)}.")
 
-    epochs = serializers.IntegerField(min_value=1, max_value=100, required=False, help_text=f"Default {DEFAULTS.epochs}.")
-    learning_rate = serializers.FloatField(min_value=1e-7, max_value=1e-2, required=False, help_text=f"Default {DEFAULTS.learning_rate}.")
-    batch_size = serializers.IntegerField(min_value=1, max_value=256, required=False, help_text=f"Default {DEFAULTS.batch_size}.")
-    max_length = serializers.IntegerField(
-        min_value=16, max_value=512, required=False, help_text=f"Word pieces per example. Default {DEFAULTS.max_length}."
-    )
-    seed = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, help_text=f"Default {DEFAULTS.seed}.")
-    patience = serializers.IntegerField(
-        min_value=0, max_value=100, required=False,
-        help_text=f"Epochs without dev improvement before stopping; 0 never stops early. Default {DEFAULTS.patience}.",
+
+class HyperparametersSerializer(serializers.Serializer):
+    """The same bounds as the training form; every field is optional, and no other is taken."""
+
+    epochs = _bounded(serializers.IntegerField, "epochs", "")
+    learning_rate = _bounded(serializers.FloatField, "learning_rate", "")
+    batch_size = _bounded(serializers.IntegerField, "batch_size", "")
+    max_length = _bounded(serializers.IntegerField, "max_length", "Word pieces per example. ")
+    seed = _bounded(serializers.IntegerField, "seed", "")
+    patience = _bounded(
+        serializers.IntegerField, "patience", "Epochs without dev improvement before stopping; 0 never stops early. "
     )
     precision = serializers.ChoiceField(choices=["auto", "bf16", "fp32"], required=False, help_text="Default auto.")
+
+    def validate(self, data):
+        unknown = sorted(set(self.initial_data) - set(self.fields))
+        if unknown:
+            known = ", ".join(self.fields)
+            raise serializers.ValidationError({name: [f"Not a training option; the options are {known}."] for name in unknown})
+        return data
 
 
 class RunSerializer(serializers.ModelSerializer):
