@@ -21,6 +21,7 @@ from annotation.services import (
     PROJECT_NAME_TAKEN,
     DocumentsRejected,
     LabelInUse,
+    ProjectRefused,
     add_documents,
     assign_documents,
     create_project,
@@ -52,7 +53,7 @@ class ProjectList(APIView):
     @extend_schema(
         operation_id="projects_create", summary="Create a project (with DISEASE and TREATMENT labels); you become its admin",
         request=shapes.ProjectCreateSerializer,
-        responses={201: shapes.ProjectSerializer, **error_responses(400)},
+        responses={201: shapes.ProjectSerializer, **error_responses(400, 403)},
     )
     def post(self, request):
         payload = shapes.ProjectCreateSerializer(data=request.data)
@@ -61,6 +62,8 @@ class ProjectList(APIView):
             project = create_project(**payload.validated_data, created_by=request.user)
         except IntegrityError:
             raise ValidationError({"name": [PROJECT_NAME_TAKEN]}) from None
+        except ProjectRefused as refused:
+            return Response({"detail": str(refused)}, status=status.HTTP_403_FORBIDDEN)
         project.role = Role.ADMIN
         return Response(shapes.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
 

@@ -4,6 +4,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -42,8 +43,18 @@ def content_hash(text: str) -> str:
 PROJECT_NAME_TAKEN = "A project of this name exists already."
 
 
+class ProjectRefused(Exception):
+    """The user may not create another project; the message says why."""
+
+
 @transaction.atomic
 def create_project(name: str, *, description="", guidelines="", created_by=None) -> Project:
+    if created_by is not None and not created_by.is_staff:
+        made = Project.objects.filter(created_by=created_by).count()
+        if made >= settings.MAX_PROJECTS_PER_USER:
+            raise ProjectRefused(
+                f"You have created {made} projects, the most one person may; ask a staff member to create this one."
+            )
     project = Project.objects.create(
         name=name, description=description, guidelines=guidelines, created_by=created_by
     )

@@ -157,8 +157,13 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 # A bulk API request of 1,000 abstracts is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000_000
 
-PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 100_000, minimum=1)
+# The bundled model predicts 100,000 characters in about 7.5 s on 2 CPU cores, alone; half
+# that leaves room for other requests and a training run on the same cores.
+PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 50_000, minimum=1)
 TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
+# Quotas: staff are not held to the first.
+MAX_PROJECTS_PER_USER = env_int("MAX_PROJECTS_PER_USER", 20, minimum=1)
+MAX_ACTIVE_RUNS_PER_USER = env_int("MAX_ACTIVE_RUNS_PER_USER", 3, minimum=1)
 # Background work (training runs, imports, pre-annotation) beats this often; work silent
 # for HEARTBEAT_TIMEOUT seconds counts as dead and is marked failed. A worker also retries
 # its database writes through an outage for that long.
@@ -251,6 +256,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "user": env_rate("API_RATE_LIMIT", "1200/minute"),
         "anon": env_rate("API_ANONYMOUS_RATE_LIMIT", "60/minute"),
+        "predict": env_rate("PREDICT_RATE_LIMIT", "30/minute"),
     },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["studio.api_json.JSONRenderer"],

@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from annotation.access import Role, project_for
@@ -14,6 +15,7 @@ from training import services, suggestions
 from training import serializers as shapes
 from training.models import ModelVersion, TrainingRun
 from training.reports import metrics_for
+from training.throttles import PredictThrottle
 
 
 def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> tuple[TrainingRun, dict]:
@@ -128,6 +130,8 @@ class ModelActivate(APIView):
 
 @extend_schema(tags=["predict"])
 class Predict(APIView):
+    throttle_classes = [*api_settings.DEFAULT_THROTTLE_CLASSES, PredictThrottle]
+
     @extend_schema(
         operation_id="predict",
         summary="Entities the active model finds in a text, with character offsets",

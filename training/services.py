@@ -127,6 +127,12 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
         raise TrainingRefused(f"Bad hyperparameters: {error}") from None
     _annotations, warnings = check_training_data(project)
     fail_stale_runs(project)  # a dead run must not refuse this one
+    if user is not None:
+        mine = TrainingRun.objects.filter(started_by=user, status__in=TrainingRun.ACTIVE_STATUSES).count()
+        if mine >= settings.MAX_ACTIVE_RUNS_PER_USER:
+            raise TrainingRefused(
+                f"You have {mine} runs queued or running, the most one person may; wait for one to finish."
+            )
     try:
         with transaction.atomic():
             run = TrainingRun.objects.create(

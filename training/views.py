@@ -1,3 +1,5 @@
+import math
+
 from django.contrib import messages
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,6 +13,7 @@ from studio.navigation import redirect_to_next
 from training import reports, services, suggestions
 from training.forms import TrainingForm
 from training.models import ModelVersion, TrainingRun
+from training.throttles import PredictThrottle
 
 
 @require_http_methods(["GET", "POST"])
@@ -112,6 +115,10 @@ def try_it(request, project_id):
 def try_it_predict(request, project_id):
     project = project_for(request.user, project_id)
     text = request.POST.get("text", "")
+    throttle = PredictThrottle()
+    if not throttle.allow_request(request, None):
+        wait = math.ceil(throttle.wait() or 1)
+        return render(request, "training/partials/prediction.html", {"error": f"Too many predictions in a row; try again in {wait} s."})
     try:
         version, found = suggestions.predict_text(project, text)
     except suggestions.PredictionRefused as refused:

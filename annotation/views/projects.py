@@ -33,6 +33,7 @@ from annotation.models import Annotation, AuditEntry, Document, ImportJob, Label
 from annotation.services import (
     LabelInUse,
     MembershipRefused,
+    ProjectRefused,
     assign_documents,
     create_project,
     delete_label,
@@ -62,10 +63,14 @@ def project_list(request):
 def project_create(request):
     form = NewProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        project = create_project(**form.cleaned_data, created_by=request.user)
-        messages.success(request, f'Created "{project.name}" with the labels DISEASE and TREATMENT.')
-        return redirect("project_documents", project.pk)
-    return render(request, "annotation/project_form.html", {"form": form})
+        try:
+            project = create_project(**form.cleaned_data, created_by=request.user)
+        except ProjectRefused as refused:
+            form.add_error(None, str(refused))
+        else:
+            messages.success(request, f'Created "{project.name}" with the labels DISEASE and TREATMENT.')
+            return redirect("project_documents", project.pk)
+    return render(request, "annotation/project_form.html", {"form": form}, status=400 if form.errors else 200)
 
 
 STATUSES = [(selectors.NOT_STARTED, "Not started")] + list(Annotation.Status.choices)

@@ -43,3 +43,44 @@ def test_the_page_and_the_api_hold_run_options_to_the_same_bounds(client, admin,
         return
     assert page.status_code == 400 and "Ensure this value is less than or equal to" in page.content.decode()
     assert not TrainingRun.objects.exists()
+
+
+def test_people_who_are_not_staff_create_a_bounded_number_of_projects(client, django_user_model, settings):
+    settings.MAX_PROJECTS_PER_USER = 2
+    clinician = django_user_model.objects.create_user("clinician")
+    client.force_login(clinician)
+    for name in ("One", "Two"):
+        assert client.post(reverse("project_create"), {"name": name}).status_code == 302
+    page = client.post(reverse("project_create"), {"name": "Three"})
+    assert page.status_code == 400 and "You have created 2 projects, the most one person may" in page.content.decode()
+    api = client.post(reverse("api_projects"), json.dumps({"name": "Three"}), content_type="application/json")
+    assert api.status_code == 403 and api.json()["detail"].startswith("You have created 2 projects")
+    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    create_project("Staff one", created_by=staff)
+    create_project("Staff two", created_by=staff)
+    create_project("Staff three", created_by=staff)
+
+
+def test_a_person_has_a_bounded_number_of_runs_queued_or_running(admin, settings):
+    from tests.training.test_runs import annotated_project
+    from training.services import TrainingRefused, start_run
+
+    settings.MAX_ACTIVE_RUNS_PER_USER = 2
+    projects = [annotated_project(admin, name=f"Project {n}") for n in range(3)]
+    for project in projects[:2]:
+        start_run(project, admin, enqueue=False)
+    with pytest.raises(TrainingRefused, match="You have 2 runs queued or running, the most one person may"):
+        start_run(projects[2], admin, enqueue=False)
+
+
+def test_try_it_and_the_predict_api_share_one_rate_per_person(client, admin, project):
+    client.force_login(admin)
+    api, page = reverse("api_v1_predict", args=[project.pk]), reverse("try_it_predict", args=[project.pk])
+    body = json.dumps({"text": "Asthma ."})
+    for number in range(30):  # 30 a minute, counted together (no model yet: each is refused after counting)
+        if number % 2:
+            assert client.post(api, body, content_type="application/json").status_code == 409
+        else:
+            assert "no active model" in client.post(page, {"text": "Asthma ."}).content.decode()
+    assert client.post(api, body, content_type="application/json").status_code == 429
+    assert "Too many predictions in a row; try again in" in client.post(page, {"text": "Asthma ."}).content.decode()
