@@ -173,6 +173,7 @@ class DocumentList(APIView):
             assigned_to=request.user if uses_assignments(project, request.user) else None,
             # As on the page: an annotator's statuses are their own, and others' are not theirs to see.
             own=request.user if project.role == Role.ANNOTATOR else None,
+            viewer=request.user,
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(ids, request, view=self)

@@ -67,10 +67,12 @@ def document_ids(
     assigned_to=None,
     external_id: str = "",
     own=None,
+    viewer=None,
 ) -> QuerySet:
     """Ids of the documents matching the filters, in order: cheap to count and to page.
 
-    With `own` (an annotator), `status` means that person's own annotation's status."""
+    With `own` (an annotator), `status` means that person's own annotation's status;
+    `has_suggestions` means suggestions `viewer` has not decided on yet."""
     from training.models import Suggestion
 
     documents = Document.objects.filter(project=project)
@@ -79,10 +81,8 @@ def document_ids(
     if assigned_to is not None:
         documents = documents.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=assigned_to)))
     if has_suggestions:
-        pending = Suggestion.objects.filter(
-            document=OuterRef("pk"), model_version__is_active=True, status=Suggestion.Status.PENDING
-        )
-        documents = documents.filter(Exists(pending))
+        open_ones = Suggestion.objects.filter(document=OuterRef("pk"), model_version__is_active=True)
+        documents = documents.filter(Exists(open_ones.open_for(viewer) if viewer is not None else open_ones))
     if query:
         documents = documents.filter(search=search_query(query))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))

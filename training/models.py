@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class TrainingRun(models.Model):
@@ -91,14 +92,15 @@ class ModelVersion(models.Model):
         return f"Model v{self.pk}"
 
 
-class Suggestion(models.Model):
-    """A span the active model proposes on a document, and what became of it."""
+class SuggestionQuerySet(models.QuerySet):
+    def open_for(self, user):
+        """The suggestions `user` has neither accepted nor rejected: each annotator decides
+        for their own annotation, so one person's reject hides nothing from another."""
+        return self.exclude(decisions__user=user)
 
-    class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        ACCEPTED = "accepted", "Accepted as is"
-        EDITED = "edited", "Accepted after an edit"
-        REJECTED = "rejected", "Rejected"
+
+class Suggestion(models.Model):
+    """A span the active model proposes on a document."""
 
     document = models.ForeignKey("annotation.Document", on_delete=models.CASCADE, related_name="suggestions")
     model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="suggestions")
@@ -108,12 +110,9 @@ class Suggestion(models.Model):
     first_token = models.PositiveIntegerField()
     last_token = models.PositiveIntegerField()
     confidence = models.FloatField()
-    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
     shown_at = models.DateTimeField(null=True, blank=True, help_text="First time an annotator saw it.")
-    decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    decided_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SuggestionQuerySet.as_manager()
 
     class Meta:
         ordering = ["start"]
@@ -126,10 +125,30 @@ class Suggestion(models.Model):
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="suggestion_confidence_range"
             ),
         ]
-        indexes = [models.Index(fields=["document", "model_version", "status"], name="suggestion_lookup")]
+        indexes = [models.Index(fields=["document", "model_version"], name="suggestion_lookup")]
 
     def __str__(self):
         return f"{self.label} {self.start}-{self.end} ({self.confidence:.2f})"
+
+
+class SuggestionDecision(models.Model):
+    """What one annotator made of a suggestion."""
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted as is"
+        EDITED = "edited", "Accepted after an edit"
+        REJECTED = "rejected", "Rejected"
+
+    suggestion = models.ForeignKey(Suggestion, on_delete=models.CASCADE, related_name="decisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=20, choices=Status)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["suggestion", "user"], name="one_decision_per_annotator")]
+
+    def __str__(self):
+        return f"{self.user} {self.status} {self.suggestion}"
 
 
 class DocumentScore(models.Model):

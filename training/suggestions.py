@@ -11,11 +11,12 @@ from django.utils import timezone
 from annotation import editing
 from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 from annotation.models import Annotation, Document, Label, Project, Span
-from training.models import DocumentScore, ModelVersion, Suggestion
+from training.models import DocumentScore, ModelVersion, Suggestion, SuggestionDecision
 
 logger = logging.getLogger(__name__)
 BATCH = 16
 Preannotation = ModelVersion.Preannotation
+Decision = SuggestionDecision.Status
 FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
@@ -24,19 +25,18 @@ def active_version(project: Project) -> ModelVersion | None:
 
 
 def visible_suggestions(
-    document: Document, annotation: Annotation | None, version: ModelVersion | None
+    document: Document, user, annotation: Annotation | None, version: ModelVersion | None
 ) -> list[Suggestion]:
-    """The active `version`'s pending suggestions above the project's threshold that do not
-    overlap the annotator's own spans. Marks them as shown."""
+    """The active `version`'s suggestions above the project's threshold that `user` has not
+    decided on and that do not overlap their own spans (`annotation`'s). Marks them as shown."""
     if version is None:
         return []
     spans = list(annotation.spans.values_list("start", "end")) if annotation else []
     suggestions = [
         suggestion
-        for suggestion in Suggestion.objects.filter(
+        for suggestion in Suggestion.objects.open_for(user).filter(
             document=document,
             model_version=version,
-            status=Suggestion.Status.PENDING,
             confidence__gte=document.project.suggestion_threshold,
         ).select_related("label")
         if not any(suggestion.start < end and start < suggestion.end for start, end in spans)
@@ -47,9 +47,10 @@ def visible_suggestions(
     return suggestions
 
 
-def pending_suggestion(document: Document, suggestion_id: int) -> Suggestion:
+def pending_suggestion(document: Document, user, suggestion_id: int) -> Suggestion:
     suggestion = (
-        Suggestion.objects.filter(pk=suggestion_id, document=document, status=Suggestion.Status.PENDING)
+        Suggestion.objects.open_for(user)
+        .filter(pk=suggestion_id, document=document)
         .select_related("label", "model_version")
         .first()
     )
@@ -84,7 +85,7 @@ def accept(
             model_version=suggestion.model_version,
             edited_before_accept=edited,
         )
-        _decide(suggestion, Suggestion.Status.EDITED if edited else Suggestion.Status.ACCEPTED, user)
+        _decide(suggestion, Decision.EDITED if edited else Decision.ACCEPTED, user)
     result.touched.append((suggestion.start, suggestion.end))
     result.message = f"Accepted {label.name}{' after an edit' if edited else ''}."
     return result
@@ -93,13 +94,13 @@ def accept(
 def reject(annotation: Annotation, suggestion: Suggestion, *, version: int, user) -> editing.EditResult:
     if annotation.version != version:
         raise editing.VersionConflict(annotation.version)
-    _decide(suggestion, Suggestion.Status.REJECTED, user)
+    _decide(suggestion, Decision.REJECTED, user)
     return editing.EditResult(annotation, [(suggestion.start, suggestion.end)], "Suggestion rejected.")
 
 
 def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
     document = annotation.document
-    suggestions = visible_suggestions(document, annotation, active_version(document.project))
+    suggestions = visible_suggestions(document, user, annotation, active_version(document.project))
     if not suggestions:
         raise editing.EditRejected("There are no suggestions to accept.")
     touched = []
@@ -114,34 +115,33 @@ def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
     if annotation.version != version:
         raise editing.VersionConflict(annotation.version)
     document = annotation.document
-    suggestions = visible_suggestions(document, annotation, active_version(document.project))
+    suggestions = visible_suggestions(document, user, annotation, active_version(document.project))
     for suggestion in suggestions:
-        _decide(suggestion, Suggestion.Status.REJECTED, user)
+        _decide(suggestion, Decision.REJECTED, user)
     touched = [(s.start, s.end) for s in suggestions]
     return editing.EditResult(annotation, touched, f"Rejected {len(suggestions)} suggestions.")
 
 
-def suggestion_touching(document: Document, start: int, end: int) -> Suggestion | None:
-    """A pending suggestion of the active model overlapping [start, end): tagging there by hand
-    accepts it with edited edges or label."""
+def suggestion_touching(document: Document, user, start: int, end: int) -> Suggestion | None:
+    """A suggestion of the active model that `user` has not decided on, overlapping
+    [start, end): tagging there by hand accepts it with edited edges or label."""
     version = active_version(document.project)
     if version is None:
         return None
     return (
-        Suggestion.objects.filter(
-            document=document, model_version=version, status=Suggestion.Status.PENDING,
-            start__lt=end, end__gt=start,
-        )
+        Suggestion.objects.open_for(user)
+        .filter(document=document, model_version=version, start__lt=end, end__gt=start)
         .select_related("label", "model_version")
         .first()
     )
 
 
 def _decide(suggestion: Suggestion, status: str, user) -> None:
-    Suggestion.objects.filter(pk=suggestion.pk).update(
-        status=status, decided_by=user, decided_at=timezone.now(),
-        shown_at=suggestion.shown_at or timezone.now(),
+    SuggestionDecision.objects.update_or_create(
+        suggestion=suggestion, user=user, defaults={"status": status, "decided_at": timezone.now()}
     )
+    if suggestion.shown_at is None:
+        Suggestion.objects.filter(pk=suggestion.pk, shown_at__isnull=True).update(shown_at=timezone.now())
 
 
 def documents_to_preannotate(project: Project):
@@ -210,9 +210,7 @@ def _store_predictions(version, documents, predictor, labels) -> None:
         [(d.text, d.token_starts, d.token_ends) for d in documents]
     )
     with transaction.atomic():
-        Suggestion.objects.filter(
-            model_version=version, document__in=documents, status=Suggestion.Status.PENDING
-        ).delete()
+        Suggestion.objects.filter(model_version=version, document__in=documents, decisions__isnull=True).delete()
         Suggestion.objects.bulk_create(
             [
                 Suggestion(
@@ -229,7 +227,7 @@ def _store_predictions(version, documents, predictor, labels) -> None:
                 for s in prediction.suggestions
                 if s.label in labels
             ],
-            ignore_conflicts=True,  # decided suggestions keep their fate
+            ignore_conflicts=True,  # decided suggestions stay, with their decisions
         )
         DocumentScore.objects.bulk_create(
             [
@@ -249,16 +247,16 @@ def _store_predictions(version, documents, predictor, labels) -> None:
 
 
 def statistics(version: ModelVersion) -> list[dict]:
-    """Per label: shown, accepted as is, accepted after an edit, rejected, and the model's
-    precision as the annotators see it."""
+    """Per label: suggestions shown, and the annotators' decisions on them (accepted as is,
+    after an edit, rejected; one per annotator), with the model's precision as they see it."""
     rows = (
         Suggestion.objects.filter(model_version=version, shown_at__isnull=False)
         .values("label__name")
         .annotate(
-            shown=Count("pk"),
-            accepted=Count("pk", filter=Q(status=Suggestion.Status.ACCEPTED)),
-            edited=Count("pk", filter=Q(status=Suggestion.Status.EDITED)),
-            rejected=Count("pk", filter=Q(status=Suggestion.Status.REJECTED)),
+            shown=Count("pk", distinct=True),
+            accepted=Count("decisions", filter=Q(decisions__status=Decision.ACCEPTED)),
+            edited=Count("decisions", filter=Q(decisions__status=Decision.EDITED)),
+            rejected=Count("decisions", filter=Q(decisions__status=Decision.REJECTED)),
         )
         .order_by("label__name")
     )

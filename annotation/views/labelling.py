@@ -28,11 +28,11 @@ def _annotation(document, user) -> Annotation | None:
     return Annotation.objects.filter(document=document, annotator=user).first()
 
 
-def _marks(document, annotation, model) -> list[SpanView]:
-    """The annotator's spans and the `model`'s visible suggestions, in text order."""
+def _marks(document, user, annotation, model) -> list[SpanView]:
+    """The annotator's spans and the `model`'s suggestions still open to them, in text order."""
     marks = [
         SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence)
-        for s in suggestions.visible_suggestions(document, annotation, model)
+        for s in suggestions.visible_suggestions(document, user, annotation, model)
     ]
     if annotation is not None:
         rows = annotation.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
@@ -67,7 +67,7 @@ def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
     model = suggestions.active_version(document.project)
-    spans = _marks(document, annotation, model)
+    spans = _marks(document, request.user, annotation, model)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
         "project": document.project,
@@ -149,7 +149,7 @@ def _answer(
     if annotation is None:
         annotation = _annotation(document, request.user)
     model = suggestions.active_version(document.project)
-    spans = _marks(document, annotation, model)
+    spans = _marks(document, request.user, annotation, model)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
     context = {
@@ -192,7 +192,7 @@ def span_add(request, project_id, document_id):
         first, last, label = _int(data, "first"), _int(data, "last"), _label(document, data)
         if 0 <= first <= last < len(document.token_starts):
             start, end = document.token_starts[first], document.token_ends[last]
-            touching = suggestions.suggestion_touching(document, start, end)
+            touching = suggestions.suggestion_touching(document, request.user, start, end)
             if touching is not None:  # tagging over a suggestion accepts it, edited
                 return suggestions.accept(
                     annotation, touching, version=version, user=request.user,
@@ -206,7 +206,7 @@ def span_add(request, project_id, document_id):
 @require_POST
 def suggestion_accept(request, project_id, document_id, suggestion_id):
     def operation(annotation, version, data):
-        suggestion = suggestions.pending_suggestion(annotation.document, suggestion_id)
+        suggestion = suggestions.pending_suggestion(annotation.document, request.user, suggestion_id)
         label = _label(annotation.document, data) if data.get("label") else None
         return suggestions.accept(annotation, suggestion, version=version, user=request.user, label=label)
 
@@ -216,7 +216,7 @@ def suggestion_accept(request, project_id, document_id, suggestion_id):
 @require_POST
 def suggestion_reject(request, project_id, document_id, suggestion_id):
     def operation(annotation, version, data):
-        suggestion = suggestions.pending_suggestion(annotation.document, suggestion_id)
+        suggestion = suggestions.pending_suggestion(annotation.document, request.user, suggestion_id)
         return suggestions.reject(annotation, suggestion, version=version, user=request.user)
 
     return _edit(request, project_id, document_id, operation)

@@ -91,6 +91,7 @@ def project_documents(request, project_id):
         has_suggestions=bool(chosen["suggestions"]),
         assigned_to=request.user if uses_assignments(project, request.user) else None,
         own=_own(request, project),
+        viewer=request.user,
     )
     page = Paginator(ids, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = selectors.document_rows(list(page.object_list), own=_own(request, project))

@@ -39,7 +39,7 @@ def test_creating_a_project_gives_it_the_default_labels(logged_in):
 
 def test_a_duplicate_project_name_is_refused_with_a_message(logged_in, project):
     response = logged_in.post(reverse("project_create"), {"name": "Cardiology"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "A project of this name exists already." in response.content.decode()
 
 

@@ -116,8 +116,7 @@ def test_accepting_records_the_model_version(client_in, project, version):
     assert (span.start, span.end, span.source, span.model_version, span.edited_before_accept) == (
         suggestion.start, suggestion.end, "suggestion", version, False,
     )
-    suggestion.refresh_from_db()
-    assert suggestion.status == "accepted" and suggestion.decided_by is not None
+    assert decision(suggestion) == ("admin", "accepted")
 
 
 def test_accepting_with_another_label_counts_as_an_edit(client_in, project, version):
@@ -127,8 +126,7 @@ def test_accepting_with_another_label_counts_as_an_edit(client_in, project, vers
     post(client_in, "suggestion_accept", document, suggestion.pk, label=disease.pk)
     span = Span.objects.get(annotation__document=document)
     assert span.label == disease and span.edited_before_accept
-    suggestion.refresh_from_db()
-    assert suggestion.status == "edited"
+    assert decision(suggestion) == ("admin", "edited")
 
 
 def test_tagging_over_a_suggestion_accepts_it_with_the_new_edges(client_in, project, version):
@@ -149,11 +147,39 @@ def test_a_rejected_suggestion_is_recorded_and_never_shown_again(client_in, proj
     suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
     response = post(client_in, "suggestion_reject", document, suggestion.pk)
     assert "Suggestion rejected." in response.content.decode()
-    suggestion.refresh_from_db()
-    assert suggestion.status == "rejected"
+    assert decision(suggestion) == ("admin", "rejected")
     assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)
     suggestions.preannotate(version.pk)  # recomputing keeps the rejection
-    assert Suggestion.objects.get(pk=suggestion.pk).status == "rejected"
+    assert decision(suggestion) == ("admin", "rejected")
+    assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)
+
+
+def test_one_annotators_decision_hides_nothing_from_another(client_in, project, version, django_user_model):
+    from django.test import Client
+
+    from annotation.models import Membership
+
+    document = first_document(project)
+    suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
+    post(client_in, "suggestion_reject", document, suggestion.pk)
+    colleague = django_user_model.objects.create_user("colleague")
+    Membership.objects.create(project=project, user=colleague, role="annotator")
+    client = Client()
+    client.force_login(colleague)
+    assert f'data-suggestion="{suggestion.pk}"' in page(client, document)
+    response = post(client, "suggestion_accept", document, suggestion.pk)
+    assert response.status_code == 200, unescape(response.content.decode())
+    assert sorted(suggestion.decisions.values_list("user__username", "status")) == [
+        ("admin", "rejected"), ("colleague", "accepted"),
+    ]
+    assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)  # still rejected for admin
+    other = Suggestion.objects.filter(document=document).exclude(pk=suggestion.pk).first()
+    assert f'data-suggestion="{other.pk}"' in page(client_in, document)
+
+
+def decision(suggestion) -> tuple[str, str]:
+    [made] = suggestion.decisions.values_list("user__username", "status")
+    return made
 
 
 def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client_in, project, version, admin):
