@@ -11,7 +11,7 @@ def copy_decisions(apps, schema_editor):
     SuggestionDecision = apps.get_model("training", "SuggestionDecision")
     decided = Suggestion.objects.exclude(status="pending").filter(decided_by__isnull=False)
     SuggestionDecision.objects.bulk_create(
-        SuggestionDecision(suggestion_id=pk, user_id=user_id, status=status, decided_at=at)
+        SuggestionDecision(suggestion_id=pk, user_id=user_id, status=status, decided_at=at or django.utils.timezone.now())
         for pk, user_id, status, at in decided.values_list("pk", "decided_by_id", "status", "decided_at").iterator()
     )
 
