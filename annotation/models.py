@@ -104,6 +104,12 @@ class Label(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def css_class(self) -> str:
+        from annotation.rendering import colour_class
+
+        return colour_class(self.color)
+
 
 class Document(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="documents")

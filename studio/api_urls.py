@@ -1,7 +1,9 @@
 """/api/v1/: the versioned REST API, its OpenAPI schema and its interactive docs."""
 
+from django.conf import settings
+from django.contrib.auth.decorators import login_not_required, login_required
 from django.urls import path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from annotation import api as annotation_api
 from studio.api import endpoint
@@ -10,10 +12,13 @@ from training import api as training_api
 PROJECT = "projects/<int:project_id>/"
 DOCUMENT = PROJECT + "documents/<int:document_id>/"
 RUN = PROJECT + "runs/<int:run_id>/"
+# The split view serves Swagger UI's start-up script as a file: no inline script. In
+# production the page needs a log-in (and sends people to it), as the schema does.
+DOCS = SpectacularSwaggerSplitView.as_view(url_name="api_schema")
 
 urlpatterns = [
     path("schema/", endpoint(SpectacularAPIView), name="api_schema"),
-    path("docs/", endpoint(SpectacularSwaggerView, url_name="api_schema"), name="api_docs"),
+    path("docs/", login_not_required(DOCS) if settings.DEBUG else login_required(DOCS), name="api_docs"),
     path("projects/", endpoint(annotation_api.ProjectList), name="api_projects"),
     path(PROJECT, endpoint(annotation_api.ProjectDetail), name="api_project"),
     path(PROJECT + "labels/", endpoint(annotation_api.LabelList), name="api_labels"),

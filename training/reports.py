@@ -117,10 +117,11 @@ def run_context(run: TrainingRun, role) -> dict:
     return context
 
 
-def _heat(value: int, largest: int, diagonal: bool) -> float:
+def _heat(value: int, largest: int, diagonal: bool) -> int:
+    """How red an off-diagonal cell is, in tenths (the stylesheet's heat-0 to heat-10)."""
     if diagonal or not largest:
-        return 0.0
-    return round(min(1.0, value / largest), 2)
+        return 0
+    return round(10 * min(1.0, value / largest))
 
 
 def _duration(seconds) -> str | None:

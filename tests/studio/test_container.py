@@ -63,10 +63,13 @@ def test_gunicorn_with_production_settings_passes_the_image_health_check(var_dir
         response = connection.getresponse()
         assert (response.status, response.getheader("Location")) == (301, "https://localhost/accounts/login/")
         behind_tls = {"Host": "localhost", "X-Forwarded-Proto": "https"}
-        for path in ("/api/v1/schema/", "/api/v1/docs/"):
+        # In production the schema and the docs need a log-in: a token, or the log-in page.
+        for path, status in (("/api/v1/schema/", 401), ("/api/v1/docs/", 302)):
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
             connection.request("GET", path, headers=behind_tls)
-            assert connection.getresponse().status == 200, path
+            response = connection.getresponse()
+            assert response.status == status, path
+            assert "script-src 'self'" in response.getheader("Content-Security-Policy"), path
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
