@@ -168,6 +168,9 @@ TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
 # Quotas: staff are not held to the first.
 MAX_PROJECTS_PER_USER = env_int("MAX_PROJECTS_PER_USER", 20, minimum=1)
 MAX_ACTIVE_RUNS_PER_USER = env_int("MAX_ACTIVE_RUNS_PER_USER", 3, minimum=1)
+# Text a project's pre-annotation may feed the model per hour (about half an hour of a
+# 2-core worker), so that one project cannot keep the worker from everyone else's.
+PREANNOTATION_CHARACTERS_PER_HOUR = env_int("PREANNOTATION_CHARACTERS_PER_HOUR", 50_000_000, minimum=1)
 # Background work (training runs, imports, pre-annotation) beats this often; work silent
 # for HEARTBEAT_TIMEOUT seconds counts as dead and is marked failed. A worker also retries
 # its database writes through an outage for that long.

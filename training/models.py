@@ -79,6 +79,8 @@ class ModelVersion(models.Model):
     preannotation_total = models.PositiveIntegerField(default=0)
     preannotation_error = models.TextField(blank=True)
     preannotation_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    preannotation_started_at = models.DateTimeField(null=True, blank=True)
+    preannotation_characters = models.PositiveBigIntegerField(default=0, help_text="Text the last pre-annotation read.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -28,6 +28,7 @@ from studio.background import (
 )
 from training.base_model import default_base_model
 from training.models import ModelVersion, TrainingRun
+from training.suggestions import preannotation_quota_refusal
 from training.pipeline import (
     Hyperparameters,
     TrainingCancelled,
@@ -386,11 +387,17 @@ def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     ModelVersion.objects.filter(project=version.project_id, is_active=True).exclude(pk=version.pk).update(
         is_active=False
     )
+    refusal = preannotation_quota_refusal(version.project) if preannotate else ""
     ModelVersion.objects.filter(pk=version.pk).update(
         is_active=True,
-        preannotation_status=ModelVersion.Preannotation.QUEUED if preannotate else ModelVersion.Preannotation.NOT_REQUESTED,
+        preannotation_status=(
+            ModelVersion.Preannotation.FAILED if refusal
+            else ModelVersion.Preannotation.QUEUED if preannotate
+            else ModelVersion.Preannotation.NOT_REQUESTED
+        ),
+        preannotation_error=refusal,
     )
-    if preannotate:
+    if preannotate and not refusal:
         from training.tasks import preannotate_task
 
         transaction.on_commit(lambda: preannotate_task(version.pk))

@@ -2,15 +2,25 @@
 how much they help (per-label statistics)."""
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotation import editing
-from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 from annotation.models import Annotation, Document, Label, Project, Span
+from studio.background import (
+    TAKEN,
+    Heartbeat,
+    WorkLost,
+    recording,
+    retrying,
+    stale_before,
+    stale_message,
+)
 from training.models import DocumentScore, ModelVersion, Suggestion, SuggestionDecision
 
 logger = logging.getLogger(__name__)
@@ -157,10 +167,12 @@ def preannotate(version_id: int) -> None:
     version = retrying(lambda: ModelVersion.objects.select_related("project").get(pk=version_id))
     ids = retrying(lambda: list(documents_to_preannotate(version.project).values_list("pk", flat=True)))
     labels = retrying(lambda: {label.name: label for label in version.project.labels.all()})
+    now = timezone.now()
     retrying(
         lambda: ModelVersion.objects.filter(pk=version.pk).update(
             preannotation_status=Preannotation.RUNNING, preannotation_done=0, preannotation_total=len(ids),
-            preannotation_error="", preannotation_heartbeat_at=timezone.now(),
+            preannotation_error="", preannotation_heartbeat_at=now, preannotation_started_at=now,
+            preannotation_characters=characters(Document.objects.filter(pk__in=ids)),
         )
     )
     progress = {"done": 0}
@@ -193,6 +205,28 @@ def preannotate(version_id: int) -> None:
         lambda: ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING).update(
             preannotation_status=status, preannotation_done=done, preannotation_error=error
         )
+    )
+
+
+def characters(documents) -> int:
+    return documents.aggregate(n=Sum(Length("text")))["n"] or 0
+
+
+def preannotation_quota_refusal(project: Project) -> str:
+    """Why pre-annotating the project's unfinished documents now would pass the project's
+    hourly quota (PREANNOTATION_CHARACTERS_PER_HOUR) of text read by the model; "" if not."""
+    since = timezone.now() - timedelta(hours=1)
+    recent = ModelVersion.objects.filter(project=project, preannotation_started_at__gte=since)
+    used = recent.aggregate(n=Sum("preannotation_characters"))["n"] or 0
+    needed = characters(documents_to_preannotate(project))
+    limit = settings.PREANNOTATION_CHARACTERS_PER_HOUR
+    if used + needed <= limit or not used:  # one run alone is never refused, however large
+        return ""
+    first = recent.order_by("preannotation_started_at").values_list("preannotation_started_at", flat=True).first()
+    again = timezone.localtime(first + timedelta(hours=1))
+    return (
+        f"This project has pre-annotated {used:,} characters in the last hour; with {needed:,} more it would pass "
+        f"its quota of {limit:,}. Retry after {again:%H:%M}."
     )
 
 

@@ -84,3 +84,36 @@ def test_try_it_and_the_predict_api_share_one_rate_per_person(client, admin, pro
             assert "no active model" in client.post(page, {"text": "Asthma ."}).content.decode()
     assert client.post(api, body, content_type="application/json").status_code == 429
     assert "Too many predictions in a row; try again in" in client.post(page, {"text": "Asthma ."}).content.decode()
+
+
+def test_pre_annotation_keeps_to_the_projects_hourly_quota(admin, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.conftest import make_document
+    from tests.training.test_runs import annotated_project
+    from training import services, suggestions
+    from training.models import ModelVersion
+
+    project = annotated_project(admin)
+    for number in range(3):
+        make_document(project, f"Unfinished note {number} about asthma .")
+    needed = suggestions.characters(suggestions.documents_to_preannotate(project))
+    settings.PREANNOTATION_CHARACTERS_PER_HOUR = needed + needed // 2
+    versions = []
+    for number in range(2):
+        run = TrainingRun.objects.create(project=project, status="succeeded")
+        versions.append(ModelVersion.objects.create(project=project, run=run, artifact_path="/nowhere"))
+    services.activate(versions[0])  # the first is never refused, and records what it read
+    ModelVersion.objects.filter(pk=versions[0].pk).update(
+        preannotation_started_at=timezone.now(), preannotation_characters=needed
+    )
+    services.activate(versions[1])
+    versions[1].refresh_from_db()
+    assert versions[1].is_active and versions[1].preannotation_status == "failed"
+    assert versions[1].preannotation_error.startswith(f"This project has pre-annotated {needed:,} characters in the last hour")
+    ModelVersion.objects.filter(pk=versions[0].pk).update(preannotation_started_at=timezone.now() - timedelta(hours=2))
+    services.activate(versions[1])  # an hour later: the Retry goes through
+    versions[1].refresh_from_db()
+    assert versions[1].preannotation_status == "queued"

@@ -102,7 +102,7 @@ def test_preannotation_suggests_on_every_unfinished_document(project, version):
 def test_suggestions_show_dashed_with_their_confidence(client_in, project, version):
     document = first_document(project)
     html = page(client_in, document)
-    assert 'class="suggestion"' in html
+    assert 'class="suggestion c-' in html
     assert "Suggestion TREATMENT" in html and "aspirin" in html
     assert Suggestion.objects.filter(document=document, shown_at__isnull=False).exists()
 
@@ -194,11 +194,11 @@ def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client
     )
     html = page(client_in, document)
     assert f'data-suggestion="{suggestion.pk}"' not in html
-    assert 'class="suggestion"' in html  # the DISEASE one is still there
+    assert 'class="suggestion c-' in html  # the DISEASE one is still there
     project.suggestion_threshold = 1.0
     project.save()
     html = page(client_in, document)
-    assert 'class="suggestion"' not in html
+    assert 'class="suggestion c-' not in html
     assert f"Model v{version.pk} suggests nothing here above the project's confidence threshold (1.00)" in html
 
 
@@ -237,7 +237,7 @@ def test_most_uncertain_first_ordering_and_its_reason(project, version, admin):
 
 def test_try_it_and_the_predict_api(client_in, project, version):
     partial = client_in.post(reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."}).content.decode()
-    assert "asthma" in partial and 'class="suggestion"' in partial
+    assert "asthma" in partial and 'class="suggestion c-' in partial
     response = client_in.post(
         reverse("api_predict", args=[project.pk]), {"text": "Given aspirin 🙂 for asthma ."}, content_type="application/json"
     )
