@@ -375,11 +375,19 @@ class MembershipRefused(Exception):
 def set_role(project: Project, username: str, role: str, *, actor=None) -> Membership:
     from django.contrib.auth import get_user_model
 
-    if not username.strip():
+    name = username.strip()
+    if not name:
         raise MembershipRefused("Enter the username of the person to add.")
-    user = get_user_model().objects.filter(username=username.strip(), is_active=True).first()
-    if user is None:
-        raise MembershipRefused(f"There is no active user named {username.strip()!r}.")
+    user = get_user_model().objects.filter(username=name, is_active=True).first()
+    if actor is not None and not actor.is_staff:
+        # Someone who may not list users must not learn from this form who has an account:
+        # they add people they already work with, and hear the same about anyone else.
+        if user is None or not _share_a_project(actor, user):
+            raise MembershipRefused(
+                f"You can add people who already share a project with you; ask a staff member to add {name!r}."
+            )
+    elif user is None:
+        raise MembershipRefused(f"There is no active user named {name!r}.")
     if role not in Membership.Role.values:
         raise MembershipRefused(f"{role!r} is not a role; choose annotator, reviewer or project admin.")
     with transaction.atomic():
@@ -393,6 +401,10 @@ def set_role(project: Project, username: str, role: str, *, actor=None) -> Membe
             before={"user": user.get_username(), "role": before}, after={"user": user.get_username(), "role": role},
         )
     return membership
+
+
+def _share_a_project(one, other) -> bool:
+    return Membership.objects.filter(user=other, project__memberships__user=one).exists()
 
 
 def remove_member(project: Project, membership: Membership, *, actor=None) -> None:

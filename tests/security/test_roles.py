@@ -73,3 +73,23 @@ def test_a_new_password_revokes_the_api_tokens(client, django_user_model, mailou
     user.set_password("third-passphrase-3")  # the admin, a shell: any path
     user.save()
     assert client.get(api, HTTP_AUTHORIZATION=f"Token {second}").status_code == 401
+
+
+def test_adding_a_member_does_not_tell_a_project_admin_who_has_an_account(client, django_user_model):
+    lead = django_user_model.objects.create_user("lead")
+    project = create_project("Ward", created_by=lead)
+    colleague = django_user_model.objects.create_user("colleague")
+    shared = create_project("Earlier study", created_by=lead)
+    Membership.objects.create(project=shared, user=colleague, role="annotator")
+    django_user_model.objects.create_user("stranger")
+    client.force_login(lead)
+    url = reverse("member_save", args=[project.pk])
+
+    def add(username):
+        return client.post(url, {"username": username, "role": "annotator"}, follow=True).content.decode()
+
+    for username in ("stranger", "ghost"):  # an account, and none: the same answer
+        assert f"ask a staff member to add &#x27;{username}&#x27;." in add(username)
+    assert not Membership.objects.filter(project=project, user__username="stranger").exists()
+    add("colleague")
+    assert Membership.objects.get(project=project, user=colleague).role == "annotator"
