@@ -161,8 +161,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5_000_000
 # A bulk API request of 1,000 abstracts is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000_000
 
-# The bundled model predicts 100,000 characters in about 7.5 s on 2 CPU cores, alone; half
-# that leaves room for other requests and a training run on the same cores.
+# The bundled model predicts 100,000 characters in 7 to 9 s on 2 CPU cores, alone
+# (`python -m bench.predict_limit`); half that leaves room for other work on the cores.
 PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 50_000, minimum=1)
 TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
 # Quotas: staff are not held to the first.
