@@ -23,12 +23,12 @@ from annotation.services import (
     LabelInUse,
     ProjectRefused,
     add_documents,
-    assign_documents,
     create_project,
     delete_label,
     document_errors,
     labels_by_name,
     save_label,
+    save_project_settings,
 )
 from annotation.views.projects import export_response
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
@@ -86,10 +86,10 @@ class ProjectDetail(APIView):
         project = project_for(request.user, project_id, Role.ADMIN)
         payload = shapes.ProjectUpdateSerializer(project, data=request.data, partial=True)
         payload.is_valid(raise_exception=True)
+        for name, value in payload.validated_data.items():
+            setattr(project, name, value)
         try:
-            with transaction.atomic():
-                payload.save()
-                assign_documents(project)
+            save_project_settings(project, actor=request.user)
         except IntegrityError:
             raise ValidationError({"name": [PROJECT_NAME_TAKEN]}) from None
         return Response(shapes.ProjectSerializer(project).data)

@@ -159,6 +159,9 @@ class Annotation(models.Model):
         SUBMITTED = "submitted", "Submitted"
         REVIEWED = "reviewed", "Reviewed"
 
+    # Statuses of work that counts: training, agreement, exports of finished work.
+    FINISHED = [Status.SUBMITTED, Status.REVIEWED]
+
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotations")
     annotator = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"

@@ -14,7 +14,6 @@ from annotation.models import Annotation, Assignment, Document, Project, Span
 
 EXPORT_CHUNK = 500
 NOT_STARTED = "not_started"
-FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
 def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
@@ -121,7 +120,7 @@ def document_rows(ids: list[int], own=None) -> list[Document]:
             annotation_count=Coalesce(
                 Subquery(annotations.values("document").annotate(n=Count("pk")).values("n")[:1]), 0
             ),
-            submitted=Exists(annotations.filter(status__in=FINISHED)),
+            submitted=Exists(annotations.filter(status__in=Annotation.FINISHED)),
         )
         .order_by("id")
     )

@@ -64,6 +64,7 @@ def create_project(name: str, *, description="", guidelines="", created_by=None)
     )
     if created_by is not None:
         Membership.objects.create(project=project, user=created_by, role=Membership.Role.ADMIN)
+    record(created_by, "project.create", project_id=project.pk, obj=project, after={"name": name})
     return project
 
 
@@ -80,6 +81,42 @@ def create_document(project: Project, text: str, *, title: str = "", external_id
         token_starts=tokens.starts,
         token_ends=tokens.ends,
     )
+
+
+PROJECT_SETTINGS = [
+    "name", "description", "guidelines", "suggestion_threshold", "annotators_per_document", "document_order",
+    "training_source",
+]
+
+
+def save_project_settings(project: Project, *, actor=None) -> int:
+    """Store the settings changed on `project` (settings page and API), record what changed,
+    and give documents to annotators if the assignment asks for more. Returns how many
+    documents were newly assigned."""
+    with transaction.atomic():
+        stored = Project.objects.select_for_update().get(pk=project.pk)
+        changed = [name for name in PROJECT_SETTINGS if getattr(stored, name) != getattr(project, name)]
+        project.save()
+        if changed:
+            record(
+                actor, "project.update", project_id=project.pk, obj=project,
+                before={name: getattr(stored, name) for name in changed},
+                after={name: getattr(project, name) for name in changed},
+            )
+        return assign_documents(project)
+
+
+def set_evaluation_split(document: Document, is_dev: bool | None, *, actor=None) -> None:
+    """Pin a document to the dev split (True) or to training (False), or leave it to the hash."""
+    with transaction.atomic():
+        before = Document.objects.select_for_update().values_list("is_dev", flat=True).get(pk=document.pk)
+        document.is_dev = is_dev
+        document.save(update_fields=["is_dev"])
+        if before != is_dev:
+            record(
+                actor, "document.split", project_id=document.project_id, document_id=document.pk, obj=document,
+                before=before, after=is_dev,
+            )
 
 
 def add_label(project: Project, name: str) -> Label:

@@ -92,9 +92,9 @@ class RunCancel(APIView):
     )
     def post(self, request, project_id, run_id):
         run, context = _run(request, project_id, run_id, Role.ADMIN)
-        if not run.is_active:
+        if not run.is_queued_or_running:
             return Response({"detail": f"The run has {run.status} already."}, status=status.HTTP_409_CONFLICT)
-        services.cancel_run(run)
+        services.cancel_run(run, actor=request.user)
         run.refresh_from_db()
         return Response(shapes.RunDetailSerializer(run, context=context).data)
 

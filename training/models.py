@@ -12,7 +12,7 @@ class TrainingRun(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    ACTIVE_STATUSES = [Status.QUEUED, Status.RUNNING]
+    QUEUED_OR_RUNNING = [Status.QUEUED, Status.RUNNING]
 
     project = models.ForeignKey(
         "annotation.Project", on_delete=models.CASCADE, related_name="training_runs"
@@ -48,13 +48,19 @@ class TrainingRun(models.Model):
         return f"Run {self.pk} ({self.status})"
 
     @property
-    def is_active(self):
-        return self.status in self.ACTIVE_STATUSES
+    def is_queued_or_running(self):
+        return self.status in self.QUEUED_OR_RUNNING
 
     @property
     def percent(self):
         total = self.progress.get("total_steps") or 0
         return min(100, round(100 * self.progress.get("step", 0) / total)) if total else 0
+
+
+class ModelVersionQuerySet(models.QuerySet):
+    def active_for(self, project) -> "ModelVersion | None":
+        """The version a project's suggestions and predictions come from, if any."""
+        return self.filter(project=project, is_active=True).first()
 
 
 class ModelVersion(models.Model):
@@ -81,6 +87,8 @@ class ModelVersion(models.Model):
     preannotation_heartbeat_at = models.DateTimeField(null=True, blank=True)
     preannotation_started_at = models.DateTimeField(null=True, blank=True)
     preannotation_characters = models.PositiveBigIntegerField(default=0, help_text="Text the last pre-annotation read.")
+
+    objects = ModelVersionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

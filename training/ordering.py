@@ -9,7 +9,6 @@ from annotation.models import Annotation, Assignment, Document, Membership, Proj
 from training.models import DocumentScore, ModelVersion
 
 Order = Project.DocumentOrder
-FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
 def uses_assignments(project: Project, user) -> bool:
@@ -20,7 +19,7 @@ def uses_assignments(project: Project, user) -> bool:
 def rarest_label(project: Project) -> str | None:
     counts = {label.name: 0 for label in project.labels.all()}
     for name in Span.objects.filter(
-        annotation__document__project=project, annotation__status__in=FINISHED
+        annotation__document__project=project, annotation__status__in=Annotation.FINISHED
     ).values_list("label__name", flat=True):
         counts[name] = counts.get(name, 0) + 1
     return min(counts, key=counts.get) if counts else None
@@ -34,11 +33,11 @@ def _score(version: ModelVersion, field):
 
 def next_document(project: Project, user, *, current: Document | None) -> Document | None:
     """The next document this annotator has not finished, in the project's order."""
-    finished = Annotation.objects.filter(document=OuterRef("pk"), annotator=user, status__in=FINISHED)
+    finished = Annotation.objects.filter(document=OuterRef("pk"), annotator=user, status__in=Annotation.FINISHED)
     candidates = Document.objects.filter(project=project).filter(~Exists(finished)).only("pk", "project_id")
     if uses_assignments(project, user):
         candidates = candidates.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=user)))
-    version = ModelVersion.objects.filter(project=project, is_active=True).first()
+    version = ModelVersion.objects.active_for(project)
     order = project.document_order
     if order == Order.SEQUENTIAL or (order != Order.RANDOM and version is None):
         if current is not None:
@@ -72,7 +71,7 @@ def reason(project: Project, document: Document) -> str:
         return "Documents come in the order they were imported."
     if order == Order.RANDOM:
         return "Documents come in a random order (fixed per annotator)."
-    version = ModelVersion.objects.filter(project=project, is_active=True).first()
+    version = ModelVersion.objects.active_for(project)
     score = DocumentScore.objects.filter(model_version=version, document=document).first() if version else None
     if score is None:
         return "No model has scored this document yet, so it comes in import order."

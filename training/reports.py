@@ -25,7 +25,7 @@ def progress_context(run: TrainingRun) -> dict:
         "progress": progress,
         "silent_seconds": silent_seconds(run.heartbeat_at) if run.status == TrainingRun.Status.RUNNING else None,
         "heartbeat_timeout": settings.HEARTBEAT_TIMEOUT,
-        "eta": _duration(eta) if eta is not None and run.is_active else None,
+        "eta": _duration(eta) if eta is not None and run.is_queued_or_running else None,
         "elapsed": _duration(progress.get("elapsed_seconds")),
         "loss_chart": line_chart([("training loss", losses, LOSS_COLOUR)], title="Training loss by step", x_label="step"),
         "f1_chart": line_chart(

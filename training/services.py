@@ -40,7 +40,6 @@ from training.pipeline import (
 logger = logging.getLogger(__name__)
 FEW_EXAMPLES = 5
 LOSS_POINTS = 400  # the loss curve keeps at most this many points
-FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
 
 
 class TrainingRefused(Exception):
@@ -62,7 +61,7 @@ def training_annotations(project: Project) -> list[Annotation]:
     trains on gold only) the latest submitted."""
     chosen: dict[int, Annotation] = {}
     gold_first = Case(When(status=Annotation.Status.REVIEWED, then=0), default=1)
-    statuses = [Annotation.Status.REVIEWED] if project.training_source == Project.TrainingSource.GOLD_ONLY else FINISHED
+    statuses = [Annotation.Status.REVIEWED] if project.training_source == Project.TrainingSource.GOLD_ONLY else Annotation.FINISHED
     annotations = (
         Annotation.objects.filter(document__project=project, status__in=statuses)
         .select_related("document")
@@ -129,7 +128,7 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
     _annotations, warnings = check_training_data(project)
     fail_stale_runs(project)  # a dead run must not refuse this one
     if user is not None:
-        mine = TrainingRun.objects.filter(started_by=user, status__in=TrainingRun.ACTIVE_STATUSES).count()
+        mine = TrainingRun.objects.filter(started_by=user, status__in=TrainingRun.QUEUED_OR_RUNNING).count()
         if mine >= settings.MAX_ACTIVE_RUNS_PER_USER:
             raise TrainingRefused(
                 f"You have {mine} runs queued or running, the most one person may; wait for one to finish."
@@ -145,7 +144,7 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
             )
             record(user, "training.start", project_id=project.pk, obj=run, after=run.hyperparameters)
     except IntegrityError:
-        active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE_STATUSES).first()
+        active = TrainingRun.objects.filter(project=project, status__in=TrainingRun.QUEUED_OR_RUNNING).first()
         if active is None:  # the other run ended in between; the user can simply try again
             raise TrainingRefused("Another run just finished; start again.") from None
         raise RunAlreadyActive(active) from None
@@ -156,12 +155,15 @@ def start_run(project: Project, user, hyperparameters: dict | None = None, *, en
     return run
 
 
-def cancel_run(run: TrainingRun) -> None:
+def cancel_run(run: TrainingRun, *, actor=None) -> None:
     """A queued run is cancelled now; a running one at its next heartbeat, within about a second."""
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
-        status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
-    )
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested=True)
+    with transaction.atomic():
+        queued = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.QUEUED).update(
+            status=TrainingRun.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+        )
+        running = TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.RUNNING).update(cancel_requested=True)
+        if queued or running:
+            record(actor, "training.cancel", project_id=run.project_id, obj=run, before={"status": run.status})
 
 
 def run_directory(run: TrainingRun) -> Path:
@@ -379,7 +381,7 @@ def sweep_run_leftovers(run_ids=None) -> list[Path]:
 def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     """Make `version` the one suggestions come from, and pre-annotate with it in the worker."""
     lock_project(version.project)
-    previous = ModelVersion.objects.filter(project=version.project_id, is_active=True).first()
+    previous = ModelVersion.objects.active_for(version.project_id)
     record(
         actor, "model.activate", project_id=version.project_id, obj=version,
         before={"active": previous.pk if previous else None}, after={"active": version.pk},
@@ -403,10 +405,11 @@ def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
         transaction.on_commit(lambda: preannotate_task(version.pk))
 
 
-def delete_version(version: ModelVersion) -> None:
+def delete_version(version: ModelVersion, *, actor=None) -> None:
     """Delete the version and free its disk. Spans accepted from it keep their text."""
     path = Path(version.artifact_path)
     with transaction.atomic():
+        record(actor, "model.delete", project_id=version.project_id, obj=version, before={"run": version.run_id})
         version.delete()
     if path.is_dir() and Path(settings.MODELS_ROOT) in path.resolve().parents:
         shutil.rmtree(path, ignore_errors=True)

@@ -11,6 +11,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotation import editing
+from annotation.audit import record
 from annotation.models import Annotation, Document, Label, Project, Span
 from studio.background import (
     TAKEN,
@@ -27,11 +28,6 @@ logger = logging.getLogger(__name__)
 BATCH = 16
 Preannotation = ModelVersion.Preannotation
 Decision = SuggestionDecision.Status
-FINISHED = [Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED]
-
-
-def active_version(project: Project) -> ModelVersion | None:
-    return ModelVersion.objects.filter(project=project, is_active=True).first()
 
 
 def visible_suggestions(
@@ -110,7 +106,7 @@ def reject(annotation: Annotation, suggestion: Suggestion, *, version: int, user
 
 def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
     document = annotation.document
-    suggestions = visible_suggestions(document, user, annotation, active_version(document.project))
+    suggestions = visible_suggestions(document, user, annotation, ModelVersion.objects.active_for(document.project))
     if not suggestions:
         raise editing.EditRejected("There are no suggestions to accept.")
     touched = []
@@ -125,7 +121,7 @@ def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
     if annotation.version != version:
         raise editing.VersionConflict(annotation.version)
     document = annotation.document
-    suggestions = visible_suggestions(document, user, annotation, active_version(document.project))
+    suggestions = visible_suggestions(document, user, annotation, ModelVersion.objects.active_for(document.project))
     for suggestion in suggestions:
         _decide(suggestion, Decision.REJECTED, user)
     touched = [(s.start, s.end) for s in suggestions]
@@ -135,7 +131,7 @@ def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
 def suggestion_touching(document: Document, user, start: int, end: int) -> Suggestion | None:
     """A suggestion of the active model that `user` has not decided on, overlapping
     [start, end): tagging there by hand accepts it with edited edges or label."""
-    version = active_version(document.project)
+    version = ModelVersion.objects.active_for(document.project)
     if version is None:
         return None
     return (
@@ -150,12 +146,16 @@ def _decide(suggestion: Suggestion, status: str, user) -> None:
     SuggestionDecision.objects.update_or_create(
         suggestion=suggestion, user=user, defaults={"status": status, "decided_at": timezone.now()}
     )
+    record(
+        user, f"suggestion.{status}", project_id=suggestion.label.project_id, document_id=suggestion.document_id,
+        obj=suggestion, after={"label": suggestion.label.name, "start": suggestion.start, "end": suggestion.end},
+    )
     if suggestion.shown_at is None:
         Suggestion.objects.filter(pk=suggestion.pk, shown_at__isnull=True).update(shown_at=timezone.now())
 
 
 def documents_to_preannotate(project: Project):
-    finished = Annotation.objects.filter(document__project=project, status__in=FINISHED).values("document_id")
+    finished = Annotation.objects.filter(document__project=project, status__in=Annotation.FINISHED).values("document_id")
     return Document.objects.filter(project=project).exclude(pk__in=finished).order_by("pk")
 
 
@@ -329,7 +329,7 @@ def predict_text(project: Project, text: str) -> tuple[ModelVersion, list]:
     limit = settings.PREDICT_MAX_CHARACTERS
     if len(text) > limit:
         raise PredictionRefused(f"The text has {len(text):,} characters; the limit is {limit:,}.")
-    version = active_version(project)
+    version = ModelVersion.objects.active_for(project)
     if version is None:
         raise ModelUnavailable("This project has no active model yet: train one first.")
     try:

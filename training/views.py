@@ -20,7 +20,7 @@ from training.throttles import PredictThrottle
 def train(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     form = TrainingForm(request.POST or None)
-    active = services.runs_of(project).filter(status__in=TrainingRun.ACTIVE_STATUSES).first()
+    active = services.runs_of(project).filter(status__in=TrainingRun.QUEUED_OR_RUNNING).first()
     refusal, warnings, status = None, [], 200
     if request.method == "POST" and form.is_valid():
         try:
@@ -67,7 +67,7 @@ def run_progress(request, project_id, run_id):
     run = get_object_or_404(services.runs_of(project), pk=run_id)
     context = {"project": project, "run": run, **reports.progress_context(run)}
     response = render(request, "training/partials/run_progress.html", context)
-    if not run.is_active:
+    if not run.is_queued_or_running:
         response["HX-Refresh"] = "true"  # show the finished report
     return response
 
@@ -76,8 +76,8 @@ def run_progress(request, project_id, run_id):
 def run_cancel(request, project_id, run_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     run = get_object_or_404(TrainingRun, pk=run_id, project=project)
-    if run.is_active:
-        services.cancel_run(run)
+    if run.is_queued_or_running:
+        services.cancel_run(run, actor=request.user)
         messages.info(request, "Cancelling: the run stops after its current step.")
     return redirect("training_run", project_id, run.pk)
 
@@ -99,7 +99,7 @@ def version_delete(request, project_id, version_id):
     if version.is_active:
         messages.error(request, "Activate another version before deleting the active one.")
     else:
-        services.delete_version(version)
+        services.delete_version(version, actor=request.user)
         messages.success(request, f"{version} deleted and its files removed.")
     return redirect("training_runs", project_id)
 
@@ -107,7 +107,7 @@ def version_delete(request, project_id, version_id):
 @require_GET
 def try_it(request, project_id):
     project = project_for(request.user, project_id)
-    context = {"project": project, "version": suggestions.active_version(project)}
+    context = {"project": project, "version": ModelVersion.objects.active_for(project)}
     return render(request, "training/try_it.html", context)
 
 

@@ -12,12 +12,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
 from annotation import review as review_service
+from annotation.services import set_evaluation_split
 from annotation.access import Role, document_for, project_for
 from django.contrib import messages
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
 from training import ordering, suggestions
+from training.models import ModelVersion
 
 
 def _document(request, project_id, document_id) -> Document:
@@ -66,7 +68,7 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
-    model = suggestions.active_version(document.project)
+    model = ModelVersion.objects.active_for(document.project)
     spans = _marks(document, request.user, annotation, model)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
@@ -148,7 +150,7 @@ def _answer(
     the project, so edits that cannot change it leave the progress card as it is."""
     if annotation is None:
         annotation = _annotation(document, request.user)
-    model = suggestions.active_version(document.project)
+    model = ModelVersion.objects.active_for(document.project)
     spans = _marks(document, request.user, annotation, model)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
@@ -293,8 +295,7 @@ def evaluation_split(request, project_id, document_id):
     choice = request.POST.get("split", "")
     if choice not in {"dev", "train", "auto"}:
         return HttpResponse("Choose dev, train or auto.", status=400, content_type="text/plain")
-    document.is_dev = {"dev": True, "train": False, "auto": None}[choice]
-    document.save(update_fields=["is_dev"])
+    set_evaluation_split(document, {"dev": True, "train": False, "auto": None}[choice], actor=request.user)
     return render(request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project})
 
 

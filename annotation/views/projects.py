@@ -34,11 +34,11 @@ from annotation.services import (
     LabelInUse,
     MembershipRefused,
     ProjectRefused,
-    assign_documents,
     create_project,
     delete_label,
     remove_member,
     save_label,
+    save_project_settings,
     set_role,
 )
 from studio.background import silent_seconds
@@ -134,8 +134,7 @@ def project_settings(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
-        form.save()
-        assigned = assign_documents(project)
+        assigned = save_project_settings(form.save(commit=False), actor=request.user)
         messages.success(
             request, "Project settings saved." + (f" {assigned} documents assigned." if assigned else "")
         )
