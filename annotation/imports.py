@@ -12,8 +12,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.formats.decode import decode_upload
 from annotation.formats.conll import SENTENCES_PER_DOCUMENT
+from annotation.formats.decode import decode_upload
 from annotation.formats.detect import FORMATS, detect_format, read_documents
 from annotation.formats.documents import ImportedDocument
 from annotation.formats.errors import FormatError

@@ -6,7 +6,6 @@ from rest_framework import serializers
 
 from annotation.formats.detect import EXPORT_FORMATS
 from annotation.formats.documents import MAX_CHARACTERS
-
 from annotation.models import Annotation, Document, Label, Project, Span
 from annotation.selectors import NOT_STARTED
 from annotation.services import PROJECT_NAME_TAKEN

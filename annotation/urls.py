@@ -1,6 +1,7 @@
 from django.urls import path
 
-from annotation.views import labelling, projects as views
+from annotation.views import labelling
+from annotation.views import projects as views
 
 urlpatterns = [
     path("", views.project_list, name="home"),

@@ -88,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         with _quiet_transformers():
             naive = pipeline("token-classification", model=fp32.model, tokenizer=fp32.tokenizer,
                              aggregation_strategy="simple", device="cpu")
-        pieces = lambda text: len(fp32.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        def pieces(text):
+            return len(fp32.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+
         print(f"{torch.get_num_threads()} threads; one abstract: {len(one.split())} words, {pieces(one)} pieces; "
               f"long document: {pieces(long_text)} pieces, {fp32.predict_text(long_text).windows} windows; "
               f"bf16 {'on' if bf16 else 'not supported natively, skipped'}", flush=True)

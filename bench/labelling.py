@@ -37,8 +37,8 @@ def text_of(tokens: int) -> str:
 def build_documents(user):
     from annotation import editing
     from annotation.models import Project
-    from bench.common import delete_projects
     from annotation.services import create_document, create_project
+    from bench.common import delete_projects
 
     delete_projects(PROJECT)
     project = create_project(PROJECT, created_by=user)
@@ -93,9 +93,9 @@ def main(argv=None) -> int:
     rows = []
     for size, document in documents.items():
         url = reverse("annotate", args=[project.pk, document.pk])
-        ours = p50_p95(time_calls(lambda: client.get(url), args.repeat))
+        ours = p50_p95(time_calls(lambda url=url: client.get(url), args.repeat))
         annotation = Annotation.objects.get(document=document, annotator=user)
-        naive = p50_p95(time_calls(lambda: naive_render(document, annotation), args.repeat))
+        naive = p50_p95(time_calls(lambda d=document, a=annotation: naive_render(d, a), args.repeat))
         spans = annotation.spans.count()
         rows.append([size, spans, f"{ours[0]:.1f} / {ours[1]:.1f}", f"{naive[0]:.1f} / {naive[1]:.1f}", f"{naive[0] / ours[0]:.1f}×"])
     print_table(

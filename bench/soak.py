@@ -103,12 +103,12 @@ def main(argv=None) -> int:
     os.environ.setdefault("API_RATE_LIMIT", "1000000/minute")  # measure the saves, not the throttle
     setup_django()
     from django.conf import settings
+    from django.contrib.auth import get_user_model
     from django.db import connection
 
     from annotation.consistency import stale_annotations
     from annotation.models import Annotation, Membership
     from annotation.services import create_document, create_project
-    from django.contrib.auth import get_user_model
     from studio import embedded_db
     from studio.tokens import create_token
 

@@ -8,8 +8,8 @@ who spreads over many addresses. Both locks lift LOGIN_LOCK_MINUTES after the la
 Password-reset e-mails are limited per address and per account the same way.
 """
 
-from axes.handlers.database import AxesDatabaseHandler
 from axes.attempts import get_cool_off_threshold
+from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
 from axes.models import AccessAttempt
 from django.conf import settings

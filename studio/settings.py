@@ -11,8 +11,8 @@ from studio.env import (
     env_bool,
     env_int,
     env_list,
-    env_rate,
     env_path,
+    env_rate,
     env_str,
     parse_database_url,
 )

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from annotation.access import Role, project_for
 from studio.api import error_responses, page_of, paginated
-from training import services, suggestions
 from training import serializers as shapes
+from training import services, suggestions
 from training.models import ModelVersion, TrainingRun
 from training.reports import metrics_for
 from training.throttles import PredictThrottle

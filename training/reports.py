@@ -6,7 +6,6 @@ from django.conf import settings
 from django.urls import reverse
 
 from annotation.access import RANK, Role
-
 from studio.background import silent_seconds
 from training.charts import line_chart
 from training.models import ModelVersion, TrainingRun

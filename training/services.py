@@ -28,7 +28,6 @@ from studio.background import (
 )
 from training.base_model import default_base_model
 from training.models import ModelVersion, TrainingRun
-from training.suggestions import preannotation_quota_refusal
 from training.pipeline import (
     Hyperparameters,
     TrainingCancelled,
@@ -36,6 +35,7 @@ from training.pipeline import (
     TrainingDocument,
     train,
 )
+from training.suggestions import preannotation_quota_refusal
 
 logger = logging.getLogger(__name__)
 FEW_EXAMPLES = 5

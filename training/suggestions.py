@@ -188,7 +188,8 @@ def preannotate(version_id: int) -> None:
             for first in range(0, len(ids), BATCH):
                 heartbeat.check()
                 batch = ids[first : first + BATCH]
-                retrying(lambda: _store_predictions(version, Document.objects.filter(pk__in=batch).order_by("pk"), predictor, labels))
+                documents = Document.objects.filter(pk__in=batch).order_by("pk")
+                retrying(lambda documents=documents: _store_predictions(version, documents, predictor, labels))
                 progress["done"] += len(batch)
         except WorkLost:
             if heartbeat.taken:

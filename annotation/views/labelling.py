@@ -3,6 +3,7 @@ fragments: the text blocks it touched, the legend and the editor state."""
 
 from collections import Counter
 
+from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -12,12 +13,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing
 from annotation import review as review_service
-from annotation.services import set_evaluation_split
 from annotation.access import Role, document_for, project_for
-from django.contrib import messages
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
+from annotation.services import set_evaluation_split
 from training import ordering, suggestions
 from training.models import ModelVersion
 

@@ -8,7 +8,6 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors
-from training.ordering import uses_assignments
 from annotation.access import Role, project_for, visible_projects
 from annotation.audit import describe
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
@@ -42,6 +41,7 @@ from annotation.services import (
     set_role,
 )
 from studio.background import silent_seconds
+from training.ordering import uses_assignments
 
 DOCUMENTS_PER_PAGE = 50
 

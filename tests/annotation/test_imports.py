@@ -10,8 +10,8 @@ from annotation import selectors
 from annotation.bio import tags_to_spans
 from annotation.formats.conll import parse_conll
 from annotation.formats.detect import export_documents
-from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.formats.documents import ImportedDocument
+from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.models import Annotation, Document, ImportJob, Label, Span
 from annotation.services import create_project
 
@@ -66,7 +66,7 @@ def test_bc5cdr_pubtator_with_nested_mentions_imports_the_outer_ones(project, ad
     assert summary.labels_created == []  # Chemical and Disease map onto TREATMENT and DISEASE
     assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE", "TREATMENT"}
     spans = list(Span.objects.filter(annotation__document__project=project).values_list("annotation", "start", "end"))
-    for (annotation, start, end), (next_annotation, next_start, _) in zip(sorted(spans), sorted(spans)[1:]):
+    for (annotation, _start, end), (next_annotation, next_start, _) in zip(sorted(spans), sorted(spans)[1:]):
         assert annotation != next_annotation or end <= next_start
 
 

@@ -102,7 +102,7 @@ def test_pre_annotation_keeps_to_the_projects_hourly_quota(admin, settings):
     needed = suggestions.characters(suggestions.documents_to_preannotate(project))
     settings.PREANNOTATION_CHARACTERS_PER_HOUR = needed + needed // 2
     versions = []
-    for number in range(2):
+    for _ in range(2):
         run = TrainingRun.objects.create(project=project, status="succeeded")
         versions.append(ModelVersion.objects.create(project=project, run=run, artifact_path="/nowhere"))
     services.activate(versions[0])  # the first is never refused, and records what it read

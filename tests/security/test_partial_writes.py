@@ -35,10 +35,10 @@ def state() -> tuple[dict, list]:
 
 def refused_requests(ids, label_id):
     """(who, method, url, data, content type) for every request the studio refuses."""
-    for name, (method, minimum, allowed, data) in sorted(ENDPOINTS.items()):
+    for name, (method, _minimum, allowed, data) in sorted(ENDPOINTS.items()):
         if method == "post" and (allowed in (400, 409) or name in REFUSED_REDIRECTS):
             yield ADMIN, "post", url_for(name, ids), data, None
-    for (name, method), (minimum, allowed, data) in sorted(API_ENDPOINTS.items()):
+    for (name, method), (_minimum, allowed, data) in sorted(API_ENDPOINTS.items()):
         if method != "get" and allowed >= 400:
             yield ADMIN, method, url_for(name, ids), json.dumps(data) if data is not None else None, "application/json"
     # Well-formed first edits that are refused: the annotation they would start must not stay.

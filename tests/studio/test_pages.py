@@ -135,9 +135,8 @@ def test_sessions_expire_after_idle_time(settings):
 def test_a_login_lock_lifts_after_fifteen_minutes(client, django_user_model):
     from datetime import timedelta
 
-    from django.utils import timezone
-
     from axes.models import AccessAttempt
+    from django.utils import timezone
 
     django_user_model.objects.create_user("clinician", password="right-passphrase-1")
     for _ in range(5):

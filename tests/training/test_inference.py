@@ -299,7 +299,7 @@ class EdgeModel(torch.nn.Module):
         for row, (ids, mask) in enumerate(zip(input_ids.tolist(), attention_mask.tolist())):
             content = ids[1 : sum(mask) - 1]
             first, last = content[0] - 10, content[-1] - 10
-            for k, piece in enumerate(content):
+            for k, _piece in enumerate(content):
                 before = k if first > 0 else math.inf
                 after = len(content) - 1 - k if last < self.n - 1 else math.inf
                 logits[row, k + 1, 1 if min(before, after) >= 2 else 0] = 5.0

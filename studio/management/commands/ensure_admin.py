@@ -29,7 +29,7 @@ class Command(BaseCommand):
             try:
                 validate_password(password)
             except ValidationError as error:
-                raise CommandError(f"STUDIO_ADMIN_PASSWORD is too weak: {' '.join(error.messages)}")
+                raise CommandError(f"STUDIO_ADMIN_PASSWORD is too weak: {' '.join(error.messages)}") from None
         User.objects.create_superuser(username=username, email="", password=password)
         self.stdout.write(self.style.SUCCESS(f"Created the admin account {username!r}."))
         if generated:
