@@ -40,6 +40,11 @@ def project_for(user, project_id, role: str = Role.ANNOTATOR) -> Project:
     return project
 
 
+def uses_assignments(project: Project, user) -> bool:
+    """Annotators of a project that assigns documents see only their own queue."""
+    return bool(project.annotators_per_document) and role_in(user, project) == Role.ANNOTATOR
+
+
 def document_for(project: Project, document_id, queryset=None):
     """A document of `project` (from `project_for`) that its visitor may open: where the
     project assigns documents, an annotator's own queue only. Anything else is a 404."""

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from annotation import editing, selectors
 from annotation import serializers as shapes
-from annotation.access import Role, document_for, project_for, visible_projects
+from annotation.access import Role, document_for, project_for, uses_assignments, visible_projects
 from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
@@ -32,13 +32,13 @@ from annotation.services import (
 )
 from annotation.views.projects import export_response
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
-from training.ordering import uses_assignments
 
 
 @extend_schema(tags=["projects"])
 class ProjectList(APIView):
     @extend_schema(
-        operation_id="projects_list", summary="Projects you belong to",
+        operation_id="projects_list",
+        summary="Projects you belong to",
         responses={200: page_of(shapes.ProjectSerializer), **error_responses(400, 404)},
     )
     def get(self, request):
@@ -51,7 +51,8 @@ class ProjectList(APIView):
         return paginated(self, request, projects.order_by("name"), shapes.ProjectSerializer)
 
     @extend_schema(
-        operation_id="projects_create", summary="Create a project (with DISEASE and TREATMENT labels); you become its admin",
+        operation_id="projects_create",
+        summary="Create a project (with DISEASE and TREATMENT labels); you become its admin",
         request=shapes.ProjectCreateSerializer,
         responses={201: shapes.ProjectSerializer, **error_responses(400, 403)},
     )
@@ -71,14 +72,16 @@ class ProjectList(APIView):
 @extend_schema(tags=["projects"])
 class ProjectDetail(APIView):
     @extend_schema(
-        operation_id="projects_retrieve", summary="One project",
+        operation_id="projects_retrieve",
+        summary="One project",
         responses={200: shapes.ProjectSerializer, **error_responses(404)},
     )
     def get(self, request, project_id):
         return Response(shapes.ProjectSerializer(project_for(request.user, project_id)).data)
 
     @extend_schema(
-        operation_id="projects_update", summary="Change a project's settings (project admins)",
+        operation_id="projects_update",
+        summary="Change a project's settings (project admins)",
         request=shapes.ProjectUpdateSerializer,
         responses={200: shapes.ProjectSerializer, **error_responses(400, 403, 404)},
     )
@@ -109,7 +112,8 @@ def _label_form(request, project, label=None) -> Label:
 @extend_schema(tags=["labels"])
 class LabelList(APIView):
     @extend_schema(
-        operation_id="labels_list", summary="The project's labels",
+        operation_id="labels_list",
+        summary="The project's labels",
         responses={200: page_of(shapes.LabelSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
@@ -118,7 +122,8 @@ class LabelList(APIView):
         return paginated(self, request, labels, shapes.LabelSerializer)
 
     @extend_schema(
-        operation_id="labels_create", summary="Add a label (project admins)",
+        operation_id="labels_create",
+        summary="Add a label (project admins)",
         request=shapes.LabelWriteSerializer,
         responses={201: shapes.LabelSerializer, **error_responses(400, 403, 404)},
     )
@@ -131,7 +136,8 @@ class LabelList(APIView):
 @extend_schema(tags=["labels"])
 class LabelDetail(APIView):
     @extend_schema(
-        operation_id="labels_update", summary="Rename or recolour a label (project admins)",
+        operation_id="labels_update",
+        summary="Rename or recolour a label (project admins)",
         request=shapes.LabelWriteSerializer,
         responses={200: shapes.LabelSerializer, **error_responses(400, 403, 404)},
     )
@@ -141,7 +147,8 @@ class LabelDetail(APIView):
         return Response(shapes.LabelSerializer(label).data)
 
     @extend_schema(
-        operation_id="labels_destroy", summary="Delete a label no span uses (project admins)",
+        operation_id="labels_destroy",
+        summary="Delete a label no span uses (project admins)",
         responses={204: None, **error_responses(403, 404, 409)},
     )
     def delete(self, request, project_id, label_id):
@@ -156,7 +163,8 @@ class LabelDetail(APIView):
 @extend_schema(tags=["documents"])
 class DocumentList(APIView):
     @extend_schema(
-        operation_id="documents_list", summary="Documents, filtered",
+        operation_id="documents_list",
+        summary="Documents, filtered",
         parameters=[shapes.DocumentFilterSerializer],
         responses={200: page_of(shapes.DocumentSerializer), **error_responses(400, 404)},
     )
@@ -201,16 +209,21 @@ class DocumentList(APIView):
         if not item_errors:
             try:
                 summary, added = add_documents(
-                    project, documents, user=request.user,
+                    project,
+                    documents,
+                    user=request.user,
                     annotation_status=payload.validated_data["annotation_status"],
                 )
             except DocumentsRejected as rejected:
                 item_errors = rejected.errors
         if item_errors:
-            return Response({
-                "detail": f"{len(item_errors)} of {len(items)} documents are invalid; none was stored.",
-                "items": [{"index": index, "errors": errors} for index, errors in sorted(item_errors.items())],
-            }, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {
+                    "detail": f"{len(item_errors)} of {len(items)} documents are invalid; none was stored.",
+                    "items": [{"index": index, "errors": errors} for index, errors in sorted(item_errors.items())],
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         result = {
             "created": summary.documents_created,
             "duplicates_skipped": summary.duplicates_skipped,
@@ -231,10 +244,15 @@ def _bulk_documents(project, items: list[dict]) -> tuple[list[ImportedDocument],
             item_errors[index] = document.errors
             continue
         fields = document.validated_data
-        documents.append(ImportedDocument(
-            text=fields["text"], title=fields["title"], external_id=fields["external_id"], metadata=fields["metadata"],
-            mentions=[(span["start"], span["end"], span["label"]) for span in fields["spans"]],
-        ))
+        documents.append(
+            ImportedDocument(
+                text=fields["text"],
+                title=fields["title"],
+                external_id=fields["external_id"],
+                metadata=fields["metadata"],
+                mentions=[(span["start"], span["end"], span["label"]) for span in fields["spans"]],
+            )
+        )
         positions.append(index)
     if item_errors:
         for position, errors in document_errors(project, documents).items():
@@ -245,7 +263,8 @@ def _bulk_documents(project, items: list[dict]) -> tuple[list[ImportedDocument],
 @extend_schema(tags=["documents"])
 class DocumentDetail(APIView):
     @extend_schema(
-        operation_id="documents_retrieve", summary="One document, with its text and tokens",
+        operation_id="documents_retrieve",
+        summary="One document, with its text and tokens",
         responses={200: shapes.DocumentDetailSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, document_id):
@@ -311,9 +330,11 @@ def _run_edit(request, project_id, document_id, payload_class, change):
             result = change(annotation, payload.validated_data)
     except editing.VersionConflict as conflict:
         return Response(
-            {"detail": f"The annotation changed elsewhere: it is at version {conflict.current_version} now. "
-                       "Read it again and reapply your change.",
-             "current_version": conflict.current_version},
+            {
+                "detail": f"The annotation changed elsewhere: it is at version {conflict.current_version} now. "
+                "Read it again and reapply your change.",
+                "current_version": conflict.current_version,
+            },
             status=status.HTTP_409_CONFLICT,
         )
     except editing.EditRejected as rejected:
@@ -327,7 +348,8 @@ EDIT_ERRORS = error_responses(400, 404, 409)
 @extend_schema(tags=["annotations"])
 class Spans(APIView):
     @extend_schema(
-        operation_id="spans_retrieve", summary="Your spans on a document, with the version to edit them",
+        operation_id="spans_retrieve",
+        summary="Your spans on a document, with the version to edit them",
         responses={200: EditState, **error_responses(404)},
     )
     def get(self, request, project_id, document_id):
@@ -367,12 +389,17 @@ class Spans(APIView):
 @extend_schema(tags=["annotations"])
 class Submit(APIView):
     @extend_schema(
-        operation_id="annotations_submit", summary="Submit your annotation of a document",
-        request=shapes.VersionSerializer, responses={200: EditState, **EDIT_ERRORS},
+        operation_id="annotations_submit",
+        summary="Submit your annotation of a document",
+        request=shapes.VersionSerializer,
+        responses={200: EditState, **EDIT_ERRORS},
     )
     def post(self, request, project_id, document_id):
         return _run_edit(
-            request, project_id, document_id, shapes.VersionSerializer,
+            request,
+            project_id,
+            document_id,
+            shapes.VersionSerializer,
             lambda annotation, data: editing.submit(annotation, version=data["version"]),
         )
 
@@ -380,7 +407,8 @@ class Submit(APIView):
 @extend_schema(tags=["export"])
 class Export(APIView):
     @extend_schema(
-        operation_id="export", summary="Export the project's documents and annotations, streamed (reviewers and admins)",
+        operation_id="export",
+        summary="Export the project's documents and annotations, streamed (reviewers and admins)",
         parameters=[shapes.ExportFilterSerializer],
         responses={
             (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="doccano or Hugging Face JSONL"),

@@ -98,6 +98,4 @@ def repair_tags(tags: Sequence[str]) -> list[str]:
 
 def tags_to_spans(starts: Sequence[int], ends: Sequence[int], tags: Iterable[str]) -> list[Span]:
     """Character spans of the entities in `tags` (repaired like conlleval)."""
-    return [
-        (starts[first], ends[end - 1], label) for first, end, label in tags_to_token_spans(tags)
-    ]
+    return [(starts[first], ends[end - 1], label) for first, end, label in tags_to_token_spans(tags)]

@@ -24,15 +24,18 @@ class Mismatch:
 
     def __str__(self):
         return (
-            f"annotation {self.annotation_id} (document {self.document_id}, project {self.project_id}): "
-            f"{self.problem}"
+            f"annotation {self.annotation_id} (document {self.document_id}, project {self.project_id}): {self.problem}"
         )
 
 
 def stale_annotations(annotations=None) -> list[Mismatch]:
     """Every annotation (of `annotations`, a queryset, or all) whose tags disagree with its spans."""
-    rows = (annotations if annotations is not None else Annotation.objects.all()).order_by("pk").values_list(
-        "pk", "document_id", "document__project_id", "bio_tags", "document__token_starts", "document__token_ends"
+    rows = (
+        (annotations if annotations is not None else Annotation.objects.all())
+        .order_by("pk")
+        .values_list(
+            "pk", "document_id", "document__project_id", "bio_tags", "document__token_starts", "document__token_ends"
+        )
     )
     found = []
     chunk = []
@@ -78,7 +81,9 @@ def _check(rows) -> list[Mismatch]:
 
 def _spans(annotation_ids) -> dict[int, list[tuple[int, int, str]]]:
     spans: dict[int, list[tuple[int, int, str]]] = {pk: [] for pk in annotation_ids}
-    rows = Span.objects.filter(annotation_id__in=annotation_ids).values_list("annotation_id", "start", "end", "label__name")
+    rows = Span.objects.filter(annotation_id__in=annotation_ids).values_list(
+        "annotation_id", "start", "end", "label__name"
+    )
     for annotation_id, start, end, label in rows:
         spans[annotation_id].append((start, end, label))
     return spans

@@ -8,9 +8,9 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.audit import record, span_values
 from annotation.bio import spans_to_tags
 from annotation.models import Annotation, AnnotationChange, Document, Label, Span
+from studio.audit import record, span_values
 
 
 class EditRejected(Exception):
@@ -66,9 +66,7 @@ def add_span(
             raise EditRejected(f"{label.name} is not a label of this project.")
         token_count = len(document.token_starts)
         if not 0 <= first_token <= last_token < token_count:
-            raise EditRejected(
-                f"Tokens {first_token}–{last_token} are outside this document's {token_count} tokens."
-            )
+            raise EditRejected(f"Tokens {first_token}–{last_token} are outside this document's {token_count} tokens.")
         start, end = document.token_starts[first_token], document.token_ends[last_token]
         clash = annotation.spans.filter(start__lt=end, end__gt=start).select_related("label").first()
         if clash:
@@ -86,7 +84,13 @@ def add_span(
             edited_before_accept=edited_before_accept,
         )
         _audit(annotation, "span.create", span, after=span_values(span))
-        return _commit(annotation, "add", before, [(start, end)], f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.')
+        return _commit(
+            annotation,
+            "add",
+            before,
+            [(start, end)],
+            f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.',
+        )
 
 
 def change_label(annotation: Annotation, *, version: int, span_id: int, label: Label) -> EditResult:
@@ -233,7 +237,9 @@ def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> E
         _restore(annotation, target)
         change.undone = backwards
         change.save(update_fields=["undone"])
-        _audit(annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=before, after=target)
+        _audit(
+            annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=before, after=target
+        )
         verb = "Undid" if backwards else "Redid"
         return _finish(annotation, _differences(before, target), f"{verb} {change.action}.")
 
@@ -262,8 +268,13 @@ def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRo
 
 def _audit(annotation: Annotation, action: str, obj, *, before=None, after=None) -> None:
     record(
-        annotation.annotator, action, project_id=annotation.document.project_id,
-        document_id=annotation.document_id, obj=obj, before=before, after=after,
+        annotation.annotator,
+        action,
+        project_id=annotation.document.project_id,
+        document_id=annotation.document_id,
+        obj=obj,
+        before=before,
+        after=after,
     )
 
 

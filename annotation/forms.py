@@ -11,22 +11,34 @@ CREATE, DROP = "__create__", "__drop__"
 class ProjectForm(forms.ModelForm):
     # Checked here, next to the field, rather than by the table's constraint after the fact.
     suggestion_threshold = forms.FloatField(
-        min_value=0, max_value=1,
+        min_value=0,
+        max_value=1,
         widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
-        error_messages={"min_value": "Use a number from 0 to 1, e.g. 0.5.", "max_value": "Use a number from 0 to 1, e.g. 0.5."},
+        error_messages={
+            "min_value": "Use a number from 0 to 1, e.g. 0.5.",
+            "max_value": "Use a number from 0 to 1, e.g. 0.5.",
+        },
         help_text=Project._meta.get_field("suggestion_threshold").help_text,
     )
     annotators_per_document = forms.IntegerField(
-        min_value=0, max_value=100,
-        error_messages={"max_value": "Give each document to at most 100 annotators.",
-                        "min_value": "Use 0 (everyone sees every document) or more."},
+        min_value=0,
+        max_value=100,
+        error_messages={
+            "max_value": "Give each document to at most 100 annotators.",
+            "min_value": "Use 0 (everyone sees every document) or more.",
+        },
         help_text=Project._meta.get_field("annotators_per_document").help_text,
     )
 
     class Meta:
         model = Project
         fields = [
-            "name", "description", "guidelines", "suggestion_threshold", "document_order", "training_source",
+            "name",
+            "description",
+            "guidelines",
+            "suggestion_threshold",
+            "document_order",
+            "training_source",
             "annotators_per_document",
         ]
         error_messages = {"name": {"unique": PROJECT_NAME_TAKEN}}
@@ -73,14 +85,13 @@ class LabelForm(forms.ModelForm):
 
 class UploadForm(forms.Form):
     file = forms.FileField()
-    format = forms.ChoiceField(
-        choices=[("", "Detect from the file")] + list(FORMATS.items()), required=False
-    )
-    column = forms.CharField(
-        required=False, help_text="CSV only: the column that holds the text (default: text)."
-    )
+    format = forms.ChoiceField(choices=[("", "Detect from the file")] + list(FORMATS.items()), required=False)
+    column = forms.CharField(required=False, help_text="CSV only: the column that holds the text (default: text).")
     sentences_per_document = forms.IntegerField(
-        required=False, min_value=0, max_value=100_000, initial=SENTENCES_PER_DOCUMENT,
+        required=False,
+        min_value=0,
+        max_value=100_000,
+        initial=SENTENCES_PER_DOCUMENT,
         label="Sentences per document",
         help_text="CoNLL without -DOCSTART- lines only: start a new document every this many sentences "
         "(0: the whole file is one document).",

@@ -43,9 +43,7 @@ class ImportRejected(Exception):
 def check_size(size: int, filename: str) -> None:
     limit = settings.IMPORT_MAX_BYTES
     if size > limit:
-        raise ImportRejected(
-            f"{filename}: the file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit"
-        )
+        raise ImportRejected(f"{filename}: the file is {size / 1e6:.1f} MB, over the {limit / 1e6:.0f} MB limit")
 
 
 def parse_file(path: Path, filename: str, fmt: str | None, options: dict) -> tuple[str, list]:
@@ -56,7 +54,10 @@ def parse_file(path: Path, filename: str, fmt: str | None, options: dict) -> tup
         raise FormatError(f"unknown format {fmt!r}", filename=filename)
     split = options.get("sentences_per_document")
     return fmt, read_documents(
-        fmt, text, filename=filename, column=options.get("column"),
+        fmt,
+        text,
+        filename=filename,
+        column=options.get("column"),
         sentences_per_document=SENTENCES_PER_DOCUMENT if split is None else split,
     )
 
@@ -213,7 +214,9 @@ def _import_job(job: ImportJob, documents, progress: dict, heartbeat: Heartbeat)
             on_progress=report,
         )
         finished = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
-            status=ImportJob.Status.SUCCEEDED, summary=summary.as_dict(), progress_done=job.progress_total,
+            status=ImportJob.Status.SUCCEEDED,
+            summary=summary.as_dict(),
+            progress_done=job.progress_total,
             finished_at=timezone.now(),
         )
         if not finished:
@@ -245,12 +248,15 @@ def sweep_uploads() -> list[Path]:
         finished_at=timezone.now(),
     )
     jobs = set(ImportJob.objects.values_list("stored_path", flat=True))
-    wanted = set(
-        ImportJob.objects.filter(
-            Q(status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
-            | Q(status=ImportJob.Status.FAILED, finished_at__gte=expired)
-        ).values_list("stored_path", flat=True)
-    ) - abandoned
+    wanted = (
+        set(
+            ImportJob.objects.filter(
+                Q(status__in=[ImportJob.Status.UPLOADED, ImportJob.Status.QUEUED, ImportJob.Status.RUNNING])
+                | Q(status=ImportJob.Status.FAILED, finished_at__gte=expired)
+            ).values_list("stored_path", flat=True)
+        )
+        - abandoned
+    )
     an_hour_ago = time.time() - 3600
     removed = []
     for path in directory.iterdir():
@@ -264,7 +270,9 @@ def sweep_uploads() -> list[Path]:
 
 
 @transaction.atomic
-def import_path(project: Project, path: Path, *, user, fmt=None, options=None, label_mapping=None, create_unmapped=True):
+def import_path(
+    project: Project, path: Path, *, user, fmt=None, options=None, label_mapping=None, create_unmapped=True
+):
     """Import a file from disk in one go (the management command's path)."""
     check_size(path.stat().st_size, path.name)
     try:

@@ -18,9 +18,7 @@ class Project(models.Model):
     name = models.CharField(max_length=200, unique=True)
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the text.")
-    suggestion_threshold = models.FloatField(
-        default=0.5, help_text="Suggestions below this confidence are not shown."
-    )
+    suggestion_threshold = models.FloatField(default=0.5, help_text="Suggestions below this confidence are not shown.")
 
     class DocumentOrder(models.TextChoices):
         SEQUENTIAL = "sequential", "Sequential"
@@ -39,11 +37,15 @@ class Project(models.Model):
         GOLD_ONLY = "gold_only", "Reviewed (gold) annotations only"
 
     training_source = models.CharField(
-        max_length=20, choices=TrainingSource, default=TrainingSource.GOLD_FIRST,
+        max_length=20,
+        choices=TrainingSource,
+        default=TrainingSource.GOLD_FIRST,
         help_text="Which annotations training uses.",
     )
     document_order = models.CharField(
-        max_length=20, choices=DocumentOrder, default=DocumentOrder.SEQUENTIAL,
+        max_length=20,
+        choices=DocumentOrder,
+        default=DocumentOrder.SEQUENTIAL,
         help_text="Which document “next” goes to.",
     )
     created_by = models.ForeignKey(
@@ -70,11 +72,7 @@ class Label(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(
         max_length=LABEL_MAX_LENGTH,
-        validators=[
-            RegexValidator(
-                r"^[A-Za-z0-9_]+$", "Use letters, digits and underscores only, e.g. DISEASE."
-            )
-        ],
+        validators=[RegexValidator(r"^[A-Za-z0-9_]+$", "Use letters, digits and underscores only, e.g. DISEASE.")],
     )
     color = models.CharField(
         max_length=7,
@@ -96,9 +94,7 @@ class Label(models.Model):
                 name="label_hotkey_unique",
                 violation_error_message="Another label of the project uses this hotkey.",
             ),
-            models.CheckConstraint(
-                condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex"
-            ),
+            models.CheckConstraint(condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="label_color_hex"),
         ]
 
     def __str__(self):
@@ -132,12 +128,8 @@ class Document(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "content_hash"], name="document_text_unique_in_project"
-            ),
-            models.CheckConstraint(
-                condition=Q(text__regex=r"\S"), name="document_text_not_blank"
-            ),
+            models.UniqueConstraint(fields=["project", "content_hash"], name="document_text_unique_in_project"),
+            models.CheckConstraint(condition=Q(text__regex=r"\S"), name="document_text_not_blank"),
         ]
         indexes = [
             models.Index(fields=["project", "id"], name="document_project_order"),
@@ -163,9 +155,7 @@ class Annotation(models.Model):
     FINISHED = [Status.SUBMITTED, Status.REVIEWED]
 
     document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
-    )
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations")
     status = models.CharField(max_length=20, choices=Status, default=Status.IN_PROGRESS)
     version = models.PositiveIntegerField(default=1, help_text="Raised on every change.")
     bio_tags = ArrayField(models.CharField(max_length=64), default=list)
@@ -175,9 +165,7 @@ class Annotation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["document", "annotator"], name="annotation_one_per_annotator"
-            ),
+            models.UniqueConstraint(fields=["document", "annotator"], name="annotation_one_per_annotator"),
         ]
         indexes = [
             models.Index(fields=["annotator", "status"], name="annotation_annotator_status"),
@@ -213,9 +201,7 @@ class Span(models.Model):
     class Meta:
         ordering = ["start"]
         constraints = [
-            models.CheckConstraint(
-                condition=Q(start__gte=0) & Q(start__lt=F("end")), name="span_start_before_end"
-            ),
+            models.CheckConstraint(condition=Q(start__gte=0) & Q(start__lt=F("end")), name="span_start_before_end"),
             ExclusionConstraint(
                 name="span_no_overlap",
                 expressions=[
@@ -240,9 +226,7 @@ class ImportJob(models.Model):
         FAILED = "failed", "Failed"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     filename = models.CharField(max_length=255)
     stored_path = models.CharField(max_length=500)
     size = models.PositiveBigIntegerField()
@@ -320,33 +304,6 @@ class Membership(models.Model):
 
     def __str__(self):
         return f"{self.user} ({self.get_role_display()}) in {self.project}"
-
-
-class AuditEntry(models.Model):
-    """Who changed what, when, with the values before and after. Append-only: a database
-    trigger refuses UPDATE and DELETE. Ids are plain numbers, not foreign keys, so that
-    deleting a user, project or document never has to touch the log."""
-
-    at = models.DateTimeField(auto_now_add=True)
-    actor_id = models.BigIntegerField(null=True, blank=True)
-    actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=40)
-    project_id = models.BigIntegerField(null=True, blank=True)
-    document_id = models.BigIntegerField(null=True, blank=True)
-    object_type = models.CharField(max_length=40, blank=True)
-    object_id = models.BigIntegerField(null=True, blank=True)
-    before = models.JSONField(null=True, blank=True)
-    after = models.JSONField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-at", "-id"]
-        indexes = [
-            models.Index(fields=["project_id", "-at"], name="audit_project"),
-            models.Index(fields=["document_id", "-at"], name="audit_document"),
-        ]
-
-    def __str__(self):
-        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
 
 
 class Assignment(models.Model):

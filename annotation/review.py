@@ -5,9 +5,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import editing
-from annotation.audit import record
 from annotation.bio import char_span_to_token_span
 from annotation.models import Annotation, Document, Label
+from studio.audit import record
 
 Mention = tuple[int, int, str]
 
@@ -22,8 +22,7 @@ def submitted_versions(document: Document, *, excluding=None) -> list[tuple[str,
     if excluding is not None:
         annotations = annotations.exclude(annotator=excluding)
     return [
-        (a.annotator.get_username(), sorted((s.start, s.end, s.label.name) for s in a.spans.all()))
-        for a in annotations
+        (a.annotator.get_username(), sorted((s.start, s.end, s.label.name) for s in a.spans.all())) for a in annotations
     ]
 
 
@@ -68,7 +67,12 @@ def mark_reviewed(gold: Annotation, *, version: int) -> editing.EditResult:
         locked.version += 1
         locked.save(update_fields=["status", "submitted_at", "version", "updated_at"])
         record(
-            locked.annotator, "annotation.status", project_id=gold.document.project_id,
-            document_id=gold.document_id, obj=locked, before=before, after="reviewed",
+            locked.annotator,
+            "annotation.status",
+            project_id=gold.document.project_id,
+            document_id=gold.document_id,
+            obj=locked,
+            before=before,
+            after="reviewed",
         )
     return editing.EditResult(locked, [], "Marked reviewed: this is now the gold annotation.")

@@ -162,9 +162,9 @@ def status_counts(project: Project, own=None) -> dict[str, int]:
 
 def submitted_tags(project: Project) -> dict[str, dict[str, list[str]]]:
     """annotator -> document id -> BIO tags, for every submitted annotation of the project."""
-    rows = Annotation.objects.filter(
-        document__project=project, status=Annotation.Status.SUBMITTED
-    ).values_list("annotator__username", "document_id", "bio_tags")
+    rows = Annotation.objects.filter(document__project=project, status=Annotation.Status.SUBMITTED).values_list(
+        "annotator__username", "document_id", "bio_tags"
+    )
     tags: dict[str, dict[str, list[str]]] = {}
     for username, document_id, bio_tags in rows.iterator(chunk_size=1000):
         tags.setdefault(username, {})[str(document_id)] = bio_tags

@@ -19,8 +19,17 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "description", "guidelines", "suggestion_threshold", "document_order",
-            "training_source", "annotators_per_document", "role", "created_at", "updated_at",
+            "id",
+            "name",
+            "description",
+            "guidelines",
+            "suggestion_threshold",
+            "document_order",
+            "training_source",
+            "annotators_per_document",
+            "role",
+            "created_at",
+            "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
 
@@ -43,8 +52,13 @@ class ProjectCreateSerializer(serializers.Serializer):
 class ProjectUpdateSerializer(ProjectSerializer):
     class Meta(ProjectSerializer.Meta):
         fields = [
-            "name", "description", "guidelines", "suggestion_threshold", "document_order",
-            "training_source", "annotators_per_document",
+            "name",
+            "description",
+            "guidelines",
+            "suggestion_threshold",
+            "document_order",
+            "training_source",
+            "annotators_per_document",
         ]
 
 
@@ -60,7 +74,9 @@ class LabelWriteSerializer(serializers.Serializer):
     """Typed input; the label form then applies the same rules as the settings page."""
 
     name = serializers.RegexField(
-        r"^[A-Za-z0-9_]+$", max_length=50, help_text="Letters, digits and underscores; stored upper case.",
+        r"^[A-Za-z0-9_]+$",
+        max_length=50,
+        help_text="Letters, digits and underscores; stored upper case.",
         error_messages={"invalid": "Use letters, digits and underscores only, e.g. DISEASE."},
     )
     color = serializers.RegexField(
@@ -174,7 +190,17 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Annotation
-        fields = ["id", "document", "annotator", "status", "version", "created_at", "updated_at", "submitted_at", "spans"]
+        fields = [
+            "id",
+            "document",
+            "annotator",
+            "status",
+            "version",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+            "spans",
+        ]
 
     @extend_schema_field(SpanSerializer(many=True))
     def get_spans(self, annotation):
@@ -199,6 +225,7 @@ class VersionSerializer(serializers.Serializer):
 class ExportFilterSerializer(serializers.Serializer):
     format = serializers.ChoiceField(choices=list(EXPORT_FORMATS))
     scope = serializers.ChoiceField(
-        choices=["finished", "all"], default="finished",
+        choices=["finished", "all"],
+        default="finished",
         help_text="finished: submitted and reviewed annotations only; all: every document.",
     )

@@ -8,13 +8,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.audit import record
 from annotation.bio import spans_to_tags
 from annotation.bulk import copy_rows, reserve_ids
 from annotation.formats.documents import ImportedDocument, validated
 from annotation.formats.errors import FormatError
 from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
 from annotation.tokenize import tokenize
+from studio.audit import record
 
 LABEL_PALETTE = ["#e4572e", "#2e86ab", "#76b041", "#9c6ade", "#f2a541", "#17bebb", "#d1495b"]
 HOTKEYS = "123456789"
@@ -55,12 +55,9 @@ def create_project(name: str, *, description="", guidelines="", created_by=None)
             raise ProjectRefused(
                 f"You have created {made} projects, the most one person may; ask a staff member to create this one."
             )
-    project = Project.objects.create(
-        name=name, description=description, guidelines=guidelines, created_by=created_by
-    )
+    project = Project.objects.create(name=name, description=description, guidelines=guidelines, created_by=created_by)
     Label.objects.bulk_create(
-        Label(project=project, name=label, color=color, hotkey=hotkey)
-        for label, color, hotkey in DEFAULT_LABELS
+        Label(project=project, name=label, color=color, hotkey=hotkey) for label, color, hotkey in DEFAULT_LABELS
     )
     if created_by is not None:
         Membership.objects.create(project=project, user=created_by, role=Membership.Role.ADMIN)
@@ -84,7 +81,12 @@ def create_document(project: Project, text: str, *, title: str = "", external_id
 
 
 PROJECT_SETTINGS = [
-    "name", "description", "guidelines", "suggestion_threshold", "annotators_per_document", "document_order",
+    "name",
+    "description",
+    "guidelines",
+    "suggestion_threshold",
+    "annotators_per_document",
+    "document_order",
     "training_source",
 ]
 
@@ -99,7 +101,10 @@ def save_project_settings(project: Project, *, actor=None) -> int:
         project.save()
         if changed:
             record(
-                actor, "project.update", project_id=project.pk, obj=project,
+                actor,
+                "project.update",
+                project_id=project.pk,
+                obj=project,
                 before={name: getattr(stored, name) for name in changed},
                 after={name: getattr(project, name) for name in changed},
             )
@@ -114,8 +119,13 @@ def set_evaluation_split(document: Document, is_dev: bool | None, *, actor=None)
         document.save(update_fields=["is_dev"])
         if before != is_dev:
             record(
-                actor, "document.split", project_id=document.project_id, document_id=document.pk, obj=document,
-                before=before, after=is_dev,
+                actor,
+                "document.split",
+                project_id=document.project_id,
+                document_id=document.pk,
+                obj=document,
+                before=before,
+                after=is_dev,
             )
 
 
@@ -145,8 +155,12 @@ def save_label(label: Label, *, actor=None) -> Label:
             before = _label_values(Label.objects.select_for_update().get(pk=label.pk))
         label.save()
         record(
-            actor, "label.update" if before else "label.create", project_id=label.project_id, obj=label,
-            before=before, after=_label_values(label),
+            actor,
+            "label.update" if before else "label.create",
+            project_id=label.project_id,
+            obj=label,
+            before=before,
+            after=_label_values(label),
         )
     return label
 
@@ -268,16 +282,17 @@ def import_documents(
             )
             mentions_per_row.append(kept)
         _copy_documents(rows)
-        _create_imported_annotations(
-            rows, mentions_per_row, importer=importer, status=annotation_status, now=now
-        )
+        _create_imported_annotations(rows, mentions_per_row, importer=importer, status=annotation_status, now=now)
         summary.documents_created += len(rows)
         summary.mentions_imported += sum(map(len, mentions_per_row))
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)
     record(
-        importer, "documents.import", project_id=project.pk, obj=project,
+        importer,
+        "documents.import",
+        project_id=project.pk,
+        obj=project,
         after={key: value for key, value in summary.as_dict().items() if value},
     )
     return summary
@@ -304,10 +319,12 @@ def document_errors(project: Project, documents: list[ImportedDocument]) -> dict
     for index, document in enumerate(documents):
         unknown = sorted({name for _, _, name in document.mentions if name.upper() not in labels})
         if unknown:
-            errors[index] = {"spans": [
-                f"{', '.join(unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} of this "
-                f"project; its labels are {', '.join(label.name for label in labels.values())}."
-            ]}
+            errors[index] = {
+                "spans": [
+                    f"{', '.join(unknown)} {'is not a label' if len(unknown) == 1 else 'are not labels'} of this "
+                    f"project; its labels are {', '.join(label.name for label in labels.values())}."
+                ]
+            }
             continue
         try:
             validated(document, drop_nested=False)  # a script sending nested spans should hear of it
@@ -351,11 +368,31 @@ def _copy_documents(documents: list[Document]) -> None:
         document.pk = pk
     copy_rows(
         Document,
-        ["id", "project_id", "title", "external_id", "text", "metadata", "content_hash",
-         "token_starts", "token_ends", "created_at"],
+        [
+            "id",
+            "project_id",
+            "title",
+            "external_id",
+            "text",
+            "metadata",
+            "content_hash",
+            "token_starts",
+            "token_ends",
+            "created_at",
+        ],
         (
-            (d.pk, d.project_id, d.title, d.external_id, d.text, d.metadata, d.content_hash,
-             d.token_starts, d.token_ends, d.created_at)
+            (
+                d.pk,
+                d.project_id,
+                d.title,
+                d.external_id,
+                d.text,
+                d.metadata,
+                d.content_hash,
+                d.token_starts,
+                d.token_ends,
+                d.created_at,
+            )
             for d in documents
         ),
     )
@@ -366,9 +403,7 @@ def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
     for offset in range(0, len(hashes), 10_000):
         chunk = hashes[offset : offset + 10_000]
         found.update(
-            Document.objects.filter(project=project, content_hash__in=chunk).values_list(
-                "content_hash", flat=True
-            )
+            Document.objects.filter(project=project, content_hash__in=chunk).values_list("content_hash", flat=True)
         )
     return found
 
@@ -379,17 +414,32 @@ def _create_imported_annotations(documents, mentions_per_document, *, importer, 
     ids = reserve_ids(Annotation, len(annotated))
     copy_rows(
         Annotation,
-        ["id", "document_id", "annotator_id", "status", "version", "bio_tags", "created_at",
-         "updated_at", "submitted_at"],
+        [
+            "id",
+            "document_id",
+            "annotator_id",
+            "status",
+            "version",
+            "bio_tags",
+            "created_at",
+            "updated_at",
+            "submitted_at",
+        ],
         (
             (
-                pk, document.pk, importer.pk, status, 1,
+                pk,
+                document.pk,
+                importer.pk,
+                status,
+                1,
                 spans_to_tags(
                     document.token_starts,
                     document.token_ends,
                     [(start, end, label.name) for start, end, label in mentions],
                 ),
-                now, now, submitted_at,
+                now,
+                now,
+                submitted_at,
             )
             for pk, (document, mentions) in zip(ids, annotated)
         ),
@@ -434,8 +484,12 @@ def set_role(project: Project, username: str, role: str, *, actor=None) -> Membe
         before = membership.role if membership else None
         membership, _ = Membership.objects.update_or_create(project=project, user=user, defaults={"role": role})
         record(
-            actor, "membership.update", project_id=project.pk, obj=membership,
-            before={"user": user.get_username(), "role": before}, after={"user": user.get_username(), "role": role},
+            actor,
+            "membership.update",
+            project_id=project.pk,
+            obj=membership,
+            before={"user": user.get_username(), "role": before},
+            after={"user": user.get_username(), "role": role},
         )
     return membership
 
@@ -449,7 +503,10 @@ def remove_member(project: Project, membership: Membership, *, actor=None) -> No
         if membership.role == Membership.Role.ADMIN:
             _keep_an_admin(project, leaving=membership)
         record(
-            actor, "membership.remove", project_id=project.pk, obj=membership,
+            actor,
+            "membership.remove",
+            project_id=project.pk,
+            obj=membership,
             before={"user": membership.user.get_username(), "role": membership.role},
         )
         membership.delete()
@@ -466,13 +523,17 @@ def assign_documents(project: Project) -> int:
     project's annotators. Returns how many assignments were made."""
     wanted = project.annotators_per_document
     annotators = list(
-        project.memberships.filter(role=Membership.Role.ANNOTATOR).order_by("user__username").values_list("user_id", flat=True)
+        project.memberships.filter(role=Membership.Role.ANNOTATOR)
+        .order_by("user__username")
+        .values_list("user_id", flat=True)
     )
     if not wanted or not annotators:
         return 0
     wanted = min(wanted, len(annotators))
     existing: dict[int, set[int]] = {}
-    for document_id, user_id in Assignment.objects.filter(document__project=project).values_list("document_id", "user_id"):
+    for document_id, user_id in Assignment.objects.filter(document__project=project).values_list(
+        "document_id", "user_id"
+    ):
         existing.setdefault(document_id, set()).add(user_id)
     turn = sum(map(len, existing.values()))
     created = []

@@ -26,10 +26,7 @@ def _punctuation_ranges(first: int, last: int) -> str:
                 ranges[-1][1] = code
             else:
                 ranges.append([code, code])
-    return "".join(
-        f"\\U{start:08x}" if start == end else f"\\U{start:08x}-\\U{end:08x}"
-        for start, end in ranges
-    )
+    return "".join(f"\\U{start:08x}" if start == end else f"\\U{start:08x}-\\U{end:08x}" for start, end in ranges)
 
 
 # `re` tests a class's BMP part with a bitmap but scans its astral ranges one by
@@ -79,9 +76,7 @@ def tokenize(text: str, boundaries: Iterable[int] = ()) -> Tokens:
     return Tokens(split_starts, split_ends, sum(map(len, cuts.values())))
 
 
-def _cuts_inside_tokens(
-    starts: list[int], ends: list[int], boundaries: Iterable[int]
-) -> dict[int, list[int]]:
+def _cuts_inside_tokens(starts: list[int], ends: list[int], boundaries: Iterable[int]) -> dict[int, list[int]]:
     """Map token index -> sorted offsets strictly inside that token."""
     cuts: dict[int, list[int]] = {}
     for offset in sorted(set(boundaries)):

@@ -13,7 +13,6 @@ urlpatterns = [
     path("projects/<int:project_id>/labels/<int:label_id>/", views.label_save, name="label_update"),
     path("projects/<int:project_id>/labels/<int:label_id>/delete/", views.label_delete, name="label_delete"),
     path("projects/<int:project_id>/audit/", views.audit_log, name="audit_log"),
-    path("projects/<int:project_id>/agreement/", views.agreement, name="agreement"),
     path("projects/<int:project_id>/members/", views.member_save, name="member_save"),
     path("projects/<int:project_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
     path("projects/<int:project_id>/import/", views.import_upload, name="import_upload"),
@@ -69,15 +68,21 @@ urlpatterns = [
     path("projects/<int:project_id>/documents/<int:document_id>/review/", labelling.review, name="review"),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/review/start/",
-        labelling.review_action, {"action": "start"}, name="review_start",
+        labelling.review_action,
+        {"action": "start"},
+        name="review_start",
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/review/take/",
-        labelling.review_action, {"action": "take"}, name="review_take",
+        labelling.review_action,
+        {"action": "take"},
+        name="review_take",
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/review/done/",
-        labelling.review_action, {"action": "reviewed"}, name="review_done",
+        labelling.review_action,
+        {"action": "reviewed"},
+        name="review_done",
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/split/",

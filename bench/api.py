@@ -62,7 +62,9 @@ def main(argv=None) -> int:
 
     def post(project, batch):
         response = client.post(
-            f"/api/v1/projects/{project.pk}/documents/", json.dumps({"documents": batch}), content_type="application/json"
+            f"/api/v1/projects/{project.pk}/documents/",
+            json.dumps({"documents": batch}),
+            content_type="application/json",
         )
         assert response.status_code == 201, response.content[:300]
         return response.json()
@@ -77,10 +79,20 @@ def main(argv=None) -> int:
     print_table(
         ["way", "documents", "spans", "seconds", "docs/s"],
         [
-            ["one bulk request", f"{args.documents:,}", f"{created['spans_imported']:,}", f"{bulk():.2f}",
-             f"{args.documents / bulk():.0f}"],
-            ["a request per document (baseline)", f"{args.documents:,}", f"{created['spans_imported']:,}",
-             f"{single():.2f}", f"{args.documents / single():.0f}"],
+            [
+                "one bulk request",
+                f"{args.documents:,}",
+                f"{created['spans_imported']:,}",
+                f"{bulk():.2f}",
+                f"{args.documents / bulk():.0f}",
+            ],
+            [
+                "a request per document (baseline)",
+                f"{args.documents:,}",
+                f"{created['spans_imported']:,}",
+                f"{single():.2f}",
+                f"{args.documents / single():.0f}",
+            ],
         ],
         f"Uploading NCBI abstracts with their mentions: bulk is {single() / bulk():.1f}× the baseline",
     )

@@ -66,7 +66,7 @@ def pubtator_copies(count: int, first: int = 0) -> Iterator[str]:
         old_pmid, new_pmid = lines[0].split("|", 1)[0], str(FIRST_COPY_PMID + number)
         copy = []
         for line in lines:
-            rest = line[len(old_pmid):]
+            rest = line[len(old_pmid) :]
             if rest.startswith("|a|"):
                 rest += f" This abstract is benchmark copy {number}."
             copy.append(new_pmid + rest)

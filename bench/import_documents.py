@@ -23,7 +23,9 @@ from bench.common import (
 PROJECT = "bench import"
 BASELINE_PROJECT = "bench import, row by row"
 TARGET_DOCS_PER_SECOND = 500
-PEERS = "doccano 1.8.4: 2,000 abstracts in 2.1–3.2 s (625–950 docs/s); Label Studio 1.23.2: 2.0–2.2 s (910–1,000 docs/s)"
+PEERS = (
+    "doccano 1.8.4: 2,000 abstracts in 2.1–3.2 s (625–950 docs/s); Label Studio 1.23.2: 2.0–2.2 s (910–1,000 docs/s)"
+)
 
 
 def import_with_command(path) -> float:
@@ -50,8 +52,7 @@ def import_row_by_row(path, user) -> float:
         _format, documents = parse_file(path, path.name, None, {})
         for imported in documents:
             mentions = [
-                (start, end, labels[KNOWN_LABEL_ALIASES[name.upper()]])
-                for start, end, name in imported.mentions
+                (start, end, labels[KNOWN_LABEL_ALIASES[name.upper()]]) for start, end, name in imported.mentions
             ]
             tokens = tokenize(imported.text, [edge for start, end, _ in mentions for edge in (start, end)])
             document = Document.objects.create(

@@ -64,8 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch threads (default: one per core; 1 is steadier on a busy machine)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (default: one per core; 1 is steadier on a busy machine)",
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -84,16 +88,29 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = make_model_dir(Path(tmp))
         fp32 = Predictor.from_dir(model_dir, device="cpu", precision="fp32")
-        bf16 = Predictor(fp32.tokenizer, fp32.model, fp32.tags, device="cpu", precision="bf16") if cpu_supports_bf16() else None
+        bf16 = (
+            Predictor(fp32.tokenizer, fp32.model, fp32.tags, device="cpu", precision="bf16")
+            if cpu_supports_bf16()
+            else None
+        )
         with _quiet_transformers():
-            naive = pipeline("token-classification", model=fp32.model, tokenizer=fp32.tokenizer,
-                             aggregation_strategy="simple", device="cpu")
+            naive = pipeline(
+                "token-classification",
+                model=fp32.model,
+                tokenizer=fp32.tokenizer,
+                aggregation_strategy="simple",
+                device="cpu",
+            )
+
         def pieces(text):
             return len(fp32.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
-        print(f"{torch.get_num_threads()} threads; one abstract: {len(one.split())} words, {pieces(one)} pieces; "
-              f"long document: {pieces(long_text)} pieces, {fp32.predict_text(long_text).windows} windows; "
-              f"bf16 {'on' if bf16 else 'not supported natively, skipped'}", flush=True)
+        print(
+            f"{torch.get_num_threads()} threads; one abstract: {len(one.split())} words, {pieces(one)} pieces; "
+            f"long document: {pieces(long_text)} pieces, {fp32.predict_text(long_text).windows} windows; "
+            f"bf16 {'on' if bf16 else 'not supported natively, skipped'}",
+            flush=True,
+        )
 
         rows = []
 
@@ -112,20 +129,32 @@ def main(argv: list[str] | None = None) -> int:
             row("long document: predictor bf16", lambda: bf16.predict_text(long_text))
         grids = [tokenize(text) for text in batch]
         documents = [(text, grid.starts, grid.ends) for text, grid in zip(batch, grids)]
-        row(f"{len(batch)} abstracts, per document: pipeline, one call each",
-            lambda: [naive(text) for text in batch], per=len(batch))
-        row(f"{len(batch)} abstracts, per document: predictor fp32 predict_many",
-            lambda: fp32.predict_many(documents), per=len(batch))
+        row(
+            f"{len(batch)} abstracts, per document: pipeline, one call each",
+            lambda: [naive(text) for text in batch],
+            per=len(batch),
+        )
+        row(
+            f"{len(batch)} abstracts, per document: predictor fp32 predict_many",
+            lambda: fp32.predict_many(documents),
+            per=len(batch),
+        )
         if bf16:
-            row(f"{len(batch)} abstracts, per document: predictor bf16 predict_many",
-                lambda: bf16.predict_many(documents), per=len(batch))
+            row(
+                f"{len(batch)} abstracts, per document: predictor bf16 predict_many",
+                lambda: bf16.predict_many(documents),
+                per=len(batch),
+            )
 
         agree = sum(a == b for a, b in zip(fp32.predict_text(one).tags, bf16.predict_text(one).tags)) if bf16 else None
         print_table(["inference", "p50 ms", "p95 ms"], rows, "Inference latency (all-MiniLM-L6-v2, CPU)")
         for name, ours in (("fp32", ours_one), ("bf16", bf16_one)):
             if ours:
-                print(f"\npredictor {name} vs pipeline, one abstract: p50 {base_one[0] / ours[0]:.2f}x, "
-                      f"p95 {base_one[1] / ours[1]:.2f}x faster", end="")
+                print(
+                    f"\npredictor {name} vs pipeline, one abstract: p50 {base_one[0] / ours[0]:.2f}x, "
+                    f"p95 {base_one[1] / ours[1]:.2f}x faster",
+                    end="",
+                )
         print()
         if agree is not None:
             print(f"bf16 tags equal to fp32 on {agree} of {len(fp32.predict_text(one).tags)} tokens (untrained head)")

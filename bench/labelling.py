@@ -66,11 +66,16 @@ def naive_render(document, annotation):
     for index, (start, end) in enumerate(zip(starts, token_ends)):
         span = spans.get(start)
         next_start = starts[index + 1] if index + 1 < len(starts) else len(text)
-        tokens.append({
-            "text": text[start:end], "gap": text[end:next_start], "span_start": span is not None,
-            "span_id": span.pk if span else "", "span_end": end in ends,
-            "label": span.label.name if span else "",
-        })
+        tokens.append(
+            {
+                "text": text[start:end],
+                "gap": text[end:next_start],
+                "span_start": span is not None,
+                "span_id": span.pk if span else "",
+                "span_end": end in ends,
+                "label": span.label.name if span else "",
+            }
+        )
     return Template(NAIVE_TEMPLATE).render(Context({"tokens": tokens}))
 
 
@@ -97,7 +102,15 @@ def main(argv=None) -> int:
         annotation = Annotation.objects.get(document=document, annotator=user)
         naive = p50_p95(time_calls(lambda d=document, a=annotation: naive_render(d, a), args.repeat))
         spans = annotation.spans.count()
-        rows.append([size, spans, f"{ours[0]:.1f} / {ours[1]:.1f}", f"{naive[0]:.1f} / {naive[1]:.1f}", f"{naive[0] / ours[0]:.1f}×"])
+        rows.append(
+            [
+                size,
+                spans,
+                f"{ours[0]:.1f} / {ours[1]:.1f}",
+                f"{naive[0]:.1f} / {naive[1]:.1f}",
+                f"{naive[0] / ours[0]:.1f}×",
+            ]
+        )
     print_table(
         ["tokens", "spans", "our page p50 / p95 ms", "template loop, text only, p50 / p95 ms", "ratio"],
         rows,
@@ -116,7 +129,9 @@ def main(argv=None) -> int:
         def save():
             annotation = Annotation.objects.only("version").get(document=document, annotator=user)
             token = next(positions)
-            response = client.post(add_url, {"first": token, "last": token, "label": label, "version": annotation.version})
+            response = client.post(
+                add_url, {"first": token, "last": token, "label": label, "version": annotation.version}
+            )
             assert response.status_code == 200, response.content[:200]
             if then_reload:
                 client.get(page_url)

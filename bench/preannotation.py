@@ -60,9 +60,16 @@ def main(argv=None) -> int:
 
         predictor = load_predictor(model_dir)
         with _quiet_transformers():
-            naive = pipeline("token-classification", model=predictor.model, tokenizer=predictor.tokenizer,
-                             aggregation_strategy="simple", device="cpu")
-        texts = list(Document.objects.filter(project=project).order_by("pk").values_list("text", flat=True)[: args.baseline])
+            naive = pipeline(
+                "token-classification",
+                model=predictor.model,
+                tokenizer=predictor.tokenizer,
+                aggregation_strategy="simple",
+                device="cpu",
+            )
+        texts = list(
+            Document.objects.filter(project=project).order_by("pk").values_list("text", flat=True)[: args.baseline]
+        )
         naive(texts[0])
         with stopwatch() as baseline:
             for text in texts:
@@ -74,12 +81,19 @@ def main(argv=None) -> int:
         ["way", "documents", "seconds", "docs/s"],
         [
             ["studio pre-annotation (batched, stored)", f"{args.documents:,}", f"{ours():.1f}", f"{ours_rate:.1f}"],
-            ["pipeline, one document at a time (baseline)", f"{len(texts):,}", f"{baseline():.1f}", f"{baseline_rate:.1f}"],
+            [
+                "pipeline, one document at a time (baseline)",
+                f"{len(texts):,}",
+                f"{baseline():.1f}",
+                f"{baseline_rate:.1f}",
+            ],
         ],
         f"Pre-annotating abstracts on {torch.get_num_threads()} threads",
     )
-    print(f"ratio: {ours_rate / baseline_rate:.2f}x the baseline; "
-          f"{Suggestion.objects.filter(model_version=version).count():,} suggestions stored")
+    print(
+        f"ratio: {ours_rate / baseline_rate:.2f}x the baseline; "
+        f"{Suggestion.objects.filter(model_version=version).count():,} suggestions stored"
+    )
     delete_projects(PROJECT)
     return 0
 

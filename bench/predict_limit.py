@@ -48,12 +48,17 @@ def main(argv=None) -> int:
                 predictor.predict_text(text)
                 seconds.append(time.perf_counter() - start)
             worst = max(seconds)
-            rows.append([
-                f"{characters:,}" + (" (the limit)" if characters == limit else ""),
-                f"{min(seconds):.1f}", f"{worst:.1f}", f"{worst / BUDGET_SECONDS:.2f}",
-            ])
+            rows.append(
+                [
+                    f"{characters:,}" + (" (the limit)" if characters == limit else ""),
+                    f"{min(seconds):.1f}",
+                    f"{worst:.1f}",
+                    f"{worst / BUDGET_SECONDS:.2f}",
+                ]
+            )
     print_table(
-        ["characters", "best s", "worst s", "worst / 10 s budget"], rows,
+        ["characters", "best s", "worst s", "worst / 10 s budget"],
+        rows,
         f"Predicting the longest accepted text, {args.repeat} runs each, {'bf16' if predictor.bf16 else 'fp32'} on {predictor.device}",
     )
     return 0

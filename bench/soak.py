@@ -115,7 +115,10 @@ def main(argv=None) -> int:
     delete_projects(PROJECT)
     admin = bench_admin()
     project = create_project(PROJECT, created_by=admin)
-    documents = [create_document(project, d.text, title=d.title) for d in imported_documents(args.clients // 2 or 1, first=800_000)]
+    documents = [
+        create_document(project, d.text, title=d.title)
+        for d in imported_documents(args.clients // 2 or 1, first=800_000)
+    ]
     users = get_user_model().objects
     clients = []
     for index in range(args.clients):
@@ -136,9 +139,23 @@ def main(argv=None) -> int:
     # Conflicts (409) are part of the test; the server need not log each one.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings", "DEBUG": "true", "LOG_LEVEL": "ERROR"}
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "studio.wsgi", "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
-         "--timeout", "60", "--log-level", "warning"],
-        cwd=ROOT, env=env, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "studio.wsgi",
+            "-w",
+            str(args.workers),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
     )
     try:
         wait_until_serving(base)
@@ -185,7 +202,10 @@ def main(argv=None) -> int:
             ["requests", f"{len(outcomes):,}"],
             ["answers", ", ".join(f"{code or 'no answer'}: {count}" for code, count in sorted(statuses.items()))],
             ["PostgreSQL restart took", f"{outage_end - outage_start:.1f} s"],
-            ["errors near the restart (5xx or no answer)", sum(1 for o in near_outage if o.status == 0 or o.status >= 500)],
+            [
+                "errors near the restart (5xx or no answer)",
+                sum(1 for o in near_outage if o.status == 0 or o.status >= 500),
+            ],
             ["5xx or no answer outside the restart (must be 0)", errors_outside],
             ["acknowledged saves reconciled", f"{checked:,}"],
             ["lost acknowledged saves (must be 0)", lost],
@@ -196,8 +216,18 @@ def main(argv=None) -> int:
     print_table(
         ["phase", "requests/s", "p50 ms", "p95 ms"],
         [
-            ["before the restart (baseline)", rate(before, outage_start - 1 - began), f"{quiet[0]:.0f}", f"{quiet[1]:.0f}"],
-            ["after it", rate(after, began + args.seconds - outage_end - 5), f"{recovered[0]:.0f}", f"{recovered[1]:.0f}"],
+            [
+                "before the restart (baseline)",
+                rate(before, outage_start - 1 - began),
+                f"{quiet[0]:.0f}",
+                f"{quiet[1]:.0f}",
+            ],
+            [
+                "after it",
+                rate(after, began + args.seconds - outage_end - 5),
+                f"{recovered[0]:.0f}",
+                f"{recovered[1]:.0f}",
+            ],
         ],
         "Throughput and latency around the restart",
     )
@@ -216,9 +246,16 @@ def reconcile(clients, Annotation) -> tuple[int, int]:
     lost = checked = 0
     for (user_id, document_id), attempts in saves.items():
         annotation = Annotation.objects.filter(annotator_id=user_id, document_id=document_id).first()
-        final = spans_key(
-            [{"start": s.start, "end": s.end, "label": s.label.name} for s in annotation.spans.select_related("label")]
-        ) if annotation else ()
+        final = (
+            spans_key(
+                [
+                    {"start": s.start, "end": s.end, "label": s.label.name}
+                    for s in annotation.spans.select_related("label")
+                ]
+            )
+            if annotation
+            else ()
+        )
         acknowledged = sorted((o for o in attempts if o.status == 200), key=lambda o: o.version)
         checked += len(acknowledged)
         if not acknowledged:
@@ -230,8 +267,11 @@ def reconcile(clients, Annotation) -> tuple[int, int]:
         if annotation.version > last.version and final in unanswered:
             continue
         lost += 1
-        print(f"lost: annotator {user_id} document {document_id}: final version {annotation.version}, "
-              f"last acknowledged {last.version}", file=sys.stderr)
+        print(
+            f"lost: annotator {user_id} document {document_id}: final version {annotation.version}, "
+            f"last acknowledged {last.version}",
+            file=sys.stderr,
+        )
     return lost, checked
 
 

@@ -97,8 +97,12 @@ def naive_loop(documents, base_model: str, hp: Hyperparameters) -> Loop:
     torch.manual_seed(hp.seed)
     tokenizer, model = _load_base(base_model, tags)
     encoded = tokenizer(
-        [d.tokens for d in documents], is_split_into_words=True, truncation=True,
-        max_length=128, padding="max_length", return_tensors="pt",
+        [d.tokens for d in documents],
+        is_split_into_words=True,
+        truncation=True,
+        max_length=128,
+        padding="max_length",
+        return_tensors="pt",
     )
     labels = torch.full(encoded["input_ids"].shape, -100, dtype=torch.long)
     for row, doc in enumerate(documents):
@@ -154,7 +158,13 @@ def throughput(sentences: int, base_model: str) -> bool:
     hp = Hyperparameters()
     loops = [
         naive_loop(documents, base_model, hp),
-        pipeline_loop(documents, base_model, Hyperparameters(precision="fp32"), "fp32", "pipeline, dynamic padding, length-grouped"),
+        pipeline_loop(
+            documents,
+            base_model,
+            Hyperparameters(precision="fp32"),
+            "fp32",
+            "pipeline, dynamic padding, length-grouped",
+        ),
         pipeline_loop(documents, base_model, hp, hp.precision, "pipeline, defaults"),
     ]
     select_runtime("auto")  # the thread count every loop runs with

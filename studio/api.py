@@ -25,9 +25,7 @@ class Pagination(PageNumberPagination):
         except ValueError:
             size = 0
         if not 1 <= size <= self.max_page_size:
-            raise exceptions.ValidationError(
-                {"page_size": [f"Use a whole number from 1 to {self.max_page_size}."]}
-            )
+            raise exceptions.ValidationError({"page_size": [f"Use a whole number from 1 to {self.max_page_size}."]})
         return size
 
     def get_schema_operation_parameters(self, view):
@@ -101,8 +99,7 @@ ERROR_MEANINGS = {
 def error_responses(*codes: int) -> dict:
     """OpenAPI responses for the errors an endpoint can answer with; 401 and 429 always apply."""
     return {
-        code: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[code])
-        for code in sorted({401, 429, *codes})
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_MEANINGS[code]) for code in sorted({401, 429, *codes})
     }
 
 

@@ -34,6 +34,8 @@ urlpatterns = [
     path(RUN + "metrics/", endpoint(training_api.RunMetrics), name="api_run_metrics"),
     path(RUN + "cancel/", endpoint(training_api.RunCancel), name="api_run_cancel"),
     path(PROJECT + "models/", endpoint(training_api.ModelList), name="api_models"),
-    path(PROJECT + "models/<int:version_id>/activate/", endpoint(training_api.ModelActivate), name="api_model_activate"),
+    path(
+        PROJECT + "models/<int:version_id>/activate/", endpoint(training_api.ModelActivate), name="api_model_activate"
+    ),
     path(PROJECT + "predict/", endpoint(training_api.Predict), name="api_v1_predict"),
 ]

@@ -23,9 +23,7 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if word in FALSE_WORDS:
         return False
-    raise ImproperlyConfigured(
-        f"{name}={raw!r} is not a boolean: use one of true, false, 1, 0, yes, no, on, off"
-    )
+    raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use one of true, false, 1, 0, yes, no, on, off")
 
 
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
@@ -75,8 +73,7 @@ def parse_database_url(url: str) -> dict:
 
     def malformed(reason: str) -> ImproperlyConfigured:
         return ImproperlyConfigured(
-            f"DATABASE_URL is malformed ({reason}); expected "
-            "postgresql://USER:PASSWORD@HOST:PORT/NAME"
+            f"DATABASE_URL is malformed ({reason}); expected postgresql://USER:PASSWORD@HOST:PORT/NAME"
         )
 
     parts = urlsplit(url.strip())

@@ -28,3 +28,31 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class AuditEntry(models.Model):
+    """Who changed what, when, with the values before and after. Append-only: a database
+    trigger refuses UPDATE and DELETE. Ids are plain numbers, not foreign keys, so that
+    deleting a user, project or document never has to touch the log."""
+
+    at = models.DateTimeField(auto_now_add=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=40)
+    project_id = models.BigIntegerField(null=True, blank=True)
+    document_id = models.BigIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=40, blank=True)
+    object_id = models.BigIntegerField(null=True, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "annotation_auditentry"  # where it was made, with the trigger that guards it
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["project_id", "-at"], name="audit_project"),
+            models.Index(fields=["document_id", "-at"], name="audit_document"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"

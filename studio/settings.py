@@ -125,9 +125,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured(
-        f"REDIS_URL={REDIS_URL!r} is malformed; expected redis://HOST:PORT/DB"
-    )
+    raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} is malformed; expected redis://HOST:PORT/DB")
 # API throttling counts requests in the cache: shared through Redis when there is one, so
 # every web worker sees the same counts; per process otherwise.
 CACHES = {
@@ -147,12 +145,8 @@ MEDIA_ROOT = env_path("MEDIA_ROOT", VAR_DIR / "media")
 MEDIA_URL = "/media/"
 MODELS_ROOT = MEDIA_ROOT / "models"
 BASE_MODEL = env_str("BASE_MODEL")  # empty: the bundled all-MiniLM-L6-v2
-if BASE_MODEL.startswith(("/", ".", "~")) and not (
-    Path(BASE_MODEL).expanduser() / "config.json"
-).is_file():
-    raise ImproperlyConfigured(
-        f"BASE_MODEL={BASE_MODEL!r} is not a Hugging Face model directory (no config.json)"
-    )
+if BASE_MODEL.startswith(("/", ".", "~")) and not (Path(BASE_MODEL).expanduser() / "config.json").is_file():
+    raise ImproperlyConfigured(f"BASE_MODEL={BASE_MODEL!r} is not a Hugging Face model directory (no config.json)")
 
 IMPORT_MAX_BYTES = env_int("IMPORT_MAX_MB", 50, minimum=1) * 1_000_000
 # Files up to this size import within the request; larger ones go to the worker.

@@ -14,7 +14,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from annotation.audit import record
+from studio.audit import record
 from studio.models import ApiToken
 
 # A fixed start makes a leaked key easy to recognise, e.g. by secret scanners.

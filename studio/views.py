@@ -7,7 +7,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation.models import Membership
 from studio import health, tokens, users
 
 
@@ -66,7 +65,7 @@ def user_action(request, user_id, action):
 
 def _profile(request, *, new_key=None, new_token=None, error="", token_name="", status=200):
     context = {
-        "memberships": Membership.objects.filter(user=request.user).select_related("project").order_by("project__name"),
+        "memberships": request.user.memberships.select_related("project").order_by("project__name"),
         "tokens": request.user.api_tokens.all(),
         "new_key": new_key,
         "new_token": new_token,

@@ -50,9 +50,7 @@ def pairwise(tags: dict[str, dict[str, list[str]]], labels: list[str]) -> list[d
             label: {
                 "f1": scores["per_label"][label]["f1"],
                 "support": scores["per_label"][label]["support"],
-                "kappa": cohen_kappa(
-                    [t == label for t in flat_a], [t == label for t in flat_b]
-                ),
+                "kappa": cohen_kappa([t == label for t in flat_a], [t == label for t in flat_b]),
             }
             for label in labels
         }

@@ -28,7 +28,8 @@ def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> tuple[TrainingRun,
 @extend_schema(tags=["training"])
 class RunList(APIView):
     @extend_schema(
-        operation_id="runs_list", summary="Training runs, newest first",
+        operation_id="runs_list",
+        summary="Training runs, newest first",
         responses={200: page_of(shapes.RunSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
@@ -63,7 +64,8 @@ class RunList(APIView):
 @extend_schema(tags=["training"])
 class RunDetail(APIView):
     @extend_schema(
-        operation_id="runs_retrieve", summary="A run's status, progress and metrics",
+        operation_id="runs_retrieve",
+        summary="A run's status, progress and metrics",
         responses={200: shapes.RunDetailSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, run_id):
@@ -74,12 +76,15 @@ class RunDetail(APIView):
 @extend_schema(tags=["training"])
 class RunMetrics(APIView):
     @extend_schema(
-        operation_id="runs_metrics", summary="A run's learning curves and evaluation report",
+        operation_id="runs_metrics",
+        summary="A run's learning curves and evaluation report",
         responses={200: shapes.MetricsSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, run_id):
         run, context = _run(request, project_id, run_id)
-        return Response({"status": run.status, "progress": run.progress or {}, "metrics": metrics_for(run, context["role"])})
+        return Response(
+            {"status": run.status, "progress": run.progress or {}, "metrics": metrics_for(run, context["role"])}
+        )
 
 
 @extend_schema(tags=["training"])
@@ -102,7 +107,8 @@ class RunCancel(APIView):
 @extend_schema(tags=["models"])
 class ModelList(APIView):
     @extend_schema(
-        operation_id="models_list", summary="Model versions, newest first",
+        operation_id="models_list",
+        summary="Model versions, newest first",
         responses={200: page_of(shapes.ModelVersionSerializer), **error_responses(400, 404)},
     )
     def get(self, request, project_id):
@@ -151,7 +157,13 @@ class Predict(APIView):
         except suggestions.PredictionRefused as refused:
             raise ValidationError({"detail": str(refused), "text": [str(refused)]}) from None
         spans = [
-            {"start": s.start, "end": s.end, "label": s.label, "confidence": round(s.confidence, 4), "text": text[s.start : s.end]}
+            {
+                "start": s.start,
+                "end": s.end,
+                "label": s.label,
+                "confidence": round(s.confidence, 4),
+                "text": text[s.start : s.end],
+            }
             for s in found
         ]
         return Response({"model_version": version.pk, "spans": spans})

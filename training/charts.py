@@ -41,17 +41,30 @@ def line_chart(
     for fraction in (0, 0.5, 1):
         value = y_min + fraction * (y_max - y_min)
         y = sy(value)
-        parts.append(f'<line x1="{MARGIN["left"]}" x2="{WIDTH - MARGIN["right"]}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{MARGIN["left"] - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{value:.3g}</text>')
+        parts.append(
+            f'<line x1="{MARGIN["left"]}" x2="{WIDTH - MARGIN["right"]}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+        )
+        parts.append(
+            f'<text x="{MARGIN["left"] - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{value:.3g}</text>'
+        )
     parts.append(f'<text x="{MARGIN["left"]}" y="{HEIGHT - 8}" class="tick">{x_min:g}</text>')
-    parts.append(f'<text x="{WIDTH - MARGIN["right"]}" y="{HEIGHT - 8}" text-anchor="end" class="tick">{x_max:g}</text>')
-    parts.append(f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle" class="axis">{escape(x_label)}</text>')
+    parts.append(
+        f'<text x="{WIDTH - MARGIN["right"]}" y="{HEIGHT - 8}" text-anchor="end" class="tick">{x_max:g}</text>'
+    )
+    parts.append(
+        f'<text x="{WIDTH / 2:.0f}" y="{HEIGHT - 8}" text-anchor="middle" class="axis">{escape(x_label)}</text>'
+    )
     for name, values, colour in series:
         if not values:
             continue
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in values)
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"><title>{escape(name)}</title></polyline>')
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"><title>{escape(name)}</title></polyline>'
+        )
         if len(values) <= 30:
-            parts.extend(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"><title>{escape(name)} {x:g}: {y:.3f}</title></circle>' for x, y in values)
+            parts.extend(
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" fill="{colour}"><title>{escape(name)} {x:g}: {y:.3f}</title></circle>'
+                for x, y in values
+            )
     parts.append("</svg>")
     return "".join(parts)

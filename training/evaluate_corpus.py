@@ -81,12 +81,18 @@ def score_documents(model_dir: Path, documents: list[TrainingDocument], labels: 
     runtime = select_runtime("auto")
     model.to(runtime.device)
     predicted = ex.predict_tags(
-        model, tokenizer, [d.tokens for d in documents], tags,
-        max_length=max_length, device=runtime.device, autocast=runtime.autocast,
+        model,
+        tokenizer,
+        [d.tokens for d in documents],
+        tags,
+        max_length=max_length,
+        device=runtime.device,
+        autocast=runtime.autocast,
     )
     gold = [ex.repair_bio(d.tags) for d in documents]
-    return evaluate(gold, predicted, labels=labels, doc_ids=[d.doc_id for d in documents],
-                    tokens=[d.tokens for d in documents])
+    return evaluate(
+        gold, predicted, labels=labels, doc_ids=[d.doc_id for d in documents], tokens=[d.tokens for d in documents]
+    )
 
 
 def print_scores(name: str, evaluation: dict, out=sys.stdout) -> None:

@@ -74,9 +74,7 @@ def evaluate(
     per_label = {label: _score({}) for label in all_labels}
     averages = {"micro": _score({}), "macro": _score({}), "weighted": _score({})}
     if seen:
-        report = classification_report(
-            gold, predicted, mode="strict", scheme=IOB2, output_dict=True, zero_division=0
-        )
+        report = classification_report(gold, predicted, mode="strict", scheme=IOB2, output_dict=True, zero_division=0)
         for name, values in report.items():
             key = {"micro avg": "micro", "macro avg": "macro", "weighted avg": "weighted"}.get(name)
             if key:
@@ -98,12 +96,10 @@ def evaluate(
     pred_entities = _entities(predicted)
     context = _Context(doc_ids, tokens, texts, token_offsets)
     false_positives = [
-        context.describe(e, _kind(e, gold_entities, "spurious"))
-        for e in sorted(pred_entities - gold_entities)
+        context.describe(e, _kind(e, gold_entities, "spurious")) for e in sorted(pred_entities - gold_entities)
     ]
     false_negatives = [
-        context.describe(e, _kind(e, pred_entities, "missed"))
-        for e in sorted(gold_entities - pred_entities)
+        context.describe(e, _kind(e, pred_entities, "missed")) for e in sorted(gold_entities - pred_entities)
     ]
     return {
         "scheme": "IOB2",
@@ -124,9 +120,7 @@ def _entities(sequences: list[list[str]]) -> set[tuple[int, int, int, str]]:
     if not any(t != "O" for seq in sequences for t in seq):
         return set()
     return {
-        (e.sent_id, e.start, e.end, e.tag)
-        for seq_entities in Entities(sequences, IOB2).entities
-        for e in seq_entities
+        (e.sent_id, e.start, e.end, e.tag) for seq_entities in Entities(sequences, IOB2).entities for e in seq_entities
     }
 
 

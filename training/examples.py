@@ -155,9 +155,7 @@ def word_piece_counts(tokenizer, documents: Sequence[Sequence[str]]) -> list[lis
     counts: list[list[int]] = []
     nonempty = [list(doc) for doc in documents if doc]
     encoded = (
-        tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False)
-        if nonempty
-        else None
+        tokenizer(nonempty, is_split_into_words=True, add_special_tokens=False, verbose=False) if nonempty else None
     )
     position = 0
     for doc in documents:
@@ -329,4 +327,3 @@ def predict_tags(
     finally:
         model.train(was_training)
     return [repair_bio(tags) for tags in predictions]
-

@@ -183,9 +183,7 @@ def aggregate(
     return suggestions
 
 
-def rare_label_first(
-    predictions: Sequence[DocumentPrediction], label_counts: Mapping[str, int]
-) -> list[int]:
+def rare_label_first(predictions: Sequence[DocumentPrediction], label_counts: Mapping[str, int]) -> list[int]:
     """Indices of `predictions`, the documents most likely to hold the rarest label first.
 
     `label_counts`: how often each label is annotated so far (labels missing from it
@@ -319,27 +317,20 @@ class Predictor:
         tokens = tokenize(text)
         return self.predict(text, tokens.starts, tokens.ends)
 
-    def predict_many(
-        self, documents: Iterable[tuple[str, Sequence[int], Sequence[int]]]
-    ) -> list[DocumentPrediction]:
+    def predict_many(self, documents: Iterable[tuple[str, Sequence[int], Sequence[int]]]) -> list[DocumentPrediction]:
         """`documents`: (text, token_starts, token_ends) triples; one prediction each, in order."""
         documents = [(text, list(starts), list(ends)) for text, starts, ends in documents]
         for text, starts, ends in documents:
             _check_tokens(text, starts, ends)
         encoded = self._encode([[text[s:e] for s, e in zip(starts, ends)] for text, starts, ends in documents])
         self._run(encoded)
-        return [
-            self._document_prediction(doc, starts, ends)
-            for doc, (_, starts, ends) in zip(encoded, documents)
-        ]
+        return [self._document_prediction(doc, starts, ends) for doc, (_, starts, ends) in zip(encoded, documents)]
 
     # ------------------------------------------------------------ steps
 
     def _encode(self, word_lists: list[list[str]]) -> list[_Document]:
         with self._tokenizer_lock:
-            encoded = self.tokenizer(
-                word_lists, is_split_into_words=True, add_special_tokens=False, verbose=False
-            )
+            encoded = self.tokenizer(word_lists, is_split_into_words=True, add_special_tokens=False, verbose=False)
         documents = []
         for index, words in enumerate(word_lists):
             positions, owners = [], []

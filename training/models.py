@@ -14,9 +14,7 @@ class TrainingRun(models.Model):
 
     QUEUED_OR_RUNNING = [Status.QUEUED, Status.RUNNING]
 
-    project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="training_runs"
-    )
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="training_runs")
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -64,13 +62,12 @@ class ModelVersionQuerySet(models.QuerySet):
 
 
 class ModelVersion(models.Model):
-    project = models.ForeignKey(
-        "annotation.Project", on_delete=models.CASCADE, related_name="model_versions"
-    )
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="model_versions")
     run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, related_name="model_version")
     artifact_path = models.CharField(max_length=500)
     is_active = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
     class Preannotation(models.TextChoices):
         """Pre-annotation of the project's unfinished documents with this version."""
 
@@ -171,9 +168,7 @@ class DocumentScore(models.Model):
     expected_counts = models.JSONField(default=dict, help_text="Label -> expected number of mentions.")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["model_version", "document"], name="document_score_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["model_version", "document"], name="document_score_unique")]
         indexes = [
             models.Index(fields=["model_version", "min_max_probability"], name="score_least_confident"),
             models.Index(fields=["model_version", "-mean_entropy"], name="score_most_entropy"),

@@ -4,16 +4,11 @@ from django.db.models import CharField, Exists, F, FloatField, OuterRef, Subquer
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import MD5, Cast, Concat
 
-from annotation.access import role_in
-from annotation.models import Annotation, Assignment, Document, Membership, Project, Span
+from annotation.access import uses_assignments
+from annotation.models import Annotation, Assignment, Document, Project, Span
 from training.models import DocumentScore, ModelVersion
 
 Order = Project.DocumentOrder
-
-
-def uses_assignments(project: Project, user) -> bool:
-    """Annotators of a project that assigns documents see only their own queue."""
-    return bool(project.annotators_per_document) and role_in(user, project) == Membership.Role.ANNOTATOR
 
 
 def rarest_label(project: Project) -> str | None:
@@ -26,9 +21,7 @@ def rarest_label(project: Project) -> str | None:
 
 
 def _score(version: ModelVersion, field):
-    return Subquery(
-        DocumentScore.objects.filter(model_version=version, document=OuterRef("pk")).values(field)[:1]
-    )
+    return Subquery(DocumentScore.objects.filter(model_version=version, document=OuterRef("pk")).values(field)[:1])
 
 
 def next_document(project: Project, user, *, current: Document | None) -> Document | None:
@@ -50,7 +43,9 @@ def next_document(project: Project, user, *, current: Document | None) -> Docume
         key = MD5(Concat(Cast("pk", CharField()), Value(f"/{user.pk}")))
         return candidates.annotate(key=key).order_by("key").first()
     if order == Order.UNCERTAIN:
-        ranked = candidates.annotate(key=_score(version, "min_max_probability")).order_by(F("key").asc(nulls_last=True), "pk")
+        ranked = candidates.annotate(key=_score(version, "min_max_probability")).order_by(
+            F("key").asc(nulls_last=True), "pk"
+        )
     elif order == Order.ENTROPY:
         ranked = candidates.annotate(key=_score(version, "mean_entropy")).order_by(F("key").desc(nulls_last=True), "pk")
     else:

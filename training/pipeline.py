@@ -188,9 +188,7 @@ def _check_documents(documents: Sequence[TrainingDocument], labels: Sequence[str
             raise TrainingDataError(f"document id {doc.doc_id!r} appears twice")
         ids.add(doc.doc_id)
         if len(doc.tokens) != len(doc.tags):
-            raise TrainingDataError(
-                f"document {doc.doc_id!r}: {len(doc.tokens)} tokens but {len(doc.tags)} tags"
-            )
+            raise TrainingDataError(f"document {doc.doc_id!r}: {len(doc.tokens)} tokens but {len(doc.tags)} tags")
         if doc.token_offsets is not None and len(doc.token_offsets) != len(doc.tokens):
             raise TrainingDataError(f"document {doc.doc_id!r}: token_offsets do not match the tokens")
         for position, tag in enumerate(doc.tags):
@@ -214,9 +212,7 @@ def _check_training_split(train_docs: Sequence[TrainingDocument], labels: Sequen
                 counts[tag[2:]] += 1
     missing = [label for label, count in counts.items() if count == 0]
     if missing:
-        raise TrainingDataError(
-            "no examples in the training split for label(s): " + ", ".join(missing)
-        )
+        raise TrainingDataError("no examples in the training split for label(s): " + ", ".join(missing))
 
 
 def tag_list(labels: Sequence[str]) -> list[str]:
@@ -412,9 +408,7 @@ def train(
             per_eval = eval_seconds / max(1, len(dev_f1))
             remaining_evals = hp.epochs - len(dev_f1) if dev_docs else 0
             eta = remaining_steps * step_seconds / step + remaining_evals * per_eval
-        on_progress(
-            Progress(epoch, hp.epochs, step, total_steps, loss, list(dev_f1), elapsed, eta, phase)
-        )
+        on_progress(Progress(epoch, hp.epochs, step, total_steps, loss, list(dev_f1), elapsed, eta, phase))
 
     model.train()
     epochs_run = 0
@@ -519,7 +513,10 @@ def _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, tr
         def write(name, data):
             (tmp / name).write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
-        write("label_map.json", {"labels": labels, "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": hp.max_length})
+        write(
+            "label_map.json",
+            {"labels": labels, "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": hp.max_length},
+        )
         write("hyperparameters.json", {**hp.to_dict(), "base_model": str(base_model), "runtime": result.runtime})
         metrics = result.to_dict()
         metrics.pop("model_dir")

@@ -26,7 +26,9 @@ def progress_context(run: TrainingRun) -> dict:
         "heartbeat_timeout": settings.HEARTBEAT_TIMEOUT,
         "eta": _duration(eta) if eta is not None and run.is_queued_or_running else None,
         "elapsed": _duration(progress.get("elapsed_seconds")),
-        "loss_chart": line_chart([("training loss", losses, LOSS_COLOUR)], title="Training loss by step", x_label="step"),
+        "loss_chart": line_chart(
+            [("training loss", losses, LOSS_COLOUR)], title="Training loss by step", x_label="step"
+        ),
         "f1_chart": line_chart(
             [("dev F1", dev_f1, F1_COLOUR)], title="Dev micro F1 by epoch", x_label="epoch", y_range=(0.0, 1.0)
         ),

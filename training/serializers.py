@@ -9,7 +9,9 @@ from training.reports import base_model_for, metrics_for
 
 def _bounded(kind, name, help_text):
     low, high = LIMITS[name]
-    return kind(min_value=low, max_value=high, required=False, help_text=f"{help_text}Default {getattr(DEFAULTS, name)}.")
+    return kind(
+        min_value=low, max_value=high, required=False, help_text=f"{help_text}Default {getattr(DEFAULTS, name)}."
+    )
 
 
 class HyperparametersSerializer(serializers.Serializer):
@@ -29,7 +31,9 @@ class HyperparametersSerializer(serializers.Serializer):
         unknown = sorted(set(self.initial_data) - set(self.fields))
         if unknown:
             known = ", ".join(self.fields)
-            raise serializers.ValidationError({name: [f"Not a training option; the options are {known}."] for name in unknown})
+            raise serializers.ValidationError(
+                {name: [f"Not a training option; the options are {known}."] for name in unknown}
+            )
         return data
 
 
@@ -47,8 +51,21 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = [
-            "id", "status", "percent", "started_by", "hyperparameters", "base_model", "warnings", "error",
-            "cancel_requested", "created_at", "started_at", "heartbeat_at", "finished_at", "model_version", "micro_f1",
+            "id",
+            "status",
+            "percent",
+            "started_by",
+            "hyperparameters",
+            "base_model",
+            "warnings",
+            "error",
+            "cancel_requested",
+            "created_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+            "model_version",
+            "micro_f1",
         ]
 
     def get_model_version(self, run) -> int | None:
@@ -89,8 +106,14 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "run", "is_active", "created_at", "preannotation_status", "preannotation_done",
-            "preannotation_total", "preannotation_error",
+            "id",
+            "run",
+            "is_active",
+            "created_at",
+            "preannotation_status",
+            "preannotation_done",
+            "preannotation_total",
+            "preannotation_error",
         ]
 
 

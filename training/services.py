@@ -12,10 +12,10 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from annotation.audit import record
 from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
 from annotation.services import lock_project
+from studio.audit import record
 from studio.background import (
     CANCELLED,
     STALE,
@@ -61,7 +61,11 @@ def training_annotations(project: Project) -> list[Annotation]:
     trains on gold only) the latest submitted."""
     chosen: dict[int, Annotation] = {}
     gold_first = Case(When(status=Annotation.Status.REVIEWED, then=0), default=1)
-    statuses = [Annotation.Status.REVIEWED] if project.training_source == Project.TrainingSource.GOLD_ONLY else Annotation.FINISHED
+    statuses = (
+        [Annotation.Status.REVIEWED]
+        if project.training_source == Project.TrainingSource.GOLD_ONLY
+        else Annotation.FINISHED
+    )
     annotations = (
         Annotation.objects.filter(document__project=project, status__in=statuses)
         .select_related("document")
@@ -99,9 +103,7 @@ def check_training_data(project: Project) -> tuple[list[Annotation], list[str]]:
             f"Training needs at least {minimum} submitted documents; this project has "
             f"{len(annotations)}. Submit more documents first."
         )
-    examples = Counter(
-        label for annotation in annotations for _, _, label in tags_to_token_spans(annotation.bio_tags)
-    )
+    examples = Counter(label for annotation in annotations for _, _, label in tags_to_token_spans(annotation.bio_tags))
     labels = list(project.labels.values_list("name", flat=True))
     missing = [label for label in labels if not examples[label]]
     if missing:
@@ -265,11 +267,13 @@ def _discard_late_result(run: TrainingRun) -> None:
     current = TrainingRun.objects.get(pk=run.pk)
     logger.warning(
         "run %s is %s (%s) and no longer this worker's: its result is discarded",
-        run.pk, current.status, current.error or "no error",
+        run.pk,
+        current.status,
+        current.error or "no error",
     )
-    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.FAILED).exclude(
-        error__contains=LATE_NOTE
-    ).update(error=Concat(F("error"), Value(LATE_NOTE)))
+    TrainingRun.objects.filter(pk=run.pk, status=TrainingRun.Status.FAILED).exclude(error__contains=LATE_NOTE).update(
+        error=Concat(F("error"), Value(LATE_NOTE))
+    )
     sweep_run_leftovers([run.pk])
 
 
@@ -334,7 +338,8 @@ def fail_stale_runs(project=None) -> int:
     if project is not None:
         runs = runs.filter(project=project)
     failed = [
-        pk for pk in runs.values_list("pk", flat=True)
+        pk
+        for pk in runs.values_list("pk", flat=True)
         if runs.filter(pk=pk).update(
             status=TrainingRun.Status.FAILED, error=stale_message(), finished_at=timezone.now()
         )
@@ -362,8 +367,9 @@ def sweep_run_leftovers(run_ids=None) -> list[Path]:
     if not folders:
         return []
     running = set(
-        TrainingRun.objects.filter(pk__in={pk for pk, _ in folders}, status=TrainingRun.Status.RUNNING)
-        .values_list("pk", flat=True)
+        TrainingRun.objects.filter(pk__in={pk for pk, _ in folders}, status=TrainingRun.Status.RUNNING).values_list(
+            "pk", flat=True
+        )
     )
     registered = set(ModelVersion.objects.filter(run__in={pk for pk, _ in folders}).values_list("run_id", flat=True))
     removed = []
@@ -383,8 +389,12 @@ def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     lock_project(version.project)
     previous = ModelVersion.objects.active_for(version.project_id)
     record(
-        actor, "model.activate", project_id=version.project_id, obj=version,
-        before={"active": previous.pk if previous else None}, after={"active": version.pk},
+        actor,
+        "model.activate",
+        project_id=version.project_id,
+        obj=version,
+        before={"active": previous.pk if previous else None},
+        after={"active": version.pk},
     )
     ModelVersion.objects.filter(project=version.project_id, is_active=True).exclude(pk=version.pk).update(
         is_active=False
@@ -393,8 +403,10 @@ def activate(version: ModelVersion, *, preannotate=True, actor=None) -> None:
     ModelVersion.objects.filter(pk=version.pk).update(
         is_active=True,
         preannotation_status=(
-            ModelVersion.Preannotation.FAILED if refusal
-            else ModelVersion.Preannotation.QUEUED if preannotate
+            ModelVersion.Preannotation.FAILED
+            if refusal
+            else ModelVersion.Preannotation.QUEUED
+            if preannotate
             else ModelVersion.Preannotation.NOT_REQUESTED
         ),
         preannotation_error=refusal,

@@ -11,8 +11,8 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotation import editing
-from annotation.audit import record
 from annotation.models import Annotation, Document, Label, Project, Span
+from studio.audit import record
 from studio.background import (
     TAKEN,
     Heartbeat,
@@ -40,11 +40,13 @@ def visible_suggestions(
     spans = list(annotation.spans.values_list("start", "end")) if annotation else []
     suggestions = [
         suggestion
-        for suggestion in Suggestion.objects.open_for(user).filter(
+        for suggestion in Suggestion.objects.open_for(user)
+        .filter(
             document=document,
             model_version=version,
             confidence__gte=document.project.suggestion_threshold,
-        ).select_related("label")
+        )
+        .select_related("label")
         if not any(suggestion.start < end and start < suggestion.end for start, end in spans)
     ]
     unseen = [s.pk for s in suggestions if s.shown_at is None]
@@ -147,15 +149,21 @@ def _decide(suggestion: Suggestion, status: str, user) -> None:
         suggestion=suggestion, user=user, defaults={"status": status, "decided_at": timezone.now()}
     )
     record(
-        user, f"suggestion.{status}", project_id=suggestion.label.project_id, document_id=suggestion.document_id,
-        obj=suggestion, after={"label": suggestion.label.name, "start": suggestion.start, "end": suggestion.end},
+        user,
+        f"suggestion.{status}",
+        project_id=suggestion.label.project_id,
+        document_id=suggestion.document_id,
+        obj=suggestion,
+        after={"label": suggestion.label.name, "start": suggestion.start, "end": suggestion.end},
     )
     if suggestion.shown_at is None:
         Suggestion.objects.filter(pk=suggestion.pk, shown_at__isnull=True).update(shown_at=timezone.now())
 
 
 def documents_to_preannotate(project: Project):
-    finished = Annotation.objects.filter(document__project=project, status__in=Annotation.FINISHED).values("document_id")
+    finished = Annotation.objects.filter(document__project=project, status__in=Annotation.FINISHED).values(
+        "document_id"
+    )
     return Document.objects.filter(project=project).exclude(pk__in=finished).order_by("pk")
 
 
@@ -170,8 +178,12 @@ def preannotate(version_id: int) -> None:
     now = timezone.now()
     retrying(
         lambda: ModelVersion.objects.filter(pk=version.pk).update(
-            preannotation_status=Preannotation.RUNNING, preannotation_done=0, preannotation_total=len(ids),
-            preannotation_error="", preannotation_heartbeat_at=now, preannotation_started_at=now,
+            preannotation_status=Preannotation.RUNNING,
+            preannotation_done=0,
+            preannotation_total=len(ids),
+            preannotation_error="",
+            preannotation_heartbeat_at=now,
+            preannotation_started_at=now,
             preannotation_characters=characters(Document.objects.filter(pk__in=ids)),
         )
     )
@@ -233,7 +245,9 @@ def preannotation_quota_refusal(project: Project) -> str:
 
 def fail_stale_preannotations(project=None) -> int:
     """Pre-annotation whose worker stopped beating ends as failed (the page offers to retry)."""
-    versions = ModelVersion.objects.filter(preannotation_status=Preannotation.RUNNING, preannotation_heartbeat_at__lt=stale_before())
+    versions = ModelVersion.objects.filter(
+        preannotation_status=Preannotation.RUNNING, preannotation_heartbeat_at__lt=stale_before()
+    )
     if project is not None:
         versions = versions.filter(project=project)
     return versions.update(preannotation_status=Preannotation.FAILED, preannotation_error=stale_message())
@@ -241,9 +255,7 @@ def fail_stale_preannotations(project=None) -> int:
 
 def _store_predictions(version, documents, predictor, labels) -> None:
     documents = list(documents)
-    predictions = predictor.predict_many(
-        [(d.text, d.token_starts, d.token_ends) for d in documents]
-    )
+    predictions = predictor.predict_many([(d.text, d.token_starts, d.token_ends) for d in documents])
     with transaction.atomic():
         Suggestion.objects.filter(model_version=version, document__in=documents, decisions__isnull=True).delete()
         Suggestion.objects.bulk_create(

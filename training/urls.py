@@ -15,6 +15,7 @@ urlpatterns = [
         views.preannotation_progress,
         name="preannotation_progress",
     ),
+    path("projects/<int:project_id>/agreement/", views.agreement, name="agreement"),
     path("projects/<int:project_id>/try/", views.try_it, name="try_it"),
     path("projects/<int:project_id>/try/predict/", views.try_it_predict, name="try_it_predict"),
     path("api/projects/<int:project_id>/predict", api.Predict.as_view(schema=None), name="api_predict"),

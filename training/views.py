@@ -8,9 +8,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from annotation.access import Role, project_for
 from annotation.rendering import SpanView, render_text
+from annotation.selectors import submitted_tags
 from annotation.tokenize import tokenize
 from studio.navigation import redirect_to_next
 from training import reports, services, suggestions
+from training.agreement import disagreements, pairwise
 from training.forms import TrainingForm
 from training.models import ModelVersion, TrainingRun
 from training.throttles import PredictThrottle
@@ -118,7 +120,11 @@ def try_it_predict(request, project_id):
     throttle = PredictThrottle()
     if not throttle.allow_request(request, None):
         wait = math.ceil(throttle.wait() or 1)
-        return render(request, "training/partials/prediction.html", {"error": f"Too many predictions in a row; try again in {wait} s."})
+        return render(
+            request,
+            "training/partials/prediction.html",
+            {"error": f"Too many predictions in a row; try again in {wait} s."},
+        )
     try:
         version, found = suggestions.predict_text(project, text)
     except suggestions.PredictionRefused as refused:
@@ -143,3 +149,17 @@ def preannotation_progress(request, project_id, version_id):
     suggestions.fail_stale_preannotations(project)
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     return render(request, "training/partials/preannotation.html", {"project": project, "version": version})
+
+
+@require_GET
+def agreement(request, project_id):
+    project = project_for(request.user, project_id, Role.REVIEWER)
+    labels = list(project.labels.values_list("name", flat=True))
+    tags = submitted_tags(project)
+    context = {
+        "project": project,
+        "labels": labels,
+        "pairs": pairwise(tags, labels),
+        "disagreements": disagreements(tags, labels)[:200],
+    }
+    return render(request, "training/agreement.html", context)

@@ -69,9 +69,7 @@ def check_token_and_tag(token: str, tag: str, *, line: int) -> None:
     if not token:
         raise FormatError("empty token", line=line)
     if not BIO_TAG.match(tag):
-        raise FormatError(
-            f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=line
-        )
+        raise FormatError(f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=line)
 
 
 def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[str]:

@@ -27,9 +27,7 @@ def read_csv(lines: Iterable[str], *, column: str | None = None) -> Iterator[Imp
         if not row:
             continue
         if len(row) != len(header):
-            raise FormatError(
-                f"expected {len(header)} fields as in the header, found {len(row)}", line=line
-            )
+            raise FormatError(f"expected {len(header)} fields as in the header, found {len(row)}", line=line)
         yield validated(
             ImportedDocument(
                 row[text_column],
@@ -66,9 +64,7 @@ def _text_column(header: list[str], column: str | None) -> int:
         return lowered.index("text")
     if len(header) == 1:
         return 0
-    raise FormatError(
-        f"no 'text' column; choose the text column among {_listed(header)}", line=1
-    )
+    raise FormatError(f"no 'text' column; choose the text column among {_listed(header)}", line=1)
 
 
 def _listed(names: list[str]) -> str:

@@ -8,9 +8,7 @@ from annotation.formats.errors import FormatError
 def decode_upload(data: bytes, filename: str = "") -> str:
     """Decode UTF-8 (a leading byte order mark is dropped); refuse anything else."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise FormatError(
-            "not UTF-8 text: the file is UTF-16; save it as UTF-8", line=1, filename=filename
-        )
+        raise FormatError("not UTF-8 text: the file is UTF-16; save it as UTF-8", line=1, filename=filename)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -77,13 +77,15 @@ def _complete(lines: list[str], head: str) -> list[str]:
 
 def _looks_like_conll(line: str) -> bool:
     columns = line.split("\t") if "\t" in line else line.split()
-    return columns[0].startswith("-DOCSTART-") or (
-        len(columns) >= 2 and bool(BIO_TAG.match(columns[-1].strip()))
-    )
+    return columns[0].startswith("-DOCSTART-") or (len(columns) >= 2 and bool(BIO_TAG.match(columns[-1].strip())))
 
 
 def read_documents(
-    fmt: str, text: str, *, filename: str = "", column: str | None = None,
+    fmt: str,
+    text: str,
+    *,
+    filename: str = "",
+    column: str | None = None,
     sentences_per_document: int = SENTENCES_PER_DOCUMENT,
 ) -> list[ImportedDocument]:
     """All documents of a decoded upload; raises FormatError on the first problem.
@@ -148,7 +150,5 @@ EXPORT_FORMATS = {
 def export_documents(fmt: str, documents: Iterable[ExportDocument]) -> Iterable[str]:
     """Stream the documents in an export format, chunk by chunk."""
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(
-            f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
-        )
+        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     return EXPORT_FORMATS[fmt].write(documents)

@@ -70,9 +70,7 @@ def check_mention(text: str, mention: Mention, *, line: int | None) -> None:
         )
     # Whitespace at an edge is never on a token edge, so the mention could not be stored.
     if text[start].isspace() or text[end - 1].isspace():
-        raise FormatError(
-            f"mention {_describe(text, mention)} starts or ends with whitespace", line=line
-        )
+        raise FormatError(f"mention {_describe(text, mention)} starts or ends with whitespace", line=line)
 
 
 def validated(document: ImportedDocument, *, drop_nested: bool = True) -> ImportedDocument:
@@ -138,6 +136,4 @@ def from_tagged_sentences(sentences: list[list[tuple[str, str]]], **fields) -> I
         lines.append(" ".join(token for token, _ in sentence))
         tokens.extend(zip(starts, ends))
         mentions.extend(tags_to_spans(starts, ends, [tag for _, tag in sentence]))
-    return validated(
-        ImportedDocument("\n".join(lines), mentions=mentions, tokens=tokens, **fields)
-    )
+    return validated(ImportedDocument("\n".join(lines), mentions=mentions, tokens=tokens, **fields))

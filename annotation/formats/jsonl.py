@@ -78,10 +78,7 @@ def _mentions(record: dict, number: int) -> list[Mention]:
         entities = _list(record, "entities", number)
         if not all(isinstance(entity, dict) for entity in entities):
             raise FormatError('"entities" must be a list of objects', line=number)
-        return [
-            (entity.get("start_offset"), entity.get("end_offset"), entity.get("label"))
-            for entity in entities
-        ]
+        return [(entity.get("start_offset"), entity.get("end_offset"), entity.get("label")) for entity in entities]
     key = "label" if "label" in record else "labels"
     spans = _list(record, key, number)
     if not all(isinstance(span, list) and len(span) == 3 for span in spans):

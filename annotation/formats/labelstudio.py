@@ -152,9 +152,7 @@ def _mentions(text: str, results: list, line: int) -> list[Mention]:
         value = result.get("value") or {}
         start, end, labels = value.get("start"), value.get("end"), value.get("labels")
         if not isinstance(labels, list) or len(labels) != 1:
-            raise FormatError(
-                f"region {start}-{end} must have exactly one label, found {labels!r}", line=line
-            )
+            raise FormatError(f"region {start}-{end} must have exactly one label, found {labels!r}", line=line)
         mention = (start, end, labels[0])
         check_mention(text, mention, line=line)
         # Older Label Studio versions counted UTF-16 units, which shifts offsets after an emoji.

@@ -35,9 +35,7 @@ def read_pubtator(lines: Iterable[str]) -> Iterator[ImportedDocument]:
             if document is not None:
                 yield validated(document)
             pmid, has_abstract = text_line[1], False
-            document = ImportedDocument(
-                text_line[3], title=text_line[3], external_id=pmid, line=number
-            )
+            document = ImportedDocument(text_line[3], title=text_line[3], external_id=pmid, line=number)
             continue
         if document is None:
             raise FormatError("expected a 'PMID|t|title' line first", line=number)
@@ -62,8 +60,7 @@ def read_pubtator(lines: Iterable[str]) -> Iterator[ImportedDocument]:
 def _mention(text: str, columns: list[str], number: int) -> tuple[int, int, str]:
     if len(columns) < 5 or not columns[2].isdecimal():
         raise FormatError(
-            "expected 'PMID<TAB>start<TAB>end<TAB>mention<TAB>type', "
-            f"found {chr(9).join(columns)[:60]!r}",
+            f"expected 'PMID<TAB>start<TAB>end<TAB>mention<TAB>type', found {chr(9).join(columns)[:60]!r}",
             line=number,
         )
     mention = (int(columns[1]), int(columns[2]), columns[4].strip())
@@ -87,10 +84,7 @@ def write_pubtator(documents: Iterable[ExportDocument]) -> Iterator[str]:
         parts = [f"{pmid}|t|{text[:title_end]}\n"]
         if abstract_start is not None:
             parts.append(f"{pmid}|a|{text[abstract_start:]}\n")
-        parts.extend(
-            f"{pmid}\t{start}\t{end}\t{text[start:end]}\t{label}\n"
-            for start, end, label in document.spans
-        )
+        parts.extend(f"{pmid}\t{start}\t{end}\t{text[start:end]}\t{label}\n" for start, end, label in document.spans)
         parts.append("\n")
         yield "".join(parts)
 

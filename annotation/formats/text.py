@@ -6,9 +6,7 @@ from pathlib import PurePath
 from annotation.formats.documents import ImportedDocument, validated
 
 
-def read_text(
-    lines: Iterable[str], *, one_per_line: bool, filename: str = ""
-) -> Iterator[ImportedDocument]:
+def read_text(lines: Iterable[str], *, one_per_line: bool, filename: str = "") -> Iterator[ImportedDocument]:
     if one_per_line:
         for number, line in enumerate(lines, start=1):
             if line.strip():

@@ -78,8 +78,7 @@ def annotate(request, project_id, document_id):
         "version": annotation.version if annotation else 1,
         "status": annotation.get_status_display() if annotation else "Not started",
         "text_html": "".join(
-            render_block(b, document.text, document.token_starts, document.token_ends, spans)
-            for b in text_blocks
+            render_block(b, document.text, document.token_starts, document.token_ends, spans) for b in text_blocks
         ),
         "labels": document.project.labels.all(),
         "legend": _legend(document, spans),
@@ -137,13 +136,25 @@ def _edit(request, project_id, document_id, operation, *, changes_progress=False
     except editing.EditRejected as rejected:
         return _answer(request, document, message=str(rejected), level="error", status=400)
     return _answer(
-        request, document, message=result.message, touched=result.touched, annotation=result.annotation,
+        request,
+        document,
+        message=result.message,
+        touched=result.touched,
+        annotation=result.annotation,
         with_progress=changes_progress,
     )
 
 
 def _answer(
-    request, document, *, message, level="ok", status=200, touched=(), redraw_all=False, annotation=None,
+    request,
+    document,
+    *,
+    message,
+    level="ok",
+    status=200,
+    touched=(),
+    redraw_all=False,
+    annotation=None,
     with_progress=True,
 ):
     """The fragments an edit changed. Counting the annotator's progress costs two counts over
@@ -157,8 +168,7 @@ def _answer(
     context = {
         "document": document,
         "blocks_html": [
-            render_block(b, document.text, document.token_starts, document.token_ends, spans, oob=True)
-            for b in redraw
+            render_block(b, document.text, document.token_starts, document.token_ends, spans, oob=True) for b in redraw
         ],
         "legend": _legend(document, spans),
         "version": annotation.version if annotation else 1,
@@ -197,8 +207,13 @@ def span_add(request, project_id, document_id):
             touching = suggestions.suggestion_touching(document, request.user, start, end)
             if touching is not None:  # tagging over a suggestion accepts it, edited
                 return suggestions.accept(
-                    annotation, touching, version=version, user=request.user,
-                    label=label, first_token=first, last_token=last,
+                    annotation,
+                    touching,
+                    version=version,
+                    user=request.user,
+                    label=label,
+                    first_token=first,
+                    last_token=last,
                 )
         return editing.add_span(annotation, version=version, first_token=first, last_token=last, label=label)
 
@@ -227,7 +242,9 @@ def suggestion_reject(request, project_id, document_id, suggestion_id):
 @require_POST
 def suggestions_accept_all(request, project_id, document_id):
     return _edit(
-        request, project_id, document_id,
+        request,
+        project_id,
+        document_id,
         lambda a, version, data: suggestions.accept_all(a, version=version, user=request.user),
     )
 
@@ -235,7 +252,9 @@ def suggestions_accept_all(request, project_id, document_id):
 @require_POST
 def suggestions_reject_all(request, project_id, document_id):
     return _edit(
-        request, project_id, document_id,
+        request,
+        project_id,
+        document_id,
         lambda a, version, data: suggestions.reject_all(a, version=version, user=request.user),
     )
 
@@ -243,7 +262,9 @@ def suggestions_reject_all(request, project_id, document_id):
 @require_POST
 def span_relabel(request, project_id, document_id, span_id):
     def operation(annotation, version, data):
-        return editing.change_label(annotation, version=version, span_id=span_id, label=_label(annotation.document, data))
+        return editing.change_label(
+            annotation, version=version, span_id=span_id, label=_label(annotation.document, data)
+        )
 
     return _edit(request, project_id, document_id, operation)
 
@@ -251,7 +272,9 @@ def span_relabel(request, project_id, document_id, span_id):
 @require_POST
 def span_delete(request, project_id, document_id, span_id):
     return _edit(
-        request, project_id, document_id,
+        request,
+        project_id,
+        document_id,
         lambda annotation, version, data: editing.delete_span(annotation, version=version, span_id=span_id),
     )
 
@@ -269,7 +292,10 @@ def redo(request, project_id, document_id):
 @require_POST
 def submit(request, project_id, document_id):
     return _edit(
-        request, project_id, document_id, lambda a, version, data: editing.submit(a, version=version),
+        request,
+        project_id,
+        document_id,
+        lambda a, version, data: editing.submit(a, version=version),
         changes_progress=True,
     )
 
@@ -296,7 +322,9 @@ def evaluation_split(request, project_id, document_id):
     if choice not in {"dev", "train", "auto"}:
         return HttpResponse("Choose dev, train or auto.", status=400, content_type="text/plain")
     set_evaluation_split(document, {"dev": True, "train": False, "auto": None}[choice], actor=request.user)
-    return render(request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project})
+    return render(
+        request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project}
+    )
 
 
 @require_GET
@@ -316,15 +344,23 @@ def review(request, project_id, document_id):
     rendered = []
     for annotator, mentions in versions:
         marks = [SpanView(i, s, e, label, colours.get(label, "#888888")) for i, (s, e, label) in enumerate(mentions)]
-        rendered.append({
-            "annotator": annotator,
-            "html": render_text(document.text, document.token_starts, document.token_ends, marks),
-            "others": [
-                {"start": s, "end": e, "label": label, "text": document.text[s:e], "in_gold": (s, e, label) in in_gold}
-                for s, e, label in mentions
-                if (s, e, label) not in agreed
-            ],
-        })
+        rendered.append(
+            {
+                "annotator": annotator,
+                "html": render_text(document.text, document.token_starts, document.token_ends, marks),
+                "others": [
+                    {
+                        "start": s,
+                        "end": e,
+                        "label": label,
+                        "text": document.text[s:e],
+                        "in_gold": (s, e, label) in in_gold,
+                    }
+                    for s, e, label in mentions
+                    if (s, e, label) not in agreed
+                ],
+            }
+        )
     context = {
         "project": project,
         "document": document,
@@ -349,13 +385,15 @@ def review_action(request, project_id, document_id, action):
                 mention = (int(request.POST["start"]), int(request.POST["end"]), request.POST["label"])
                 review_service.add_to_gold(gold, mention, version=gold.version)
                 messages.success(
-                    request, f"Added {mention[2]} \"{document.text[mention[0]:mention[1]]}\" to the gold annotation."
+                    request, f'Added {mention[2]} "{document.text[mention[0] : mention[1]]}" to the gold annotation.'
                 )
             elif action == "reviewed":
                 result = review_service.mark_reviewed(gold, version=gold.version)
                 messages.success(request, result.message)
             else:
-                messages.success(request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed.")
+                messages.success(
+                    request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed."
+                )
                 return redirect("annotate", project.pk, document.pk)
     except (KeyError, ValueError):
         messages.error(request, "That span was not sent whole; reload the page.")

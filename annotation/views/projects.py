@@ -8,8 +8,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation import selectors
-from annotation.access import Role, project_for, visible_projects
-from annotation.audit import describe
+from annotation.access import Role, project_for, uses_assignments, visible_projects
 from annotation.formats.detect import EXPORT_FORMATS, FORMATS, export_documents
 from annotation.forms import (
     DocumentFilterForm,
@@ -28,7 +27,7 @@ from annotation.imports import (
     start_import,
     store_upload,
 )
-from annotation.models import Annotation, AuditEntry, Document, ImportJob, Label, Membership
+from annotation.models import Annotation, Document, ImportJob, Label, Membership
 from annotation.services import (
     LabelInUse,
     MembershipRefused,
@@ -40,21 +39,26 @@ from annotation.services import (
     save_project_settings,
     set_role,
 )
+from studio.audit import describe
 from studio.background import silent_seconds
-from training.ordering import uses_assignments
+from studio.models import AuditEntry
 
 DOCUMENTS_PER_PAGE = 50
 
 
 @require_GET
 def project_list(request):
-    projects = visible_projects(request.user).prefetch_related("labels").annotate(
-        document_count=Count("documents", distinct=True),
-        submitted_count=Count(
-            "documents",
-            filter=Q(documents__annotations__status=Annotation.Status.SUBMITTED),
-            distinct=True,
-        ),
+    projects = (
+        visible_projects(request.user)
+        .prefetch_related("labels")
+        .annotate(
+            document_count=Count("documents", distinct=True),
+            submitted_count=Count(
+                "documents",
+                filter=Q(documents__annotations__status=Annotation.Status.SUBMITTED),
+                distinct=True,
+            ),
+        )
     )
     return render(request, "annotation/project_list.html", {"projects": projects})
 
@@ -135,9 +139,7 @@ def project_settings(request, project_id):
     form = ProjectForm(request.POST or None, instance=project)
     if request.method == "POST" and form.is_valid():
         assigned = save_project_settings(form.save(commit=False), actor=request.user)
-        messages.success(
-            request, "Project settings saved." + (f" {assigned} documents assigned." if assigned else "")
-        )
+        messages.success(request, "Project settings saved." + (f" {assigned} documents assigned." if assigned else ""))
         return redirect("project_settings", project.pk)
     context = {
         "project": project,
@@ -244,7 +246,11 @@ def import_job(request, project_id, job_id):
     elif request.method == "POST":  # the mapping sent again, from a stale page or a second click
         messages.info(request, f"{job.filename} is {job.get_status_display().lower()} already; its progress is below.")
         return redirect("import_job", job.project_id, job.pk)
-    context = {**_import_context(job), "mapping_form": mapping_form, "format_label": FORMATS.get(job.format, job.format)}
+    context = {
+        **_import_context(job),
+        "mapping_form": mapping_form,
+        "format_label": FORMATS.get(job.format, job.format),
+    }
     return render(request, "annotation/import_job.html", context)
 
 
@@ -283,9 +289,7 @@ def export_download(request, project_id):
     form = ExportForm(request.GET)
     if not form.is_valid():
         return HttpResponse(
-            "Choose an export format ("
-            + ", ".join(EXPORT_FORMATS)
-            + ") and a scope (finished or all).",
+            "Choose an export format (" + ", ".join(EXPORT_FORMATS) + ") and a scope (finished or all).",
             status=400,
             content_type="text/plain",
         )
@@ -351,19 +355,3 @@ def audit_log(request, project_id):
     query.pop("page", None)
     context = {"project": project, "page": page, "actions": actions, "chosen": chosen, "query": query.urlencode()}
     return render(request, "annotation/audit_log.html", context)
-
-
-@require_GET
-def agreement(request, project_id):
-    from training.agreement import disagreements, pairwise
-
-    project = project_for(request.user, project_id, Role.REVIEWER)
-    labels = list(project.labels.values_list("name", flat=True))
-    tags = selectors.submitted_tags(project)
-    context = {
-        "project": project,
-        "labels": labels,
-        "pairs": pairwise(tags, labels),
-        "disagreements": disagreements(tags, labels)[:200],
-    }
-    return render(request, "annotation/agreement.html", context)

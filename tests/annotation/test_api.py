@@ -6,8 +6,9 @@ import pytest
 from django.urls import reverse
 
 from annotation import editing
-from annotation.models import Annotation, AuditEntry, Document, Membership, Project, Span
+from annotation.models import Annotation, Document, Membership, Project, Span
 from annotation.services import create_project
+from studio.models import AuditEntry
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
@@ -96,11 +97,15 @@ def bulk(api, project, documents, **extra):
 
 
 def test_bulk_create_stores_documents_and_their_spans(api, project, owner):
-    response = bulk(api, project, [
-        {"text": ABSTRACT, "external_id": "PMID-1", "spans": [{"start": 21, "end": 29, "label": "disease"}]},
-        {"text": "Ibuprofen for fever .", "metadata": {"source": "ward 3"}},
-        {"text": ABSTRACT},  # the same text again
-    ])
+    response = bulk(
+        api,
+        project,
+        [
+            {"text": ABSTRACT, "external_id": "PMID-1", "spans": [{"start": 21, "end": 29, "label": "disease"}]},
+            {"text": "Ibuprofen for fever .", "metadata": {"source": "ward 3"}},
+            {"text": ABSTRACT},  # the same text again
+        ],
+    )
     assert response.status_code == 201, response.content
     body = response.json()
     assert (body["created"], body["duplicates_skipped"], body["spans_imported"]) == (2, 1, 1)
@@ -117,13 +122,17 @@ def test_bulk_create_stores_documents_and_their_spans(api, project, owner):
 
 
 def test_bulk_create_is_all_or_nothing_with_an_error_per_item(api, project):
-    response = bulk(api, project, [
-        {"text": "Fine document about asthma ."},
-        {"text": "   "},
-        {"text": "Short .", "spans": [{"start": 0, "end": 50, "label": "DISEASE"}]},
-        {"text": "Unknown label .", "spans": [{"start": 0, "end": 7, "label": "GENE"}]},
-        {"title": "no text"},
-    ])
+    response = bulk(
+        api,
+        project,
+        [
+            {"text": "Fine document about asthma ."},
+            {"text": "   "},
+            {"text": "Short .", "spans": [{"start": 0, "end": 50, "label": "DISEASE"}]},
+            {"text": "Unknown label .", "spans": [{"start": 0, "end": 7, "label": "GENE"}]},
+            {"title": "no text"},
+        ],
+    )
     assert response.status_code == 400
     body = response.json()
     assert body["detail"] == "4 of 5 documents are invalid; none was stored."
@@ -131,11 +140,15 @@ def test_bulk_create_is_all_or_nothing_with_an_error_per_item(api, project):
     assert "blank" in body["items"][0]["errors"]["text"][0]
     assert Document.objects.filter(project=project).count() == 0
 
-    response = bulk(api, project, [
-        {"text": "Fine document about asthma ."},
-        {"text": "Short .", "spans": [{"start": 0, "end": 50, "label": "DISEASE"}]},
-        {"text": "Unknown label .", "spans": [{"start": 0, "end": 7, "label": "GENE"}]},
-    ])
+    response = bulk(
+        api,
+        project,
+        [
+            {"text": "Fine document about asthma ."},
+            {"text": "Short .", "spans": [{"start": 0, "end": 50, "label": "DISEASE"}]},
+            {"text": "Unknown label .", "spans": [{"start": 0, "end": 7, "label": "GENE"}]},
+        ],
+    )
     assert response.status_code == 400
     items = {item["index"]: item["errors"] for item in response.json()["items"]}
     assert set(items) == {1, 2}
@@ -146,7 +159,16 @@ def test_bulk_create_is_all_or_nothing_with_an_error_per_item(api, project):
 
 def test_bulk_create_refuses_nested_spans_rather_than_drop_one(api, project):
     text = "drug-induced hepatitis ."
-    response = bulk(api, project, [{"text": text, "spans": [{"start": 0, "end": 22, "label": "DISEASE"}, {"start": 13, "end": 22, "label": "DISEASE"}]}])
+    response = bulk(
+        api,
+        project,
+        [
+            {
+                "text": text,
+                "spans": [{"start": 0, "end": 22, "label": "DISEASE"}, {"start": 13, "end": 22, "label": "DISEASE"}],
+            }
+        ],
+    )
     assert response.status_code == 400
     assert "overlaps" in response.json()["items"][0]["errors"]["spans"][0]
     assert not Document.objects.filter(project=project).exists()
@@ -219,10 +241,14 @@ def test_replacing_spans_and_the_version_conflict(api, project, owner):
 
 def test_a_span_off_token_edges_is_refused_with_the_reason(api, project):
     document = make_document(project, ABSTRACT)
-    response = send(api, "put", spans_url(project, document), {"version": 1, "spans": [{"start": 1, "end": 7, "label": "DISEASE"}]})
+    response = send(
+        api, "put", spans_url(project, document), {"version": 1, "spans": [{"start": 1, "end": 7, "label": "DISEASE"}]}
+    )
     assert response.status_code == 400
     assert "Span 1" in response.json()["detail"]
-    unknown = send(api, "put", spans_url(project, document), {"version": 1, "spans": [{"start": 0, "end": 7, "label": "GENE"}]})
+    unknown = send(
+        api, "put", spans_url(project, document), {"version": 1, "spans": [{"start": 0, "end": 7, "label": "GENE"}]}
+    )
     assert unknown.status_code == 400 and "Unknown label GENE" in unknown.json()["detail"]
 
 

@@ -3,8 +3,8 @@ from django.db import DatabaseError, transaction
 from django.urls import reverse
 
 from annotation import editing
-from annotation.models import AuditEntry
 from annotation.services import create_project, set_role
+from studio.models import AuditEntry
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +29,11 @@ def test_every_change_is_recorded_with_before_and_after(edited, admin):
     project, document = edited
     entries = list(AuditEntry.objects.filter(document_id=document.pk).order_by("id"))
     assert [e.action for e in entries] == [
-        "span.create", "span.update", "span.delete", "annotation.undo", "annotation.status",
+        "span.create",
+        "span.update",
+        "span.delete",
+        "annotation.undo",
+        "annotation.status",
     ]
     create, update = entries[0], entries[1]
     assert create.actor_name == "admin" and create.project_id == project.pk
@@ -88,8 +92,12 @@ def test_user_training_and_activation_changes_are_recorded(client, admin, django
     document = make_document(project, "Asthma treated with aspirin.")
     annotation = editing.annotation_for(document, admin)
     labels = {label.name: label for label in project.labels.all()}
-    annotation = editing.add_span(annotation, version=1, first_token=0, last_token=0, label=labels["DISEASE"]).annotation
-    annotation = editing.add_span(annotation, version=2, first_token=3, last_token=3, label=labels["TREATMENT"]).annotation
+    annotation = editing.add_span(
+        annotation, version=1, first_token=0, last_token=0, label=labels["DISEASE"]
+    ).annotation
+    annotation = editing.add_span(
+        annotation, version=2, first_token=3, last_token=3, label=labels["TREATMENT"]
+    ).annotation
     editing.submit(annotation, version=3)
     services.start_run(project, admin, {"epochs": 1}, enqueue=False)
     assert AuditEntry.objects.get(action="training.start").after["epochs"] == 1
@@ -107,7 +115,7 @@ def test_user_training_and_activation_changes_are_recorded(client, admin, django
     ],
 )
 def test_history_values_read_as_words(value, text):
-    from annotation.audit import describe
+    from studio.audit import describe
 
     assert describe(value) == text
 
@@ -117,7 +125,9 @@ def test_an_import_is_recorded_with_its_summary(admin):
     from annotation.services import import_documents
 
     project = create_project("Imported", created_by=admin)
-    import_documents(project, [ImportedDocument("Asthma .", mentions=[(0, 6, "DISEASE")])], importer=admin, filename="a.jsonl")
+    import_documents(
+        project, [ImportedDocument("Asthma .", mentions=[(0, 6, "DISEASE")])], importer=admin, filename="a.jsonl"
+    )
     entry = AuditEntry.objects.get(action="documents.import")
     assert entry.project_id == project.pk and entry.actor_name == "admin"
     assert entry.after == {"filename": "a.jsonl", "documents_created": 1, "mentions_imported": 1}

@@ -22,7 +22,16 @@ STARTS, ENDS = TOKENS.starts, TOKENS.ends
 def test_spans_to_tags():
     spans = [(26, 33, "DIS"), (14, 25, "DIS")]  # any order
     assert spans_to_tags(STARTS, ENDS, spans) == [
-        "O", "O", "B-DIS", "I-DIS", "B-DIS", "I-DIS", "I-DIS", "O", "O", "O",
+        "O",
+        "O",
+        "B-DIS",
+        "I-DIS",
+        "B-DIS",
+        "I-DIS",
+        "I-DIS",
+        "O",
+        "O",
+        "O",
     ]
 
 
@@ -111,11 +120,7 @@ def text_with_spans(draw):
     text = draw(st.text(alphabet=st.sampled_from("ab1 ,-(é😀\n"), max_size=60))
     tokens = tokenize(text)
     edges = sorted(draw(st.sets(st.integers(0, len(tokens.starts)), max_size=12)))
-    token_spans = [
-        (first, end, draw(LABELS))
-        for first, end in zip(edges[::2], edges[1::2])
-        if draw(st.booleans())
-    ]
+    token_spans = [(first, end, draw(LABELS)) for first, end in zip(edges[::2], edges[1::2]) if draw(st.booleans())]
     spans = [(tokens.starts[first], tokens.ends[end - 1], label) for first, end, label in token_spans]
     return tokens, spans
 

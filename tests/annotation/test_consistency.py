@@ -13,13 +13,17 @@ from django.urls import reverse
 from annotation import editing
 from annotation.consistency import stale_annotations
 from annotation.formats.documents import ImportedDocument
-from annotation.models import Annotation, AuditEntry, Label
+from annotation.models import Annotation, Label
 from annotation.services import create_project, import_documents, save_label
+from studio.models import AuditEntry
 from tests.conftest import make_document
 from training.services import check_training_data
 
 TEXTS = [
-    ("Aspirin relieved the migraine of a patient with asthma .", [(0, 7, "TREATMENT"), (21, 29, "DISEASE"), (48, 54, "DISEASE")]),
+    (
+        "Aspirin relieved the migraine of a patient with asthma .",
+        [(0, 7, "TREATMENT"), (21, 29, "DISEASE"), (48, 54, "DISEASE")],
+    ),
     ("Chemotherapy shrank the breast cancer .", [(0, 12, "TREATMENT"), (24, 37, "DISEASE")]),
     ("Insulin controls diabetes .", [(0, 7, "TREATMENT"), (17, 25, "DISEASE")]),
 ]
@@ -44,7 +48,10 @@ def test_renaming_a_label_rewrites_every_annotations_tags(client, project, user,
     label = project.labels.get(name="TREATMENT")
     client.force_login(user)
     if path == "page":
-        client.post(reverse("label_update", args=[project.pk, label.pk]), {"name": "therapy", "color": label.color, "hotkey": "2"})
+        client.post(
+            reverse("label_update", args=[project.pk, label.pk]),
+            {"name": "therapy", "color": label.color, "hotkey": "2"},
+        )
     else:
         response = client.put(
             reverse("api_label", args=[project.pk, label.pk]),

@@ -90,7 +90,10 @@ SAMPLE_DOCUMENT = ImportedDocument(
         ({"text": "fine", "note": "a\u0000b"}, "metadata.note contains a NUL character"),
         ({"text": "fine", "score": float("nan")}, "metadata.score is not a finite number"),
         ({"text": "lung cancer", "label": [[0, 4, "D" * 60]]}, "the label of mention 0-4 is longer than 50 characters"),
-        ({"text": "lung cancer", "label": [[0, 4, "D\ud800"]]}, "the label of mention 0-4 contains an unpaired surrogate"),
+        (
+            {"text": "lung cancer", "label": [[0, 4, "D\ud800"]]},
+            "the label of mention 0-4 contains an unpaired surrogate",
+        ),
         ({"text": "lung cancer", "label": [[5, 20, "DIS"]]}, "mention DIS 5-20 is out of range"),
         ({"text": "lung cancer", "label": [[-1, 4, "DIS"]]}, "mention DIS -1-4 is out of range"),
         ({"text": "lung cancer", "label": [[5, 5, "DIS"]]}, "mention DIS 5-5 is empty or reversed"),
@@ -245,7 +248,9 @@ def test_doccano_shape_errors(line, message):
 def test_doccano_round_trip():
     [document] = round_trip("doccano", [SAMPLE_DOCUMENT])
     assert (document.text, document.title, document.external_id) == (
-        SAMPLE_DOCUMENT.text, "Note 1", "n1",
+        SAMPLE_DOCUMENT.text,
+        "Note 1",
+        "n1",
     )
     assert document.mentions == SAMPLE_DOCUMENT.mentions
     assert document.metadata == {"ward": "B"}
@@ -312,11 +317,17 @@ def test_label_studio_export_is_valid_json_and_round_trips():
     tasks = json.loads("".join(chunks))
     assert len(chunks) == 3 and len(tasks) == 2
     assert tasks[0]["annotations"][0]["result"][0]["value"] == {
-        "start": 0, "end": 11, "text": "Lung cancer", "labels": ["DIS"],
+        "start": 0,
+        "end": 11,
+        "text": "Lung cancer",
+        "labels": ["DIS"],
     }
     [document, _] = round_trip("label-studio", [SAMPLE_DOCUMENT, SAMPLE_DOCUMENT])
     assert (document.text, document.title, document.external_id, document.metadata) == (
-        SAMPLE_DOCUMENT.text, "Note 1", "n1", {"ward": "B"},
+        SAMPLE_DOCUMENT.text,
+        "Note 1",
+        "n1",
+        {"ward": "B"},
     )
     assert document.mentions == SAMPLE_DOCUMENT.mentions
 
@@ -325,9 +336,16 @@ def test_label_studio_export_is_valid_json_and_round_trips():
 
 
 def test_a_mention_inside_a_longer_one_is_dropped_and_counted():
-    [document] = read_doccano_jsonl(lines(json.dumps(
-        {"text": "drug-induced hepatitis and fever", "label": [[13, 22, "DIS"], [0, 22, "DIS"], [27, 32, "DIS"], [0, 22, "DIS"]]}
-    )))
+    [document] = read_doccano_jsonl(
+        lines(
+            json.dumps(
+                {
+                    "text": "drug-induced hepatitis and fever",
+                    "label": [[13, 22, "DIS"], [0, 22, "DIS"], [27, 32, "DIS"], [0, 22, "DIS"]],
+                }
+            )
+        )
+    )
     assert document.mentions == [(0, 22, "DIS"), (27, 32, "DIS")]
     assert document.nested_dropped == 2  # "hepatitis", and the repeated outer mention
 
@@ -336,7 +354,10 @@ def test_conll_documents_keep_the_file_tokens_and_repair_tags():
     text = "Lung B-DIS\nca.\tI-DIS\n\n-DOCSTART- -X- O\n\nPain\tNN\tI-SYM\nin\tO\nNew York\tB-LOC\n"
     first, second = read_conll(lines(text))
     assert (first.text, first.tokens, first.mentions, first.line) == (
-        "Lung ca.", [(0, 4), (5, 8)], [(0, 8, "DIS")], 1,
+        "Lung ca.",
+        [(0, 4), (5, 8)],
+        [(0, 8, "DIS")],
+        1,
     )
     assert second.text == "Pain in New York"
     assert second.tokens == [(0, 4), (5, 7), (8, 16)]
@@ -399,7 +420,10 @@ PUBTATOR = (
 def test_pubtator_reads_documents_and_skips_relations():
     first, second = read_pubtator(lines(PUBTATOR))
     assert (first.external_id, first.title, first.text, first.line) == (
-        "123", "Lung cancer.", "Lung cancer. Pain and fever.", 1,
+        "123",
+        "Lung cancer.",
+        "Lung cancer. Pain and fever.",
+        1,
     )
     assert first.mentions == [(0, 11, "Disease"), (13, 17, "Symptom")]
     assert (second.text, second.mentions, second.line) == ("Title only", [], 7)

@@ -45,7 +45,9 @@ def test_ncbi_pubtator_round_trip_keeps_every_mention(project, admin):
     source = (DATA / "ncbi_devel_sample.pubtator").read_text(encoding="utf-8")
     types = {label for *_, label in pubtator_mentions(source)}
     summary = import_path(
-        project, DATA / "ncbi_devel_sample.pubtator", user=admin,
+        project,
+        DATA / "ncbi_devel_sample.pubtator",
+        user=admin,
         label_mapping={label: label for label in types},
     )
     assert summary.documents_created == 40
@@ -95,7 +97,11 @@ def test_the_import_command_takes_the_sentence_count(project, admin):
 
     out = io.StringIO()
     call_command(
-        "import_documents", project.name, str(DATA / "bc5cdr_devel_sample.conll"), "--sentences-per-document", "50",
+        "import_documents",
+        project.name,
+        str(DATA / "bc5cdr_devel_sample.conll"),
+        "--sentences-per-document",
+        "50",
         stdout=out,
     )
     assert "bc5cdr_devel_sample.conll: 6 documents" in out.getvalue()
@@ -103,7 +109,9 @@ def test_the_import_command_takes_the_sentence_count(project, admin):
 
 def test_docstart_lines_win_over_the_sentence_count(project, admin, tmp_path):
     path = tmp_path / "two.conll"
-    path.write_text("-DOCSTART-\tO\n\n" + "Pain\tB-DIS\n.\tO\n\n" * 12 + "-DOCSTART-\tO\n\nFever\tB-DIS\n", encoding="utf-8")
+    path.write_text(
+        "-DOCSTART-\tO\n\n" + "Pain\tB-DIS\n.\tO\n\n" * 12 + "-DOCSTART-\tO\n\nFever\tB-DIS\n", encoding="utf-8"
+    )
     summary = import_path(project, path, user=admin, options={"sentences_per_document": 5})
     assert summary.documents_created == 2
 
@@ -211,8 +219,10 @@ def test_upload_then_mapping_then_inline_import(project, admin):
     assert job.format == "pubtator"
     assert job.document_count == 40
     assert job.label_mapping == {
-        "CompositeMention": "DISEASE", "DiseaseClass": "DISEASE",
-        "Modifier": "DISEASE", "SpecificDisease": "DISEASE",
+        "CompositeMention": "DISEASE",
+        "DiseaseClass": "DISEASE",
+        "Modifier": "DISEASE",
+        "SpecificDisease": "DISEASE",
     }
     job = start_import(job, label_mapping={**job.label_mapping, "Modifier": ""}, create_unmapped=False)
     assert job.status == ImportJob.Status.SUCCEEDED, job.error

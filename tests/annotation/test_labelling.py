@@ -115,7 +115,9 @@ def test_a_post_without_csrf_token_is_refused(user, document):
 def test_relabel_delete_undo_redo(client_in, document):
     add(client_in, document, "cisplatin", "DISEASE", 1)
     span = Span.objects.get()
-    client_in.post(url("span_relabel", document, span.pk), {"label": label(document.project, "TREATMENT").pk, "version": 2})
+    client_in.post(
+        url("span_relabel", document, span.pk), {"label": label(document.project, "TREATMENT").pk, "version": 2}
+    )
     assert spans(document)[0][2] == "TREATMENT"
     client_in.post(url("span_delete", document, span.pk), {"version": 3})
     assert spans(document) == []

@@ -102,15 +102,23 @@ def test_annotators_see_their_own_status_in_the_list(client, ncbi_project, djang
     ],
 )
 def test_settings_errors_are_told_next_to_their_field(logged_in, project, field, value, message):
-    data = {"name": project.name, "suggestion_threshold": "0.5", "document_order": "sequential",
-            "training_source": "gold_first", "annotators_per_document": "0", field: value}
+    data = {
+        "name": project.name,
+        "suggestion_threshold": "0.5",
+        "document_order": "sequential",
+        "training_source": "gold_first",
+        "annotators_per_document": "0",
+        field: value,
+    }
     response = logged_in.post(reverse("project_settings", args=[project.pk]), data)
     assert response.status_code == 200
     assert response.context["form"].errors == {field: [message]}
 
 
 def test_adding_a_member_without_a_username_says_so(logged_in, project):
-    response = logged_in.post(reverse("member_save", args=[project.pk]), {"username": " ", "role": "annotator"}, follow=True)
+    response = logged_in.post(
+        reverse("member_save", args=[project.pk]), {"username": " ", "role": "annotator"}, follow=True
+    )
     assert "Enter the username of the person to add." in response.content.decode()
 
 
@@ -158,7 +166,9 @@ def test_the_upload_page_cuts_a_conll_file_into_documents(logged_in, project):
     logged_in.post(reverse("import_upload", args=[project.pk]), {"file": upload, "sentences_per_document": "25"})
     job = ImportJob.objects.get()
     assert job.options["sentences_per_document"] == 25 and job.document_count == 12
-    logged_in.post(reverse("import_job", args=[project.pk, job.pk]), {f"map:{s}": "__create__" for s in job.source_labels})
+    logged_in.post(
+        reverse("import_job", args=[project.pk, job.pk]), {f"map:{s}": "__create__" for s in job.source_labels}
+    )
     job.refresh_from_db()
     assert job.status == "succeeded" and Document.objects.filter(project=project).count() == 12
 
@@ -246,8 +256,14 @@ def test_the_document_list_filters_documents_with_suggestions(logged_in, project
     run = TrainingRun.objects.create(project=project, status="succeeded")
     version = ModelVersion.objects.create(project=project, run=run, artifact_path="/x", is_active=True)
     Suggestion.objects.create(
-        document=suggested, model_version=version, label=project.labels.get(name="DISEASE"),
-        start=0, end=6, first_token=0, last_token=0, confidence=0.8,
+        document=suggested,
+        model_version=version,
+        label=project.labels.get(name="DISEASE"),
+        start=0,
+        end=6,
+        first_token=0,
+        last_token=0,
+        confidence=0.8,
     )
     page = logged_in.get(reverse("project_documents", args=[project.pk]), {"suggestions": "on"}).content.decode()
     assert "· 1 document" in page
@@ -265,7 +281,9 @@ def test_agreement_page_scores_pairs_and_lists_disagreements(logged_in, project,
         user = django_user_model.objects.create_user(name, password="x")
         for document, token in tagged:
             annotation = editing.annotation_for(document, user)
-            annotation = editing.add_span(annotation, version=1, first_token=token, last_token=token, label=disease).annotation
+            annotation = editing.add_span(
+                annotation, version=1, first_token=token, last_token=token, label=disease
+            ).annotation
             editing.submit(annotation, version=annotation.version)
     page = logged_in.get(reverse("agreement", args=[project.pk])).content.decode()
     assert "ann · bob" in page

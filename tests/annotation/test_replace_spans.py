@@ -3,8 +3,9 @@
 import pytest
 
 from annotation import editing
-from annotation.models import AnnotationChange, AuditEntry, Label, Span
+from annotation.models import AnnotationChange, Label, Span
 from annotation.services import create_project
+from studio.models import AuditEntry
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,10 @@ def tag(annotation, text, label_name):
     document = annotation.document
     first, last = document.token_starts.index(start), document.token_ends.index(end)
     return editing.add_span(
-        annotation, version=annotation.version, first_token=first, last_token=last,
+        annotation,
+        version=annotation.version,
+        first_token=first,
+        last_token=last,
         label=label(document.project, label_name),
     ).annotation
 
@@ -53,8 +57,11 @@ def current(annotation):
 def state(annotation):
     annotation.refresh_from_db()
     return (
-        current(annotation), annotation.version, list(annotation.bio_tags),
-        AnnotationChange.objects.count(), AuditEntry.objects.count(),
+        current(annotation),
+        annotation.version,
+        list(annotation.bio_tags),
+        AnnotationChange.objects.count(),
+        AuditEntry.objects.count(),
     )
 
 
@@ -74,13 +81,15 @@ def test_replacing_sets_exactly_the_given_spans_and_undo_brings_the_old_ones_bac
     assert annotation.version == 2
 
     result = editing.replace_spans(
-        annotation, version=2,
+        annotation,
+        version=2,
         spans=[span(project, "asthma", "DISEASE"), span(project, "cisplatin chemotherapy", "TREATMENT")],
     )
 
     annotation.refresh_from_db()
     assert current(annotation) == [
-        (*at("cisplatin chemotherapy"), "TREATMENT"), (*at("asthma"), "DISEASE"),
+        (*at("cisplatin chemotherapy"), "TREATMENT"),
+        (*at("asthma"), "DISEASE"),
     ]
     assert annotation.bio_tags == expected_tags(
         document, ("cisplatin chemotherapy", "TREATMENT"), ("asthma", "DISEASE")
@@ -124,12 +133,14 @@ ASTHMA = at("asthma")
     [
         ((at("aspirin")[0] + 2, at("aspirin")[1]), "DISEASE", f"starts inside {_token('aspirin')}{EDGES}"),
         (
-            (at("chemotherapy")[0], at("chemotherapy")[1] - 3), "TREATMENT",
+            (at("chemotherapy")[0], at("chemotherapy")[1] - 3),
+            "TREATMENT",
             f"ends inside {_token('chemotherapy')}{EDGES}",
         ),
         ((ASTHMA[0] - 1, ASTHMA[1]), "DISEASE", f"starts in the space before {_token('asthma')}{EDGES}"),
         (
-            (at("received")[0], at("received")[1] + 1), "DISEASE",
+            (at("received")[0], at("received")[1] + 1),
+            "DISEASE",
             f"ends in the space after {_token('received')}{EDGES}",
         ),
         ((ASTHMA[0], len(TEXT) + 5), "DISEASE", f"is outside the text (0–{len(TEXT)})."),
@@ -138,8 +149,14 @@ ASTHMA = at("asthma")
         ((ASTHMA[0], ASTHMA[1]), "other project's DISEASE", "DISEASE is not a label of this project."),
     ],
     ids=[
-        "start-mid-token", "end-mid-token", "start-in-space", "end-in-space", "out-of-range",
-        "reversed", "empty", "foreign-label",
+        "start-mid-token",
+        "end-mid-token",
+        "start-in-space",
+        "end-in-space",
+        "out-of-range",
+        "reversed",
+        "empty",
+        "foreign-label",
     ],
 )
 def test_a_bad_span_is_refused_by_number_and_changes_nothing(project, annotation, offsets, label_name, problem):
@@ -187,14 +204,19 @@ def test_unchanged_spans_keep_their_provenance_and_new_ones_are_manual(project, 
     for text, label_name in [("cisplatin", "TREATMENT"), ("asthma", "DISEASE")]:
         start, end = at(text)
         editing.add_span(
-            annotation, version=annotation.version,
-            first_token=document_tokens[0].index(start), last_token=document_tokens[1].index(end),
-            label=label(project, label_name), source=Span.Source.SUGGESTION, edited_before_accept=True,
+            annotation,
+            version=annotation.version,
+            first_token=document_tokens[0].index(start),
+            last_token=document_tokens[1].index(end),
+            label=label(project, label_name),
+            source=Span.Source.SUGGESTION,
+            edited_before_accept=True,
         )
         annotation.refresh_from_db()
 
     editing.replace_spans(
-        annotation, version=3,
+        annotation,
+        version=3,
         spans=[
             span(project, "lung cancer", "DISEASE"),
             span(project, "cisplatin", "TREATMENT"),  # as it was
@@ -240,7 +262,8 @@ def test_sending_the_current_spans_again_is_a_no_op(project, annotation):
     annotation = tag(annotation, "asthma", "DISEASE")
     before = state(annotation)
     result = editing.replace_spans(
-        annotation, version=3,
+        annotation,
+        version=3,
         spans=[span(project, "asthma", "DISEASE"), span(project, "lung cancer", "DISEASE")],  # any order
     )
     assert result.touched == [] and result.annotation.version == 3

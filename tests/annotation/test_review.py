@@ -22,7 +22,9 @@ def disputed(admin, django_user_model):
         user = django_user_model.objects.create_user(name, password="x")
         annotation = editing.annotation_for(document, user)
         for token, label in spans:
-            annotation = editing.add_span(annotation, version=annotation.version, first_token=token, last_token=token, label=labels[label]).annotation
+            annotation = editing.add_span(
+                annotation, version=annotation.version, first_token=token, last_token=token, label=labels[label]
+            ).annotation
         editing.submit(annotation, version=annotation.version)
     reviewer = django_user_model.objects.create_user("rita", password="x")
     Membership.objects.create(project=project, user=reviewer, role="reviewer")

@@ -13,7 +13,18 @@ def words(text, boundaries=()):
 
 def test_words_and_punctuation():
     assert words("Lung cancer (NSCLC), 12.5% +3") == [
-        "Lung", "cancer", "(", "NSCLC", ")", ",", "12", ".", "5", "%", "+", "3",
+        "Lung",
+        "cancer",
+        "(",
+        "NSCLC",
+        ")",
+        ",",
+        "12",
+        ".",
+        "5",
+        "%",
+        "+",
+        "3",
     ]
 
 

@@ -41,9 +41,7 @@ def login_page(browser, live_server):
         client = Client()
         client.force_login(user)
         context = browser.new_context(viewport={"width": 1300, "height": 900})
-        context.add_cookies(
-            [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}]
-        )
+        context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(10_000)

@@ -14,10 +14,15 @@ from training.models import TrainingRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 EVALUATION = {
-    **{average: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2} for average in ("micro", "macro", "weighted")},
+    **{
+        average: {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+        for average in ("micro", "macro", "weighted")
+    },
     "per_label": {"DISEASE": {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}},
     "confusion": {"labels": ["O", "DISEASE"], "matrix": [[9, 3], [1, 1]]},
-    "false_negatives": [], "false_positives": [], "documents": 1,
+    "false_negatives": [],
+    "false_positives": [],
+    "documents": 1,
 }
 
 
@@ -29,7 +34,9 @@ def world(django_user_model):
     annotation = editing.annotation_for(document, owner)
     editing.add_span(annotation, version=1, first_token=2, last_token=3, label=project.labels.get(name="DISEASE"))
     run = TrainingRun.objects.create(
-        project=project, status="succeeded", metrics={"evaluation": EVALUATION, "dev_f1_per_epoch": [0.3, 0.5]},
+        project=project,
+        status="succeeded",
+        metrics={"evaluation": EVALUATION, "dev_f1_per_epoch": [0.3, 0.5]},
         progress={"loss": [[1, 1.2], [2, 0.8], [3, 0.5]], "step": 3, "total_steps": 3},
     )
     return owner, project, document, run
@@ -38,7 +45,10 @@ def world(django_user_model):
 def watch(page) -> list[str]:
     """Every CSP violation the page reports, as Chromium's console words it."""
     violations = []
-    page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+    )
     return violations
 
 

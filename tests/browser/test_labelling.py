@@ -169,9 +169,14 @@ def test_accept_with_a_and_reject_with_x(login_page, live_server, annotator, pro
     for word, label in (("lung", "DISEASE"), ("cisplatin", "TREATMENT")):
         index = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)].index(word)
         made[word] = Suggestion.objects.create(
-            document=document, model_version=version, label=labels[label],
-            start=document.token_starts[index], end=document.token_ends[index],
-            first_token=index, last_token=index, confidence=0.9,
+            document=document,
+            model_version=version,
+            label=labels[label],
+            start=document.token_starts[index],
+            end=document.token_ends[index],
+            first_token=index,
+            last_token=index,
+            confidence=0.9,
         )
     page = login_page(annotator)
     open_document(page, live_server, document)

@@ -46,7 +46,9 @@ def wait_for_job(job, *statuses, timeout=120):
     wait_for(reached, timeout=timeout, interval=0.05, message=f"import {job.pk} to reach {statuses}")
 
 
-def test_a_killed_import_fails_with_its_reason_and_retries_from_its_upload(client, admin, settings, fast_heartbeat, start_consumer):
+def test_a_killed_import_fails_with_its_reason_and_retries_from_its_upload(
+    client, admin, settings, fast_heartbeat, start_consumer
+):
     project = create_project("Migration", created_by=admin)
     doomed = start_consumer(**fast_heartbeat)
     job = queued_import(project, admin, settings)
@@ -77,7 +79,9 @@ def test_a_killed_import_fails_with_its_reason_and_retries_from_its_upload(clien
     assert not Path(job.stored_path).exists()  # imported: nothing to retry from
 
 
-def test_a_database_restart_during_an_import_imports_everything_once(admin, settings, fast_heartbeat, pgdata, start_consumer):
+def test_a_database_restart_during_an_import_imports_everything_once(
+    admin, settings, fast_heartbeat, pgdata, start_consumer
+):
     project = create_project("Migration", created_by=admin)
     start_consumer(**fast_heartbeat)
     job = queued_import(project, admin, settings)

@@ -53,7 +53,9 @@ def test_a_paused_worker_declared_dead_stays_dead(client, admin, tiny_settings, 
     wait_for(lambda: "no longer this worker's: its result is discarded" in paused.log_path.read_text(), timeout=10)
 
 
-def test_a_killed_run_is_declared_dead_on_time_with_no_worker_alive(client, admin, tiny_settings, fast_heartbeat, start_consumer):
+def test_a_killed_run_is_declared_dead_on_time_with_no_worker_alive(
+    client, admin, tiny_settings, fast_heartbeat, start_consumer
+):
     project = annotated_project(admin)
     doomed = start_consumer(**fast_heartbeat)
     run = services.start_run(project, admin, LONG)
@@ -132,7 +134,11 @@ def test_folders_left_by_a_killed_save_are_swept(admin, settings, start_consumer
     kept = TrainingRun.objects.create(project=project, status="succeeded")
     ModelVersion.objects.create(project=project, run=kept, artifact_path=str(folder / f"run-{kept.pk}"))
     running = TrainingRun.objects.create(project=project, status="running", heartbeat_at=timezone.now())
-    leftovers = [folder / f".run-{dead.pk}.partial-x1y2", folder / f"run-{dead.pk}", folder / f".run-{kept.pk}.partial-a1"]
+    leftovers = [
+        folder / f".run-{dead.pk}.partial-x1y2",
+        folder / f"run-{dead.pk}",
+        folder / f".run-{kept.pk}.partial-a1",
+    ]
     untouched = [folder / f"run-{kept.pk}", folder / f".run-{running.pk}.partial-z9"]
     for path in leftovers + untouched:
         path.mkdir(parents=True)
@@ -149,7 +155,9 @@ def test_folders_left_by_a_killed_save_are_swept(admin, settings, start_consumer
     assert (folder / f"run-{kept.pk}").exists()
 
 
-def test_a_killed_preannotation_fails_with_its_reason_and_can_be_retried(client, admin, tiny_settings, fast_heartbeat, start_consumer):
+def test_a_killed_preannotation_fails_with_its_reason_and_can_be_retried(
+    client, admin, tiny_settings, fast_heartbeat, start_consumer
+):
     from annotation.services import create_document
 
     project = annotated_project(admin)

@@ -21,7 +21,9 @@ def project(admin):
 def test_unknown_run_options_are_refused_with_the_known_ones(client, admin, project):
     client.force_login(admin)
     response = client.post(
-        reverse("api_runs", args=[project.pk]), json.dumps({"epochs": 2, "warmup": 0.5}), content_type="application/json"
+        reverse("api_runs", args=[project.pk]),
+        json.dumps({"epochs": 2, "warmup": 0.5}),
+        content_type="application/json",
     )
     assert response.status_code == 400
     assert response.json()["errors"]["warmup"] == [
@@ -35,7 +37,9 @@ def test_the_page_and_the_api_hold_run_options_to_the_same_bounds(client, admin,
     client.force_login(admin)
     low, high = LIMITS[name]
     too_big = high * 10 if isinstance(high, int) else high * 2
-    api = client.post(reverse("api_runs", args=[project.pk]), json.dumps({name: too_big}), content_type="application/json")
+    api = client.post(
+        reverse("api_runs", args=[project.pk]), json.dumps({name: too_big}), content_type="application/json"
+    )
     assert api.status_code == 400 and name in api.json()["errors"]
     page_fields = {"epochs": 1, "learning_rate": 1e-4, "batch_size": 4, "max_length": 32, "seed": 1, name: too_big}
     page = client.post(reverse("train", args=[project.pk]), page_fields)
@@ -112,7 +116,9 @@ def test_pre_annotation_keeps_to_the_projects_hourly_quota(admin, settings):
     services.activate(versions[1])
     versions[1].refresh_from_db()
     assert versions[1].is_active and versions[1].preannotation_status == "failed"
-    assert versions[1].preannotation_error.startswith(f"This project has pre-annotated {needed:,} characters in the last hour")
+    assert versions[1].preannotation_error.startswith(
+        f"This project has pre-annotated {needed:,} characters in the last hour"
+    )
     ModelVersion.objects.filter(pk=versions[0].pk).update(preannotation_started_at=timezone.now() - timedelta(hours=2))
     services.activate(versions[1])  # an hour later: the Retry goes through
     versions[1].refresh_from_db()

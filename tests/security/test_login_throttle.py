@@ -21,7 +21,9 @@ def log_in(client, path, password, **meta):
     return client.post(path, fields, **meta)
 
 
-@pytest.mark.parametrize(("guessed_at", "then_at"), [("/admin/login/", "/accounts/login/"), ("/accounts/login/", "/admin/login/")])
+@pytest.mark.parametrize(
+    ("guessed_at", "then_at"), [("/admin/login/", "/accounts/login/"), ("/accounts/login/", "/admin/login/")]
+)
 def test_the_admin_and_studio_log_ins_share_one_throttle(client, guessed_at, then_at):
     for attempt in range(5):  # the fifth failure locks
         assert log_in(client, guessed_at, "wrong").status_code == (429 if attempt == 4 else 200)

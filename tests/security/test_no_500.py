@@ -24,12 +24,56 @@ NASTY = {
     "elsewhere": "https://evil.example/",
 }
 FIELDS = [
-    "name", "username", "email", "password", "role", "color", "hotkey", "text", "title", "q", "status", "annotator",
-    "page", "page_size", "version", "first_token", "last_token", "label", "label_id", "span_id", "suggestion_id",
-    "start", "end", "split", "format", "scope", "next", "action", "actor", "document", "epochs", "learning_rate",
-    "batch_size", "max_length", "seed", "patience", "precision", "suggestion_threshold", "annotators_per_document",
-    "document_order", "training_source", "description", "guidelines", "column", "sentences_per_document",
-    "is_staff", "new_password1", "new_password2", "map:DISEASE", "suggestions",
+    "name",
+    "username",
+    "email",
+    "password",
+    "role",
+    "color",
+    "hotkey",
+    "text",
+    "title",
+    "q",
+    "status",
+    "annotator",
+    "page",
+    "page_size",
+    "version",
+    "first_token",
+    "last_token",
+    "label",
+    "label_id",
+    "span_id",
+    "suggestion_id",
+    "start",
+    "end",
+    "split",
+    "format",
+    "scope",
+    "next",
+    "action",
+    "actor",
+    "document",
+    "epochs",
+    "learning_rate",
+    "batch_size",
+    "max_length",
+    "seed",
+    "patience",
+    "precision",
+    "suggestion_threshold",
+    "annotators_per_document",
+    "document_order",
+    "training_source",
+    "description",
+    "guidelines",
+    "column",
+    "sentences_per_document",
+    "is_staff",
+    "new_password1",
+    "new_password2",
+    "map:DISEASE",
+    "suggestions",
 ]
 SURROGATE_FORM = "&".join(f"{field}=%ED%A0%80" for field in FIELDS)  # \ud800, as a form sends it
 
@@ -82,7 +126,12 @@ def test_no_page_answers_500_to_lone_surrogates(staff):
 
 def api_bodies():
     fields = {field: "VALUE" for field in FIELDS}
-    document = {"text": "VALUE", "title": "VALUE", "metadata": {"VALUE": "VALUE"}, "spans": [{"start": 0, "end": 5, "label": "VALUE"}]}
+    document = {
+        "text": "VALUE",
+        "title": "VALUE",
+        "metadata": {"VALUE": "VALUE"},
+        "spans": [{"start": 0, "end": 5, "label": "VALUE"}],
+    }
     template = json.dumps({**fields, "documents": [document], "spans": document["spans"]})
     for kind, value in NASTY.items():
         yield kind, template.replace('"VALUE"', json.dumps(value))
@@ -114,7 +163,9 @@ def test_next_never_leads_to_another_site(staff):
     url = reverse("model_activate", args=[ids["project_id"], ids["version_id"]])
     for target in ("https://evil.example/", "//evil.example/path", "javascript:alert(1)", "/\\evil.example"):
         response = client.post(url, {"next": target})
-        assert response.status_code == 302 and response["Location"] == reverse("training_runs", args=[ids["project_id"]]), target
+        assert response.status_code == 302 and response["Location"] == reverse(
+            "training_runs", args=[ids["project_id"]]
+        ), target
     same_site = reverse("training_run", args=[ids["project_id"], ids["run_id"]])
     assert client.post(url, {"next": same_site})["Location"] == same_site
 

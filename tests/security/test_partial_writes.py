@@ -14,15 +14,24 @@ from tests.studio.test_permissions import ADMIN, API_ENDPOINTS, ENDPOINTS, REVIE
 pytestmark = pytest.mark.django_db
 
 # Refusals that answer 302 with a message (the rest of the matrix's 302s really do something).
-REFUSED_REDIRECTS = {"member_save", "label_create", "label_update", "label_delete", "training_cancel",
-                     "model_delete", "import_retry", "review_take"}
+REFUSED_REDIRECTS = {
+    "member_save",
+    "label_create",
+    "label_update",
+    "label_delete",
+    "training_cancel",
+    "model_delete",
+    "import_retry",
+    "review_take",
+}
 # Rows these may add without being a change: sessions, and the records of failed log-ins.
 NOT_CHANGES = {"django_session"}
 
 
 def state() -> tuple[dict, list]:
     tables = [
-        model._meta.db_table for model in apps.get_models()
+        model._meta.db_table
+        for model in apps.get_models()
         if model._meta.managed and model._meta.db_table not in NOT_CHANGES and model._meta.app_label != "axes"
     ]
     with connection.cursor() as cursor:
@@ -55,7 +64,9 @@ def refused_requests(ids, label_id):
         yield REVIEWER, "post", url_for(name, ids), data, None
     spans = {"version": 1, "spans": [{"start": 0, "end": 999, "label": "DISEASE"}]}
     yield REVIEWER, "put", url_for("api_spans", ids), json.dumps(spans), "application/json"
-    documents = {"documents": [{"text": "fine ."}, {"text": "bad", "spans": [{"start": 0, "end": 9, "label": "DISEASE"}]}]}
+    documents = {
+        "documents": [{"text": "fine ."}, {"text": "bad", "spans": [{"start": 0, "end": 9, "label": "DISEASE"}]}]
+    }
     yield ADMIN, "post", url_for("api_documents", ids), json.dumps(documents), "application/json"
 
 
@@ -69,7 +80,9 @@ def test_a_refused_request_leaves_no_row_and_no_file(client, world):
         client.force_login(users[who])
         before = state()
         kwargs = {"content_type": content_type} if content_type else {}
-        response = getattr(client, method)(url, data, **kwargs) if data is not None else getattr(client, method)(url, **kwargs)
+        response = (
+            getattr(client, method)(url, data, **kwargs) if data is not None else getattr(client, method)(url, **kwargs)
+        )
         assert response.status_code in (302, 400, 404, 409), (url, response.status_code, response.content[:200])
         if state() != before:
             changed.append((method, url, response.status_code))

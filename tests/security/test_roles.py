@@ -33,10 +33,16 @@ def test_an_annotator_opens_and_saves_only_documents_assigned_to_them(client, dj
     for document in theirs:
         args = [project.pk, document.pk]
         assert client.get(reverse("annotate", args=args)).status_code == 404
-        assert client.post(reverse("span_add", args=args), {"version": 1, "first": 0, "last": 0, "label": 1}).status_code == 404
+        assert (
+            client.post(reverse("span_add", args=args), {"version": 1, "first": 0, "last": 0, "label": 1}).status_code
+            == 404
+        )
         spans = reverse("api_spans", args=args)
         body = json.dumps({"version": 1, "spans": []})
-        assert client.put(spans, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}").status_code == 404
+        assert (
+            client.put(spans, body, content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}").status_code
+            == 404
+        )
         assert client.get(reverse("api_document", args=args), HTTP_AUTHORIZATION=f"Token {key}").status_code == 404
     assert client.get(reverse("annotate", args=[project.pk, min(mine)])).status_code == 200
     client.force_login(owner)  # reviewers and admins see every document

@@ -35,8 +35,13 @@ def world(transactional_db, django_user_model):
     run = TrainingRun.objects.create(project=project, status="succeeded", metrics={"evaluation": {}})
     version = ModelVersion.objects.create(project=project, run=run, artifact_path="/nonexistent", is_active=True)
     _, key = create_token(user, "schemathesis")
-    ids = {"project_id": project.pk, "document_id": document.pk, "label_id": label.pk, "run_id": run.pk,
-           "version_id": version.pk}
+    ids = {
+        "project_id": project.pk,
+        "document_id": document.pk,
+        "label_id": label.pk,
+        "run_id": run.pk,
+        "version_id": version.pk,
+    }
     return key, ids
 
 
@@ -53,7 +58,9 @@ def test_every_operation_keeps_to_its_schema(live_server, world):
         for mode in MODES:
 
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None)
+            @settings(
+                max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+            )
             def keeps_to_schema(case):
                 if case.path_parameters:
                     case.path_parameters = {name: ids.get(name, value) for name, value in case.path_parameters.items()}
@@ -72,7 +79,9 @@ def test_every_operation_keeps_to_its_schema(live_server, world):
 def test_the_schema_documents_every_operation_with_typed_bodies_and_errors(client):
     document = client.get("/api/v1/schema/", HTTP_ACCEPT="application/json")
     assert document.status_code == 200
-    spec = __import__("json").loads(document.content) if document["Content-Type"].startswith("application/json") else None
+    spec = (
+        __import__("json").loads(document.content) if document["Content-Type"].startswith("application/json") else None
+    )
     if spec is None:
         import yaml
 

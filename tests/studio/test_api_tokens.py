@@ -8,10 +8,10 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.models import AuditEntry, Membership
+from annotation.models import Membership
 from annotation.services import create_project
 from studio import tokens
-from studio.models import ApiToken
+from studio.models import ApiToken, AuditEntry
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,8 @@ import pytest
 
 from annotation import editing
 from annotation.imports import store_upload
-from annotation.models import AuditEntry, ImportJob, Label, Membership
+from annotation.models import ImportJob, Label, Membership
+from studio.models import AuditEntry
 from studio.tokens import create_token
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for, world  # noqa: F401
 from training.models import ModelVersion, TrainingRun
@@ -22,8 +23,15 @@ pytestmark = pytest.mark.django_db
 # mapping (the import itself is logged), a started gold annotation with no span yet (its spans
 # are logged as they come), a prediction.
 NOT_LOGGED = {
-    "login", "logout", "password_reset", "password_reset_confirm", "import_upload", "review_start",
-    "try_it_predict", "api_predict", "api_v1_predict",
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_confirm",
+    "import_upload",
+    "review_start",
+    "try_it_predict",
+    "api_predict",
+    "api_v1_predict",
 }
 
 
@@ -36,27 +44,43 @@ def scene(world, settings):  # noqa: F811 (the fixture)
     project_id, document_id = ids["project_id"], ids["document_id"]
     treatment = Label.objects.get(project_id=project_id, name="TREATMENT")
     annotation = editing.annotation_for(editing.Document.objects.get(pk=document_id), owner)
-    version = editing.add_span(annotation, version=1, first_token=0, last_token=0, label=Label.objects.get(pk=ids["label_id"]))
+    version = editing.add_span(
+        annotation, version=1, first_token=0, last_token=0, label=Label.objects.get(pk=ids["label_id"])
+    )
     # "treated", clear of the model's suggestion on "aspirin"
     version = editing.add_span(version.annotation, version=2, first_token=1, last_token=1, label=treatment)
     editing.submit(version.annotation, version=3)
     span = version.annotation.spans.order_by("start").first()
     spare = Label.objects.create(project_id=project_id, name="SPARE", color="#123456", hotkey="7")
     inactive = ModelVersion.objects.create(
-        project_id=project_id, run=TrainingRun.objects.create(project_id=project_id, status="succeeded"),
+        project_id=project_id,
+        run=TrainingRun.objects.create(project_id=project_id, status="succeeded"),
         artifact_path="/nowhere",
     )
     queued = TrainingRun.objects.create(project_id=project_id, status="queued", started_by=owner)
     data = b'{"text": "Gout was treated with colchicine .", "label": [[0, 4, "DISEASE"]]}\n'
-    mapped = store_upload(editing.Document.objects.get(pk=document_id).project, [data], filename="a.jsonl", size=len(data), user=owner)
-    failed = store_upload(mapped.project, [data.replace(b"Gout", b"Lupus")], filename="b.jsonl", size=len(data), user=owner)
+    mapped = store_upload(
+        editing.Document.objects.get(pk=document_id).project, [data], filename="a.jsonl", size=len(data), user=owner
+    )
+    failed = store_upload(
+        mapped.project, [data.replace(b"Gout", b"Lupus")], filename="b.jsonl", size=len(data), user=owner
+    )
     ImportJob.objects.filter(pk=failed.pk).update(status="failed", label_mapping={"DISEASE": "DISEASE"})
     create_token(owner, "old")
     users["annotator"].email = "annotator@example.org"
     users["annotator"].save()
     return {
-        **ids, "owner": owner, "users": users, "span": span, "version": 4, "spare": spare, "inactive": inactive,
-        "queued": queued, "mapped": mapped, "failed": failed, "token_id": owner.api_tokens.get().pk,
+        **ids,
+        "owner": owner,
+        "users": users,
+        "span": span,
+        "version": 4,
+        "spare": spare,
+        "inactive": inactive,
+        "queued": queued,
+        "mapped": mapped,
+        "failed": failed,
+        "token_id": owner.api_tokens.get().pk,
         "reviewer_membership": Membership.objects.get(project_id=project_id, user=users["reviewer"]).pk,
     }
 
@@ -71,10 +95,19 @@ def api(name, method, data, action, **kwargs):
 
 WRITES = [
     page("project_create", lambda s: {"name": "Another"}, "project.create"),
-    page("project_settings", lambda s: {
-        "name": "Matrix", "description": "", "guidelines": "", "suggestion_threshold": 0.7,
-        "annotators_per_document": 0, "document_order": "sequential", "training_source": "gold_first",
-    }, "project.update"),
+    page(
+        "project_settings",
+        lambda s: {
+            "name": "Matrix",
+            "description": "",
+            "guidelines": "",
+            "suggestion_threshold": 0.7,
+            "annotators_per_document": 0,
+            "document_order": "sequential",
+            "training_source": "gold_first",
+        },
+        "project.update",
+    ),
     page("label_create", lambda s: {"name": "SYMPTOM", "color": "#654321", "hotkey": "3"}, "label.create"),
     page("label_update", lambda s: {"name": "ILLNESS", "color": "#e4572e", "hotkey": "1"}, "label.update"),
     page("label_delete", lambda s: {}, "label.delete", label_id="spare"),
@@ -83,7 +116,12 @@ WRITES = [
     page("import_job", lambda s: {"map:DISEASE": "DISEASE"}, "documents.import", job_id="mapped"),
     page("import_retry", lambda s: {}, "documents.import", job_id="failed"),
     page("span_add", lambda s: {"version": s["version"], "first": 2, "last": 2, "label": s["label_id"]}, "span.create"),
-    page("span_relabel", lambda s: {"version": s["version"], "label": Label.objects.get(name="TREATMENT").pk}, "span.update", span_id="span"),
+    page(
+        "span_relabel",
+        lambda s: {"version": s["version"], "label": Label.objects.get(name="TREATMENT").pk},
+        "span.update",
+        span_id="span",
+    ),
     page("span_delete", lambda s: {"version": s["version"]}, "span.delete", span_id="span"),
     page("suggestion_accept", lambda s: {"version": s["version"]}, "suggestion.accepted"),
     page("suggestion_reject", lambda s: {"version": s["version"]}, "suggestion.rejected"),
@@ -95,7 +133,12 @@ WRITES = [
     page("evaluation_split", lambda s: {"split": "dev"}, "document.split"),
     page("review_take", lambda s: {"start": 0, "end": 6, "label": "DISEASE"}, "span.create", who="reviewer"),
     page("review_done", lambda s: {}, "annotation.status", who="reviewer"),
-    page("train", lambda s: {"epochs": 1, "learning_rate": 1e-4, "batch_size": 4, "max_length": 32, "seed": 1}, "training.start", no_queued_run=True),
+    page(
+        "train",
+        lambda s: {"epochs": 1, "learning_rate": 1e-4, "batch_size": 4, "max_length": 32, "seed": 1},
+        "training.start",
+        no_queued_run=True,
+    ),
     page("training_cancel", lambda s: {}, "training.cancel", run_id="queued"),
     page("model_activate", lambda s: {}, "model.activate", version_id="inactive"),
     page("model_delete", lambda s: {}, "model.delete", version_id="inactive"),
@@ -140,7 +183,9 @@ def test_every_allowed_write_is_logged(client, scene, name, method, data, action
     before = AuditEntry.objects.count()
     body = data(scene)
     if as_json:
-        response = getattr(client, method)(url, json.dumps(body) if body is not None else None, content_type="application/json")
+        response = getattr(client, method)(
+            url, json.dumps(body) if body is not None else None, content_type="application/json"
+        )
     else:
         response = client.post(url, body)
     assert response.status_code in (200, 201, 204, 302), (response.status_code, response.content[:300])
@@ -150,8 +195,18 @@ def test_every_allowed_write_is_logged(client, scene, name, method, data, action
 
 # Writes outside a project (the matrix lists every project URL; these are the rest).
 UNSCOPED_WRITES = {
-    "project_create", "user_invite", "user_deactivate", "user_reactivate", "user_reset", "api_token_create",
-    "api_token_revoke", "api_projects", "login", "logout", "password_reset", "password_reset_confirm",
+    "project_create",
+    "user_invite",
+    "user_deactivate",
+    "user_reactivate",
+    "user_reset",
+    "api_token_create",
+    "api_token_revoke",
+    "api_projects",
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_confirm",
 }
 
 

@@ -52,7 +52,10 @@ def test_gunicorn_with_production_settings_passes_the_image_health_check(var_dir
     assert subprocess.run(collect, cwd=ROOT, env=env, timeout=120).returncode == 0
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "studio.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz"), timeout=60, message="gunicorn")

@@ -21,7 +21,8 @@ def test_embedded_database_survives_restarts_and_leaves_no_server(var_dir):
     assert not (pgdata / "postmaster.pid").exists()
 
     created = run_manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from annotation.services import create_project; create_project('Survivor')",
         env=env,
     )
@@ -29,7 +30,8 @@ def test_embedded_database_survives_restarts_and_leaves_no_server(var_dir):
     assert server_processes(pgdata) == []
 
     read_back = run_manage(
-        "shell", "-c",
+        "shell",
+        "-c",
         "from annotation.models import Project; "
         "print([(p.name, sorted(l.name for l in p.labels.all())) for p in Project.objects.all()])",
         env=env,
@@ -45,7 +47,12 @@ def test_the_server_stops_with_the_app_even_after_somebody_else_restarted_it(var
     pgdata = (var_dir / "pgdata").resolve()
     app = subprocess.Popen(
         [
-            sys.executable, "manage.py", "shell", "-v", "0", "-c",
+            sys.executable,
+            "manage.py",
+            "shell",
+            "-v",
+            "0",
+            "-c",
             "import sys; from django.db import connection; connection.ensure_connection(); print('connected', flush=True); "
             "sys.stdin.readline(); connection.close(); connection.ensure_connection(); "
             # What the exit handler will stop: the server running now, not the pid seen at start
@@ -54,7 +61,12 @@ def test_the_server_stops_with_the_app_even_after_somebody_else_restarted_it(var
             "server = next(iter(PostgresServer._instances.values())); embedded_db._before_exit(server, server.pgdata); "
             "print('stopping', server.get_pid(), flush=True)",
         ],
-        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert app.stdout.readline().strip() == "connected", app.stderr.read()

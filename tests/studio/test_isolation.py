@@ -26,7 +26,8 @@ def test_no_page_partial_or_api_shows_another_annotators_spans(client, admin, dj
     editing.submit(theirs, version=theirs.version)
     span = theirs.spans.get()
     run = TrainingRun.objects.create(
-        project=project, status="succeeded",
+        project=project,
+        status="succeeded",
         metrics={"evaluation": _evaluation_quoting(document, span)},
     )
     version = ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
@@ -55,11 +56,23 @@ def test_no_page_partial_or_api_shows_another_annotators_spans(client, admin, dj
 def _evaluation_quoting(document, span):
     zero = {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
     return {
-        "documents": 1, "per_label": {"TREATMENT": zero}, "micro": zero, "macro": zero, "weighted": zero,
+        "documents": 1,
+        "per_label": {"TREATMENT": zero},
+        "micro": zero,
+        "macro": zero,
+        "weighted": zero,
         "confusion": {"labels": ["O", "TREATMENT"], "matrix": [[3, 0], [1, 0]]},
         "false_positives": [],
-        "false_negatives": [{
-            "doc_id": str(document.pk), "label": "TREATMENT", "kind": "missed", "text": "zafirlukast",
-            "context_left": "Asthma treated with ", "context_right": ".", "start": span.start, "end": span.end,
-        }],
+        "false_negatives": [
+            {
+                "doc_id": str(document.pk),
+                "label": "TREATMENT",
+                "kind": "missed",
+                "text": "zafirlukast",
+                "context_left": "Asthma treated with ",
+                "context_right": ".",
+                "start": span.start,
+                "end": span.end,
+            }
+        ],
     }

@@ -8,8 +8,13 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from tests.conftest import ROOT, subprocess_env
 
 PUBLIC_URL_NAMES = {
-    "login", "healthz", "admin:login", "password_reset", "password_reset_done",
-    "password_reset_confirm", "password_reset_complete",
+    "login",
+    "healthz",
+    "admin:login",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
 }
 
 
@@ -62,9 +67,7 @@ def test_anonymous_requests_are_sent_to_log_in(client, url):
 def test_login_page_and_logging_in(client, django_user_model):
     django_user_model.objects.create_user("clinician", password="a-long-passphrase")
     assert client.get(reverse("login")).status_code == 200
-    response = client.post(
-        reverse("login"), {"username": "clinician", "password": "a-long-passphrase"}
-    )
+    response = client.post(reverse("login"), {"username": "clinician", "password": "a-long-passphrase"})
     assert response.status_code == 302
     assert client.get(reverse("home")).status_code == 200
     client.post(reverse("logout"))

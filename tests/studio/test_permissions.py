@@ -95,9 +95,26 @@ API_ENDPOINTS = {
     ("api_v1_predict", "post"): (ANNOTATOR, 400, {}),
 }
 UNSCOPED = {
-    "home", "project_create", "user_list", "user_invite", "user_deactivate", "user_reactivate", "user_reset", "healthz", "login", "logout", "password_reset", "password_reset_done",
-    "password_reset_confirm", "password_reset_complete", "profile", "api_token_create", "api_token_revoke",
-    "api_projects", "api_schema", "api_docs",
+    "home",
+    "project_create",
+    "user_list",
+    "user_invite",
+    "user_deactivate",
+    "user_reactivate",
+    "user_reset",
+    "healthz",
+    "login",
+    "logout",
+    "password_reset",
+    "password_reset_done",
+    "password_reset_confirm",
+    "password_reset_complete",
+    "profile",
+    "api_token_create",
+    "api_token_revoke",
+    "api_projects",
+    "api_schema",
+    "api_docs",
 }
 API_METHODS = ["get", "post", "put", "patch", "delete"]
 ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
@@ -124,12 +141,24 @@ def world(django_user_model):
     run = TrainingRun.objects.create(project=project, status="succeeded", metrics={})
     version = ModelVersion.objects.create(project=project, run=run, artifact_path="/nonexistent", is_active=True)
     suggestion = Suggestion.objects.create(
-        document=document, model_version=version, label=label, start=22, end=29,
-        first_token=3, last_token=3, confidence=0.9,
+        document=document,
+        model_version=version,
+        label=label,
+        start=22,
+        end=29,
+        first_token=3,
+        last_token=3,
+        confidence=0.9,
     )
     ids = {
-        "project_id": project.pk, "document_id": document.pk, "label_id": label.pk, "job_id": job.pk,
-        "run_id": run.pk, "version_id": version.pk, "span_id": span.pk, "suggestion_id": suggestion.pk,
+        "project_id": project.pk,
+        "document_id": document.pk,
+        "label_id": label.pk,
+        "job_id": job.pk,
+        "run_id": run.pk,
+        "version_id": version.pk,
+        "span_id": span.pk,
+        "suggestion_id": suggestion.pk,
         "membership_id": Membership.objects.get(project=project, user=owner).pk,
     }
     return users, ids
@@ -187,8 +216,10 @@ def test_api_status_for_each_role_with_a_token(client, world, name, method, role
     minimum, allowed_status, data = API_ENDPOINTS[name, method]
     _, key = create_token(users[role], "matrix")
     response = getattr(client, method)(
-        url_for(name, ids), json.dumps(data) if data is not None else None,
-        content_type="application/json", HTTP_AUTHORIZATION=f"Token {key}",
+        url_for(name, ids),
+        json.dumps(data) if data is not None else None,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {key}",
     )
     assert response.status_code == expected_status(role, minimum, allowed_status), response.content[:300]
     assert "detail" in response.json() if response.status_code >= 400 else True

@@ -61,7 +61,11 @@ def test_the_readme_api_example_trains_and_predicts(
 
     finished = subprocess.run(
         [sys.executable, "-c", readme_example()],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=240,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
 
     output = finished.stdout + finished.stderr

@@ -28,9 +28,7 @@ def get(url: str, opener=None):
 
 def test_run_studio_serves_the_demo_and_stops_cleanly(var_dir):
     port = free_port()
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true", STUDIO_VAR_DIR=str(var_dir)
-    )
+    env = subprocess_env(DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true", STUDIO_VAR_DIR=str(var_dir))
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
     env.pop("STUDIO_ADMIN_PASSWORD", None)
@@ -38,7 +36,10 @@ def test_run_studio_serves_the_demo_and_stops_cleanly(var_dir):
     with log.open("w") as out:
         studio = subprocess.Popen(
             [sys.executable, "manage.py", "run_studio", "--addrport", f"127.0.0.1:{port}"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     children = []
     try:
@@ -69,9 +70,7 @@ def assert_admin_can_log_in(port: int, password: str):
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     page = opener.open(f"http://127.0.0.1:{port}/accounts/login/").read().decode()
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    form = urllib.parse.urlencode(
-        {"username": "admin", "password": password, "csrfmiddlewaretoken": token}
-    ).encode()
+    form = urllib.parse.urlencode({"username": "admin", "password": password, "csrfmiddlewaretoken": token}).encode()
     home = opener.open(f"http://127.0.0.1:{port}/accounts/login/", data=form).read().decode()
     assert "Clinical NER demo" in home
     assert "40 documents" in home

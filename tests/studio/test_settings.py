@@ -83,14 +83,16 @@ def test_base_model_must_be_a_model_directory(tmp_path):
 
 def test_development_mode_keeps_its_generated_secret_key(tmp_path):
     script = "from django.conf import settings; print(settings.SECRET_KEY)"
-    env = subprocess_env(
-        DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true", STUDIO_VAR_DIR=str(tmp_path)
-    )
+    env = subprocess_env(DJANGO_SETTINGS_MODULE="studio.settings", DEBUG="true", STUDIO_VAR_DIR=str(tmp_path))
     env.pop("SECRET_KEY", None)
     keys = [
         subprocess.run(
             [sys.executable, "-c", f"import django; django.setup(); {script}"],
-            cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
         for _ in range(2)
     ]

@@ -3,7 +3,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from annotation.models import AuditEntry
+from studio.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,9 @@ def staff_client(client, admin):
 
 
 def test_staff_invite_someone_who_sets_a_password_through_the_link(staff_client, mailoutbox, django_user_model, client):
-    response = staff_client.post(reverse("user_invite"), {"username": "nurse", "email": "nurse@example.org"}, follow=True)
+    response = staff_client.post(
+        reverse("user_invite"), {"username": "nurse", "email": "nurse@example.org"}, follow=True
+    )
     assert "Invited nurse" in response.content.decode()
     nurse = django_user_model.objects.get(username="nurse")
     assert not nurse.has_usable_password()
@@ -23,7 +25,9 @@ def test_staff_invite_someone_who_sets_a_password_through_the_link(staff_client,
     staff_client.logout()
     form = client.get(link, follow=True)
     assert "Set a new password" in form.content.decode()
-    client.post(form.redirect_chain[-1][0], {"new_password1": "a-long-passphrase-7", "new_password2": "a-long-passphrase-7"})
+    client.post(
+        form.redirect_chain[-1][0], {"new_password1": "a-long-passphrase-7", "new_password2": "a-long-passphrase-7"}
+    )
     nurse.refresh_from_db()
     assert nurse.check_password("a-long-passphrase-7")
     assert AuditEntry.objects.filter(action="user.create", object_id=nurse.pk).exists()

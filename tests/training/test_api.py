@@ -50,7 +50,9 @@ def test_train_poll_activate_and_predict_with_a_token(client, admin, tiny_bert, 
     activated = call(client, "post", reverse("api_model_activate", args=[project.pk, versions[0]["id"]]), key)
     assert activated.status_code == 200 and activated.json()["is_active"]
 
-    predicted = call(client, "post", reverse("api_v1_predict", args=[project.pk]), key, {"text": "Asthma 🙂 , given aspirin ."})
+    predicted = call(
+        client, "post", reverse("api_v1_predict", args=[project.pk]), key, {"text": "Asthma 🙂 , given aspirin ."}
+    )
     assert predicted.status_code == 200, predicted.content
     body = predicted.json()
     assert body["model_version"] == versions[0]["id"]

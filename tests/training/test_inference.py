@@ -89,8 +89,15 @@ def model_dir(tiny_bert, tmp_path_factory, one_thread) -> Path:
     from training import pipeline
 
     output = tmp_path_factory.mktemp("inference") / "model"
-    hp = Hyperparameters(epochs=4, learning_rate=1e-2, batch_size=16, max_length=64, precision="fp32",
-                         dev_fraction=0.0, warmup_ratio=0.05)
+    hp = Hyperparameters(
+        epochs=4,
+        learning_rate=1e-2,
+        batch_size=16,
+        max_length=64,
+        precision="fp32",
+        dev_fraction=0.0,
+        warmup_ratio=0.05,
+    )
     real_select_runtime = pipeline.select_runtime
 
     def single_threaded(*args, **kwargs):  # train() sets one thread per core; keep one
@@ -134,18 +141,29 @@ TRICKY = {
     "emoji": ("🙂 The patient 🙂 was given 🙂aspirin🙂 for asthma 🙂.", ["aspirin", "asthma"]),
     # ZWJ sequences: the joiners are tokens of their own that the tokenizer drops (no pieces).
     "emoji-zwj": ("👨\u200d👩\u200d👧 \u200d aspirin \u200d👍🏽 asthma", ["aspirin", "asthma"]),
-    "crlf": ("The patient has asthma.\r\nShe was given aspirin.\r\n\r\nAfter lung\r\ncancer, insulin.\r\n",
-             ["asthma", "aspirin", "lung\r\ncancer", "insulin"]),
+    "crlf": (
+        "The patient has asthma.\r\nShe was given aspirin.\r\n\r\nAfter lung\r\ncancer, insulin.\r\n",
+        ["asthma", "aspirin", "lung\r\ncancer", "insulin"],
+    ),
     # Precomposed and combining accents; a lone combining mark is a token without word pieces.
-    "accents": ("Le patient, traité à Zürich: aspirin (naïve e\u0301te\u0301) \u0301 asthma; crème \u0308 insulin",
-                ["aspirin", "asthma", "insulin"]),
+    "accents": (
+        "Le patient, traité à Zürich: aspirin (naïve e\u0301te\u0301) \u0301 asthma; crème \u0308 insulin",
+        ["aspirin", "asthma", "insulin"],
+    ),
     "greek": ("Ο ασθενής έχει asthma και πήρε aspirin.", ["asthma", "aspirin"]),
     "cjk": ("患者有 asthma，服用 aspirin。乳腺 breast cancer。", ["asthma", "aspirin", "breast cancer"]),
     "arabic": ("المريض لديه asthma وأعطي aspirin.", ["asthma", "aspirin"]),
     "mixed": ("Ünïcödé 🙂\u200d🙂 αβγ 中文 عربي\r\ndiabetes\tand\u00a0chemotherapy …", ["diabetes", "chemotherapy"]),
 }
-EXPECTED_LABEL = {"aspirin": "TREATMENT", "insulin": "TREATMENT", "chemotherapy": "TREATMENT",
-                  "asthma": "DISEASE", "diabetes": "DISEASE", "lung\r\ncancer": "DISEASE", "breast cancer": "DISEASE"}
+EXPECTED_LABEL = {
+    "aspirin": "TREATMENT",
+    "insulin": "TREATMENT",
+    "chemotherapy": "TREATMENT",
+    "asthma": "DISEASE",
+    "diabetes": "DISEASE",
+    "lung\r\ncancer": "DISEASE",
+    "breast cancer": "DISEASE",
+}
 
 
 @pytest.mark.parametrize("name", sorted(TRICKY))
@@ -367,7 +385,14 @@ def test_aggregate_repairs_iob2_and_averages_confidence():
 
 def test_fill_pieceless():
     assert fill_pieceless([None, "B-A", None, None, "I-A", None, "I-A", None]) == [
-        "O", "B-A", "I-A", "I-A", "I-A", "I-A", "I-A", "O"
+        "O",
+        "B-A",
+        "I-A",
+        "I-A",
+        "I-A",
+        "I-A",
+        "I-A",
+        "O",
     ]
     assert fill_pieceless(["B-A", None, "I-B", None, "B-A", None, "O"]) == ["B-A", "O", "I-B", "O", "B-A", "O", "O"]
 

@@ -15,7 +15,9 @@ def test_suggestion_decisions_move_to_the_annotators_who_made_them():
     old = executor.loader.project_state(BEFORE).apps
     User = old.get_model("auth", "User")
     Project, Label, Document = (old.get_model("annotation", name) for name in ("Project", "Label", "Document"))
-    TrainingRun, ModelVersion, Suggestion = (old.get_model("training", n) for n in ("TrainingRun", "ModelVersion", "Suggestion"))
+    TrainingRun, ModelVersion, Suggestion = (
+        old.get_model("training", n) for n in ("TrainingRun", "ModelVersion", "Suggestion")
+    )
     try:
         ann = User.objects.create(username="ann")
         project = Project.objects.create(name="Old")
@@ -26,8 +28,15 @@ def test_suggestion_decisions_move_to_the_annotators_who_made_them():
 
         def suggestion(start, end, **decided):
             return Suggestion.objects.create(
-                document=document, model_version=version, label=label, start=start, end=end,
-                first_token=0, last_token=0, confidence=0.9, **decided,
+                document=document,
+                model_version=version,
+                label=label,
+                start=start,
+                end=end,
+                first_token=0,
+                last_token=0,
+                confidence=0.9,
+                **decided,
             )
 
         rejected = suggestion(0, 6, status="rejected", decided_by=ann)

@@ -29,9 +29,39 @@ from training.pipeline import (
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = [
-    "the", "patient", "has", "a", "of", "and", "with", "no", "in", "was", "found", "family",
-    "cancer", "breast", "colon", "tumor", "syndrome", "disease", "deficiency", "gene", "protein",
-    "mutation", "un", "aspirin", "dose", "history", ".", ",", "(", ")", "-", "!", "?",
+    "the",
+    "patient",
+    "has",
+    "a",
+    "of",
+    "and",
+    "with",
+    "no",
+    "in",
+    "was",
+    "found",
+    "family",
+    "cancer",
+    "breast",
+    "colon",
+    "tumor",
+    "syndrome",
+    "disease",
+    "deficiency",
+    "gene",
+    "protein",
+    "mutation",
+    "un",
+    "aspirin",
+    "dose",
+    "history",
+    ".",
+    ",",
+    "(",
+    ")",
+    "-",
+    "!",
+    "?",
 ]
 PIECES = ["##s", "##known", "##ary", "##ic"]
 
@@ -283,8 +313,10 @@ def test_refuses_no_data_and_labels_without_examples(tiny_model, tmp_path):
     with pytest.raises(TrainingDataError, match="label 'Chemical' is not one of Disease"):
         train(docs, ["Disease"], base_model=tiny_model, output_dir=tmp_path / "m")
     # A label seen only in dev documents has no training examples either.
-    only_dev = [TrainingDocument("a", ["aspirin"], ["B-Chemical"], is_dev=True),
-                TrainingDocument("b", ["cancer"], ["B-Disease"], is_dev=False)]
+    only_dev = [
+        TrainingDocument("a", ["aspirin"], ["B-Chemical"], is_dev=True),
+        TrainingDocument("b", ["cancer"], ["B-Disease"], is_dev=False),
+    ]
     with pytest.raises(TrainingDataError, match="Chemical"):
         train(only_dev, ["Disease", "Chemical"], base_model=tiny_model, output_dir=tmp_path / "m")
     bad = [TrainingDocument("a", ["x", "y"], ["O"])]
@@ -328,8 +360,13 @@ def test_failed_save_leaves_no_partial_directory(tiny_model, tmp_path, monkeypat
 
     monkeypatch.setattr(pipeline.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
-        train(synthetic_documents(10), ["Disease", "Chemical"], Hyperparameters(epochs=1),
-              base_model=tiny_model, output_dir=tmp_path / "model")
+        train(
+            synthetic_documents(10),
+            ["Disease", "Chemical"],
+            Hyperparameters(epochs=1),
+            base_model=tiny_model,
+            output_dir=tmp_path / "model",
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -346,12 +383,20 @@ def test_full_tiny_run_learns_writes_artifacts_and_loads_back(tiny_model, tmp_pa
     progress: list[Progress] = []
     hp = Hyperparameters(epochs=8, learning_rate=5e-3, batch_size=8, max_length=16, patience=3, precision="fp32")
     output = tmp_path / "model"
-    result = train(docs, ["Disease", "Chemical"], hp, base_model=tiny_model, output_dir=output,
-                   on_progress=progress.append)
+    result = train(
+        docs, ["Disease", "Chemical"], hp, base_model=tiny_model, output_dir=output, on_progress=progress.append
+    )
 
     names = {p.name for p in output.iterdir()}
-    assert {"model.safetensors", "config.json", "tokenizer.json", "label_map.json",
-            "hyperparameters.json", "metrics.json", "data_snapshot.json"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "label_map.json",
+        "hyperparameters.json",
+        "metrics.json",
+        "data_snapshot.json",
+    } <= names
     assert not any(n.endswith(".bin") for n in names)
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # no temporary directory left
 

@@ -13,10 +13,19 @@ from training import services
 from training.models import ModelVersion, TrainingRun
 
 SENTENCES = [
-    ("The patient has breast cancer and was given chemotherapy .", [("breast cancer", "DISEASE"), ("chemotherapy", "TREATMENT")]),
-    ("Asthma was treated with aspirin after surgery .", [("Asthma", "DISEASE"), ("aspirin", "TREATMENT"), ("surgery", "TREATMENT")]),
+    (
+        "The patient has breast cancer and was given chemotherapy .",
+        [("breast cancer", "DISEASE"), ("chemotherapy", "TREATMENT")],
+    ),
+    (
+        "Asthma was treated with aspirin after surgery .",
+        [("Asthma", "DISEASE"), ("aspirin", "TREATMENT"), ("surgery", "TREATMENT")],
+    ),
     ("The patient with diabetes was given insulin .", [("diabetes", "DISEASE"), ("insulin", "TREATMENT")]),
-    ("Lung cancer was treated with surgery and chemotherapy .", [("Lung cancer", "DISEASE"), ("surgery", "TREATMENT"), ("chemotherapy", "TREATMENT")]),
+    (
+        "Lung cancer was treated with surgery and chemotherapy .",
+        [("Lung cancer", "DISEASE"), ("surgery", "TREATMENT"), ("chemotherapy", "TREATMENT")],
+    ),
 ]
 
 
@@ -145,13 +154,24 @@ def test_only_a_model_that_finds_something_and_beats_the_active_one_is_activated
         run = TrainingRun.objects.create(project=project, status="running")
         result = SimpleNamespace(
             evaluation={
-                **{average: {"precision": f1, "recall": f1, "f1": f1, "support": 4} for average in ("micro", "macro", "weighted")},
+                **{
+                    average: {"precision": f1, "recall": f1, "f1": f1, "support": 4}
+                    for average in ("micro", "macro", "weighted")
+                },
                 "per_label": {"DISEASE": {"precision": f1, "recall": f1, "f1": f1, "support": 4}},
                 "confusion": {"labels": ["O", "DISEASE"], "matrix": [[9, 0], [4, 0]]},
-                "false_negatives": [], "false_positives": [], "documents": 3,
+                "false_negatives": [],
+                "false_positives": [],
+                "documents": 3,
             },
-            dev_f1_per_epoch=[f1], epoch_loss=[1.0], epochs_run=1, best_epoch=1,
-            train_seconds=1.0, train_examples_per_second=1.0, runtime={}, model_dir=tmp_path / f"model-{run.pk}",
+            dev_f1_per_epoch=[f1],
+            epoch_loss=[1.0],
+            epochs_run=1,
+            best_epoch=1,
+            train_seconds=1.0,
+            train_examples_per_second=1.0,
+            runtime={},
+            model_dir=tmp_path / f"model-{run.pk}",
         )
         services._succeed(run, result, {})
         return ModelVersion.objects.get(run=run)

@@ -33,9 +33,7 @@ def model_dir(tiny_bert, tmp_path_factory):
         text, wanted = SENTENCES[index % len(SENTENCES)]
         tokens = tokenize(text)
         tags = spans_to_tags(tokens.starts, tokens.ends, mentions(text, wanted))
-        documents.append(
-            TrainingDocument(str(index), [text[s:e] for s, e in zip(tokens.starts, tokens.ends)], tags)
-        )
+        documents.append(TrainingDocument(str(index), [text[s:e] for s, e in zip(tokens.starts, tokens.ends)], tags))
     output = tmp_path_factory.mktemp("suggesting") / "model"
     hp = Hyperparameters(epochs=4, learning_rate=1e-2, batch_size=8, max_length=32, precision="fp32")
     train(documents, ["DISEASE", "TREATMENT"], hp, base_model=tiny_bert, output_dir=output)
@@ -114,7 +112,11 @@ def test_accepting_records_the_model_version(client_in, project, version):
     assert response.status_code == 200, unescape(response.content.decode())
     span = Span.objects.get(annotation__document=document)
     assert (span.start, span.end, span.source, span.model_version, span.edited_before_accept) == (
-        suggestion.start, suggestion.end, "suggestion", version, False,
+        suggestion.start,
+        suggestion.end,
+        "suggestion",
+        version,
+        False,
     )
     assert decision(suggestion) == ("admin", "accepted")
 
@@ -133,8 +135,11 @@ def test_tagging_over_a_suggestion_accepts_it_with_the_new_edges(client_in, proj
     document = first_document(project)
     suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
     post(
-        client_in, "span_add", document,
-        first=suggestion.first_token - 1, last=suggestion.last_token,
+        client_in,
+        "span_add",
+        document,
+        first=suggestion.first_token - 1,
+        last=suggestion.last_token,
         label=project.labels.get(name="DISEASE").pk,
     )
     span = Span.objects.get(annotation__document=document)
@@ -170,7 +175,8 @@ def test_one_annotators_decision_hides_nothing_from_another(client_in, project, 
     response = post(client, "suggestion_accept", document, suggestion.pk)
     assert response.status_code == 200, unescape(response.content.decode())
     assert sorted(suggestion.decisions.values_list("user__username", "status")) == [
-        ("admin", "rejected"), ("colleague", "accepted"),
+        ("admin", "rejected"),
+        ("colleague", "accepted"),
     ]
     assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)  # still rejected for admin
     other = Suggestion.objects.filter(document=document).exclude(pk=suggestion.pk).first()
@@ -189,7 +195,10 @@ def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client
     suggestion = Suggestion.objects.get(document=document, label__name="TREATMENT")
     annotation = editing.annotation_for(document, admin)
     editing.add_span(
-        annotation, version=1, first_token=suggestion.first_token, last_token=suggestion.last_token,
+        annotation,
+        version=1,
+        first_token=suggestion.first_token,
+        last_token=suggestion.last_token,
         label=project.labels.get(name="DISEASE"),
     )
     html = page(client_in, document)
@@ -236,10 +245,14 @@ def test_most_uncertain_first_ordering_and_its_reason(project, version, admin):
 
 
 def test_try_it_and_the_predict_api(client_in, project, version):
-    partial = client_in.post(reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."}).content.decode()
+    partial = client_in.post(
+        reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."}
+    ).content.decode()
     assert "asthma" in partial and 'class="suggestion c-' in partial
     response = client_in.post(
-        reverse("api_predict", args=[project.pk]), {"text": "Given aspirin 🙂 for asthma ."}, content_type="application/json"
+        reverse("api_predict", args=[project.pk]),
+        {"text": "Given aspirin 🙂 for asthma ."},
+        content_type="application/json",
     )
     assert response.status_code == 200
     body = response.json()
@@ -249,7 +262,10 @@ def test_try_it_and_the_predict_api(client_in, project, version):
     assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
     blank = client_in.post(reverse("api_predict", args=[project.pk]), {"text": ""}, content_type="application/json")
     assert blank.status_code == 400
-    assert blank.json() == {"detail": "text: This field may not be blank.", "errors": {"text": ["This field may not be blank."]}}
+    assert blank.json() == {
+        "detail": "text: This field may not be blank.",
+        "errors": {"text": ["This field may not be blank."]},
+    }
 
 
 def test_the_predict_api_refuses_oversized_text_with_the_limit(client_in, project, version, settings):
@@ -272,7 +288,9 @@ def test_the_uncertainty_order_is_deterministic(project, version, admin):
 
 def test_predict_without_an_active_model_says_so(client_in, admin):
     empty = create_project("Empty", created_by=admin)
-    response = client_in.post(reverse("api_predict", args=[empty.pk]), {"text": "asthma"}, content_type="application/json")
+    response = client_in.post(
+        reverse("api_predict", args=[empty.pk]), {"text": "asthma"}, content_type="application/json"
+    )
     assert response.status_code == 409
     assert "no active model yet" in response.json()["detail"]
 

@@ -11,7 +11,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--project", help="Only this project (name or id).")
-        parser.add_argument("--repair", action="store_true", help="Rewrite the tags of mismatched annotations from their spans.")
+        parser.add_argument(
+            "--repair", action="store_true", help="Rewrite the tags of mismatched annotations from their spans."
+        )
 
     def handle(self, *args, project=None, repair=False, **options):
         annotations = Annotation.objects.all()

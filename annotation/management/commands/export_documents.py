@@ -17,7 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("project", help="Project name or id.")
         parser.add_argument("--format", choices=sorted(EXPORT_FORMATS), default="doccano")
         parser.add_argument(
-            "--all", action="store_true",
+            "--all",
+            action="store_true",
             help="Include in-progress annotations and unannotated documents (default: submitted and reviewed only).",
         )
         parser.add_argument("-o", "--output", type=Path, help="File to write (default: standard output).")

@@ -19,24 +19,41 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=sorted(FORMATS), help="Override format detection.")
         parser.add_argument("--column", help="CSV: the column holding the text.")
         parser.add_argument(
-            "--sentences-per-document", type=int, default=SENTENCES_PER_DOCUMENT, metavar="N",
+            "--sentences-per-document",
+            type=int,
+            default=SENTENCES_PER_DOCUMENT,
+            metavar="N",
             help="CoNLL without -DOCSTART- lines: start a new document every N sentences; 0 keeps the "
             f"file as one document (default {SENTENCES_PER_DOCUMENT}).",
         )
         parser.add_argument(
-            "--map", action="append", default=[], metavar="SOURCE=LABEL",
+            "--map",
+            action="append",
+            default=[],
+            metavar="SOURCE=LABEL",
             help="Map an incoming label to a project label (LABEL empty drops it). Repeatable.",
         )
         parser.add_argument(
-            "--drop-unmapped", action="store_true",
+            "--drop-unmapped",
+            action="store_true",
             help="Drop mentions whose label the project lacks, instead of creating the label.",
         )
         parser.add_argument("--create-project", action="store_true", help="Create the project if missing.")
         parser.add_argument("--user", help="Annotator the imported mentions belong to (default: first admin).")
 
     def handle(
-        self, *args, project, files, format, column, sentences_per_document, map, drop_unmapped, create_project,
-        user, **options,
+        self,
+        *args,
+        project,
+        files,
+        format,
+        column,
+        sentences_per_document,
+        map,
+        drop_unmapped,
+        create_project,
+        user,
+        **options,
     ):
         if sentences_per_document < 0:
             raise CommandError("--sentences-per-document must be 0 or more")
@@ -56,22 +73,28 @@ class Command(BaseCommand):
                 continue
             try:
                 summary = import_path(
-                    target, path, user=user, fmt=format,
+                    target,
+                    path,
+                    user=user,
+                    fmt=format,
                     options={"column": column, "sentences_per_document": sentences_per_document},
-                    label_mapping=mapping, create_unmapped=not drop_unmapped,
+                    label_mapping=mapping,
+                    create_unmapped=not drop_unmapped,
                 )
             except ImportRejected as error:
                 self.stderr.write(self.style.ERROR(f"Nothing imported from {error}"))
                 failures += 1
                 continue
-            self.stdout.write(self.style.SUCCESS(
-                f"{path.name}: {summary.documents_created} documents, {summary.mentions_imported} mentions"
-                f" ({summary.duplicates_skipped} duplicates skipped, {summary.mentions_dropped} mentions dropped,"
-                f" {summary.nested_dropped} nested mentions dropped,"
-                f" {summary.forced_splits} extra token splits"
-                + (f", new labels {', '.join(summary.labels_created)}" if summary.labels_created else "")
-                + ")"
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"{path.name}: {summary.documents_created} documents, {summary.mentions_imported} mentions"
+                    f" ({summary.duplicates_skipped} duplicates skipped, {summary.mentions_dropped} mentions dropped,"
+                    f" {summary.nested_dropped} nested mentions dropped,"
+                    f" {summary.forced_splits} extra token splits"
+                    + (f", new labels {', '.join(summary.labels_created)}" if summary.labels_created else "")
+                    + ")"
+                )
+            )
         if failures:
             raise CommandError(f"{failures} of {len(files)} files were not imported.")
 

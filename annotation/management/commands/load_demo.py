@@ -46,7 +46,6 @@ class Command(BaseCommand):
         summary = import_documents(project, documents, importer=owner, filename=DEMO_FILE.name)
         self.stdout.write(
             self.style.SUCCESS(
-                f'Loaded "{DEMO_NAME}": {summary.documents_created} documents, '
-                f"{summary.mentions_imported} spans."
+                f'Loaded "{DEMO_NAME}": {summary.documents_created} documents, {summary.mentions_imported} spans.'
             )
         )

@@ -34,7 +34,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"Created the admin account {username!r}."))
         if generated:
             self.stdout.write(
-                self.style.WARNING(
-                    f"Its password is {password}  (shown once; change it after you log in)."
-                )
+                self.style.WARNING(f"Its password is {password}  (shown once; change it after you log in).")
             )

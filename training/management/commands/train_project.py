@@ -41,16 +41,16 @@ class Command(BaseCommand):
             raise CommandError(f"Run {run.pk} {run.status}: {run.error}")
         micro = run.metrics["evaluation"]["micro"] if run.metrics.get("evaluation") else None
         score = f"dev micro F1 {micro['f1']:.3f}" if micro else "no dev split"
-        self.stdout.write(self.style.SUCCESS(
-            f"Run {run.pk} succeeded in {run.metrics['train_seconds']:.0f} s: {score}; "
-            f"model at {run.model_version.artifact_path}"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Run {run.pk} succeeded in {run.metrics['train_seconds']:.0f} s: {score}; "
+                f"model at {run.model_version.artifact_path}"
+            )
+        )
 
     def _print_progress(self, progress):
         if progress.phase == "evaluated" and progress.dev_f1_per_epoch:
-            self.stdout.write(
-                f"epoch {progress.epoch}/{progress.epochs}: dev F1 {progress.dev_f1_per_epoch[-1]:.3f}"
-            )
+            self.stdout.write(f"epoch {progress.epoch}/{progress.epochs}: dev F1 {progress.dev_f1_per_epoch[-1]:.3f}")
         elif progress.step % 50 == 0 and progress.loss is not None:
             eta = f", about {progress.eta_seconds:.0f} s left" if progress.eta_seconds else ""
             self.stdout.write(f"step {progress.step}/{progress.total_steps}: loss {progress.loss:.3f}{eta}")

@@ -1,7 +1,7 @@
 """Writing to the append-only audit log. Services call `record` inside their transaction, so
 an entry exists exactly when its change does."""
 
-from annotation.models import AuditEntry
+from studio.models import AuditEntry
 
 
 def record(actor, action: str, *, project_id=None, document_id=None, obj=None, before=None, after=None):
@@ -28,8 +28,8 @@ def describe(value) -> str:
     if value is None or value == "":
         return ""
     if isinstance(value, dict) and {"start", "end", "label"} <= value.keys():
-        quoted = f' “{value["text"]}”' if value.get("text") else ""
-        return f'{value["label"]}{quoted} ({value["start"]}–{value["end"]})'
+        quoted = f" “{value['text']}”" if value.get("text") else ""
+        return f"{value['label']}{quoted} ({value['start']}–{value['end']})"
     if isinstance(value, dict):
         return "; ".join(f"{key.replace('_', ' ')}: {_plain(item)}" for key, item in value.items())
     if isinstance(value, list) and all(isinstance(row, list) for row in value):
