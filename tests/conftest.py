@@ -43,6 +43,17 @@ def run_manage(*args, env=None, timeout=120) -> subprocess.CompletedProcess:
     )
 
 
+# Tests that start processes, servers, browsers or training are `slow`:
+# `pytest -m "not slow"` is the quick loop.
+SLOW_FIXTURES = {"start_consumer", "huey_consumer", "live_server", "browser", "login_page", "var_dir", "tiny_bert"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if SLOW_FIXTURES & set(item.fixturenames) or "reliability" in item.path.parts:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     """After every test that used the database, while its data still exists: every

@@ -11,7 +11,7 @@ from django.urls import reverse
 from tests.studio.test_pages import named_urls
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]  # about a thousand requests
 
 NASTY = {
     "nul": "a\x00b",

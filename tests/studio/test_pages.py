@@ -85,6 +85,7 @@ def test_healthz_reports_database_and_queue(client):
     assert report["queue"]["backend"] == "SqliteHuey"
 
 
+@pytest.mark.slow  # a process of its own, on a database that is not there
 def test_healthz_is_503_with_a_reason_when_the_database_is_unreachable():
     script = (
         "import django; django.setup(); from django.test import Client; "

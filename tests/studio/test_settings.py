@@ -8,6 +8,8 @@ from django.core.exceptions import ImproperlyConfigured
 from studio.env import parse_database_url
 from tests.conftest import ROOT, run_manage, subprocess_env
 
+pytestmark = pytest.mark.slow  # each test starts Python with other settings
+
 
 def import_settings(**env) -> subprocess.CompletedProcess:
     return subprocess.run(

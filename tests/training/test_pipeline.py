@@ -27,6 +27,8 @@ from training.pipeline import (
     train,
 )
 
+pytestmark = pytest.mark.slow  # trains small models
+
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = [
     "the",

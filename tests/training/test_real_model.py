@@ -3,10 +3,14 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from annotation.formats.conll import parse_conll
 from training import examples as ex
 from training.base_model import default_base_model
 from training.pipeline import Hyperparameters, TrainingDocument, load_model, train
+
+pytestmark = pytest.mark.slow  # fine-tunes the bundled model
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "ncbi_train_sample.conll"
 
