@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from annotation import editing, selectors
 from annotation import serializers as shapes
 from annotation.access import Role, document_for, project_for, uses_assignments, visible_projects
+from annotation.exports import streamed_export
 from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
@@ -30,7 +31,6 @@ from annotation.services import (
     save_label,
     save_project_settings,
 )
-from annotation.views.projects import export_response
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 
@@ -420,4 +420,4 @@ class Export(APIView):
     def get(self, request, project_id):
         project = project_for(request.user, project_id, Role.REVIEWER)
         chosen = query_filters(request, shapes.ExportFilterSerializer, paged=False)
-        return export_response(project, chosen["format"], chosen["scope"])
+        return streamed_export(project, chosen["format"], chosen["scope"])

@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from annotation.assistance import assistant
 from annotation.formats.documents import ExportDocument
 from annotation.models import Annotation, Assignment, Document, Project, Span
 
@@ -72,16 +73,13 @@ def document_ids(
 
     With `own` (an annotator), `status` means that person's own annotation's status;
     `has_suggestions` means suggestions `viewer` has not decided on yet."""
-    from training.models import Suggestion
-
     documents = Document.objects.filter(project=project)
     if external_id:
         documents = documents.filter(external_id=external_id)
     if assigned_to is not None:
         documents = documents.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=assigned_to)))
     if has_suggestions:
-        open_ones = Suggestion.objects.filter(document=OuterRef("pk"), model_version__is_active=True)
-        documents = documents.filter(Exists(open_ones.open_for(viewer) if viewer is not None else open_ones))
+        documents = assistant().with_open_suggestions(documents, viewer)
     if query:
         documents = documents.filter(search=search_query(query))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))

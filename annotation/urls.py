@@ -1,25 +1,24 @@
 from django.urls import path
 
-from annotation.views import labelling
-from annotation.views import projects as views
+from annotation.views import exports, history, imports, labelling, labels, members, projects
 
 urlpatterns = [
-    path("", views.project_list, name="home"),
-    path("projects/new/", views.project_create, name="project_create"),
-    path("projects/<int:project_id>/", views.project_documents, name="project_documents"),
-    path("projects/<int:project_id>/status/", views.status_summary, name="status_summary"),
-    path("projects/<int:project_id>/settings/", views.project_settings, name="project_settings"),
-    path("projects/<int:project_id>/labels/", views.label_save, name="label_create"),
-    path("projects/<int:project_id>/labels/<int:label_id>/", views.label_save, name="label_update"),
-    path("projects/<int:project_id>/labels/<int:label_id>/delete/", views.label_delete, name="label_delete"),
-    path("projects/<int:project_id>/audit/", views.audit_log, name="audit_log"),
-    path("projects/<int:project_id>/members/", views.member_save, name="member_save"),
-    path("projects/<int:project_id>/members/<int:membership_id>/remove/", views.member_remove, name="member_remove"),
-    path("projects/<int:project_id>/import/", views.import_upload, name="import_upload"),
-    path("projects/<int:project_id>/imports/<int:job_id>/", views.import_job, name="import_job"),
-    path("projects/<int:project_id>/imports/<int:job_id>/progress/", views.import_progress, name="import_progress"),
-    path("projects/<int:project_id>/imports/<int:job_id>/retry/", views.import_retry, name="import_retry"),
-    path("projects/<int:project_id>/export/", views.export_download, name="export_download"),
+    path("", projects.project_list, name="home"),
+    path("projects/new/", projects.project_create, name="project_create"),
+    path("projects/<int:project_id>/", projects.project_documents, name="project_documents"),
+    path("projects/<int:project_id>/status/", projects.status_summary, name="status_summary"),
+    path("projects/<int:project_id>/settings/", projects.project_settings, name="project_settings"),
+    path("projects/<int:project_id>/labels/", labels.label_save, name="label_create"),
+    path("projects/<int:project_id>/labels/<int:label_id>/", labels.label_save, name="label_update"),
+    path("projects/<int:project_id>/labels/<int:label_id>/delete/", labels.label_delete, name="label_delete"),
+    path("projects/<int:project_id>/audit/", history.audit_log, name="audit_log"),
+    path("projects/<int:project_id>/members/", members.member_save, name="member_save"),
+    path("projects/<int:project_id>/members/<int:membership_id>/remove/", members.member_remove, name="member_remove"),
+    path("projects/<int:project_id>/import/", imports.import_upload, name="import_upload"),
+    path("projects/<int:project_id>/imports/<int:job_id>/", imports.import_job, name="import_job"),
+    path("projects/<int:project_id>/imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
+    path("projects/<int:project_id>/imports/<int:job_id>/retry/", imports.import_retry, name="import_retry"),
+    path("projects/<int:project_id>/export/", exports.export_download, name="export_download"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
     path("projects/<int:project_id>/documents/<int:document_id>/", labelling.annotate, name="annotate"),
     path(
@@ -44,26 +43,6 @@ urlpatterns = [
         "projects/<int:project_id>/documents/<int:document_id>/spans/<int:span_id>/delete/",
         labelling.span_delete,
         name="span_delete",
-    ),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/suggestions/<int:suggestion_id>/accept/",
-        labelling.suggestion_accept,
-        name="suggestion_accept",
-    ),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/suggestions/<int:suggestion_id>/reject/",
-        labelling.suggestion_reject,
-        name="suggestion_reject",
-    ),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/suggestions/accept-all/",
-        labelling.suggestions_accept_all,
-        name="suggestions_accept_all",
-    ),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/suggestions/reject-all/",
-        labelling.suggestions_reject_all,
-        name="suggestions_reject_all",
     ),
     path("projects/<int:project_id>/documents/<int:document_id>/review/", labelling.review, name="review"),
     path(

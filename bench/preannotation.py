@@ -2,7 +2,7 @@
 
     nice python -m bench.preannotation [--documents 1000] [--baseline 200]
 
-Ours: `training.suggestions.preannotate`, as the worker runs it after an activation: read
+Ours: `training.preannotation.preannotate`, as the worker runs it after an activation: read
 the unfinished documents, predict in batches (`Predictor.predict_many`), store suggestions
 and uncertainty scores in PostgreSQL. Baseline, same model and texts: the `transformers`
 token-classification pipeline (`aggregation_strategy="simple"`) called one document at a
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     from annotation.models import Document
     from annotation.services import create_project, import_documents
     from bench.inference_latency import make_model_dir
-    from training import suggestions
+    from training import preannotation
     from training.device import available_cores
     from training.inference import clear_predictor_cache, load_predictor
     from training.models import ModelVersion, Suggestion, TrainingRun
@@ -54,7 +54,7 @@ def main(argv=None) -> int:
         clear_predictor_cache()
         load_predictor(model_dir)  # loading the model is not what is measured
         with stopwatch() as ours:
-            suggestions.preannotate(version.pk)
+            preannotation.preannotate(version.pk)
         version.refresh_from_db()
         assert version.preannotation_status == "done", version.preannotation_error
 

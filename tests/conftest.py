@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+pytest_plugins = ["tests.cast"]  # the people every test can call on
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -151,11 +153,6 @@ def fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
-
-
-@pytest.fixture
-def admin(django_user_model):
-    return django_user_model.objects.create_superuser("admin", password="x")
 
 
 def make_document(project, text, title=""):

@@ -11,8 +11,8 @@ from rest_framework.views import APIView
 
 from annotation.access import Role, project_for
 from studio.api import error_responses, page_of, paginated
+from training import prediction, services
 from training import serializers as shapes
-from training import services, suggestions
 from training.models import ModelVersion, TrainingRun
 from training.reports import metrics_for
 from training.throttles import PredictThrottle
@@ -151,10 +151,10 @@ class Predict(APIView):
         payload.is_valid(raise_exception=True)
         text = payload.validated_data["text"]
         try:
-            version, found = suggestions.predict_text(project, text)
-        except suggestions.ModelUnavailable as unavailable:
+            version, found = prediction.predict(project, text)
+        except prediction.ModelUnavailable as unavailable:
             return Response({"detail": str(unavailable)}, status=status.HTTP_409_CONFLICT)
-        except suggestions.PredictionRefused as refused:
+        except prediction.PredictionRefused as refused:
             raise ValidationError({"detail": str(refused), "text": [str(refused)]}) from None
         spans = [
             {

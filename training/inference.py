@@ -467,8 +467,3 @@ def clear_predictor_cache() -> None:
 
 def predictor_cache_info():
     return _load_cached.cache_info()
-
-
-def predict_text(model_dir: str | Path, text: str) -> DocumentPrediction:
-    """Tokenise `text` the studio's way and predict with the cached model of `model_dir`."""
-    return load_predictor(model_dir).predict_text(text)

@@ -3,13 +3,13 @@
 from pathlib import Path
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotation.access import RANK, Role
 from studio.background import silent_seconds
 from training.charts import line_chart
-from training.models import ModelVersion, TrainingRun
-from training.suggestions import statistics
+from training.models import ModelVersion, Suggestion, SuggestionDecision, TrainingRun
 
 LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
 ERRORS_SHOWN = 200
@@ -77,7 +77,7 @@ def run_context(run: TrainingRun, role) -> dict:
     )
     version = ModelVersion.objects.filter(run=run).first()
     if version is not None:
-        context.update(version=version, suggestion_stats=statistics(version))
+        context.update(version=version, suggestion_stats=suggestion_statistics(version))
     evaluation = (run.metrics or {}).get("evaluation")
     if run.status != TrainingRun.Status.SUCCEEDED or not evaluation:
         return context
@@ -131,3 +131,33 @@ def _duration(seconds) -> str | None:
     seconds = int(seconds)
     minutes, seconds = divmod(seconds, 60)
     return f"{minutes} min {seconds:02d} s" if minutes else f"{seconds} s"
+
+
+def suggestion_statistics(version: ModelVersion) -> list[dict]:
+    """Per label: suggestions shown, and the annotators' decisions on them (accepted as is,
+    after an edit, rejected; one per annotator), with the model's precision as they see it."""
+    rows = (
+        Suggestion.objects.filter(model_version=version, shown_at__isnull=False)
+        .values("label__name")
+        .annotate(
+            shown=Count("pk", distinct=True),
+            accepted=Count("decisions", filter=Q(decisions__status=SuggestionDecision.Status.ACCEPTED)),
+            edited=Count("decisions", filter=Q(decisions__status=SuggestionDecision.Status.EDITED)),
+            rejected=Count("decisions", filter=Q(decisions__status=SuggestionDecision.Status.REJECTED)),
+        )
+        .order_by("label__name")
+    )
+    result = []
+    for row in rows:
+        decided = row["accepted"] + row["edited"] + row["rejected"]
+        result.append(
+            {
+                "label": row["label__name"],
+                "shown": row["shown"],
+                "accepted": row["accepted"],
+                "edited": row["edited"],
+                "rejected": row["rejected"],
+                "precision": (row["accepted"] + row["edited"]) / decided if decided else None,
+            }
+        )
+    return result

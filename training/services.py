@@ -35,7 +35,7 @@ from training.pipeline import (
     TrainingDocument,
     train,
 )
-from training.suggestions import preannotation_quota_refusal
+from training.preannotation import preannotation_quota_refusal
 
 logger = logging.getLogger(__name__)
 FEW_EXAMPLES = 5

@@ -2,7 +2,7 @@ from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from training import services, suggestions
+from training import preannotation, services
 
 
 @db_task()
@@ -12,19 +12,19 @@ def train_task(run_id: int) -> None:
 
 @db_task()
 def preannotate_task(version_id: int) -> None:
-    suggestions.preannotate(version_id)
+    preannotation.preannotate(version_id)
 
 
 @db_periodic_task(crontab(minute="*"))
 def fail_stale_work_task() -> None:
     services.fail_stale_runs()
-    suggestions.fail_stale_preannotations()
+    preannotation.fail_stale_preannotations()
 
 
 @on_startup()
 def recover_from_stopped_workers() -> None:
     """A worker killed mid-run left its runs running and half-written model folders behind."""
     services.fail_stale_runs()
-    suggestions.fail_stale_preannotations()
+    preannotation.fail_stale_preannotations()
     services.sweep_run_leftovers()
     close_old_connections()

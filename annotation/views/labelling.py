@@ -11,15 +11,14 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from annotation import editing
+from annotation import editing, ordering
 from annotation import review as review_service
 from annotation.access import Role, document_for, project_for
+from annotation.assistance import assistant
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
 from annotation.services import set_evaluation_split
-from training import ordering, suggestions
-from training.models import ModelVersion
 
 
 def _document(request, project_id, document_id) -> Document:
@@ -30,16 +29,17 @@ def _annotation(document, user) -> Annotation | None:
     return Annotation.objects.filter(document=document, annotator=user).first()
 
 
-def _marks(document, user, annotation, model) -> list[SpanView]:
-    """The annotator's spans and the `model`'s suggestions still open to them, in text order."""
-    marks = [
-        SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence)
-        for s in suggestions.visible_suggestions(document, user, annotation, model)
-    ]
+def _marks(document, user, annotation) -> tuple[list[SpanView], dict]:
+    """The annotator's spans and the suggestions still open to them, in text order, and the
+    context of the assistant's panel beside the text."""
+    helper = assistant()
+    marks, panel = helper.help(document, user, annotation)
+    if helper.panel_template:
+        panel = {"panel_template": helper.panel_template, **panel}
     if annotation is not None:
         rows = annotation.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
         marks += [SpanView(*row) for row in rows]
-    return sorted(marks, key=lambda mark: mark.start)
+    return sorted(marks, key=lambda mark: mark.start), panel
 
 
 def _legend(document, marks):
@@ -68,8 +68,7 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
-    model = ModelVersion.objects.active_for(document.project)
-    spans = _marks(document, request.user, annotation, model)
+    spans, panel = _marks(document, request.user, annotation)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
         "project": document.project,
@@ -87,8 +86,7 @@ def annotate(request, project_id, document_id):
         "previous": _neighbour(document, request.user, forward=False),
         "next": _neighbour(document, request.user, forward=True),
         "order_reason": ordering.reason(document.project, document),
-        "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
-        "active_model": model,
+        **panel,
     }
     return render(request, "annotation/annotate.html", context)
 
@@ -112,7 +110,7 @@ def neighbour(request, project_id, document_id, direction):
     return redirect(url)
 
 
-def _edit(request, project_id, document_id, operation, *, changes_progress=False):
+def edit(request, project_id, document_id, operation, *, changes_progress=False):
     """Run one edit and answer with the fragments it changed (409 redraws everything)."""
     document = _document(request, project_id, document_id)
     try:
@@ -161,8 +159,7 @@ def _answer(
     the project, so edits that cannot change it leave the progress card as it is."""
     if annotation is None:
         annotation = _annotation(document, request.user)
-    model = ModelVersion.objects.active_for(document.project)
-    spans = _marks(document, request.user, annotation, model)
+    spans, panel = _marks(document, request.user, annotation)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
     context = {
@@ -174,8 +171,7 @@ def _answer(
         "version": annotation.version if annotation else 1,
         "status": annotation.get_status_display() if annotation else "Not started",
         "progress": _progress(document, request.user) if with_progress else None,
-        "suggestion_count": sum(1 for mark in spans if mark.is_suggestion),
-        "active_model": model,
+        **panel,
         "message": message,
         "level": level,
     }
@@ -190,7 +186,7 @@ def _int(data, key) -> int:
         raise editing.EditRejected(f"Missing or bad {key.replace('_', ' ')}.") from None
 
 
-def _label(document, data) -> Label:
+def label_from(document, data) -> Label:
     label = Label.objects.filter(project_id=document.project_id, pk=_int(data, "label")).first()
     if label is None:
         raise editing.EditRejected("Pick one of the project's labels.")
@@ -201,77 +197,31 @@ def _label(document, data) -> Label:
 def span_add(request, project_id, document_id):
     def operation(annotation, version, data):
         document = annotation.document
-        first, last, label = _int(data, "first"), _int(data, "last"), _label(document, data)
+        first, last, label = _int(data, "first"), _int(data, "last"), label_from(document, data)
         if 0 <= first <= last < len(document.token_starts):
-            start, end = document.token_starts[first], document.token_ends[last]
-            touching = suggestions.suggestion_touching(document, request.user, start, end)
-            if touching is not None:  # tagging over a suggestion accepts it, edited
-                return suggestions.accept(
-                    annotation,
-                    touching,
-                    version=version,
-                    user=request.user,
-                    label=label,
-                    first_token=first,
-                    last_token=last,
-                )
+            accepted = assistant().accept_over(
+                annotation, request.user, version=version, label=label, first_token=first, last_token=last
+            )
+            if accepted is not None:
+                return accepted
         return editing.add_span(annotation, version=version, first_token=first, last_token=last, label=label)
 
-    return _edit(request, project_id, document_id, operation)
-
-
-@require_POST
-def suggestion_accept(request, project_id, document_id, suggestion_id):
-    def operation(annotation, version, data):
-        suggestion = suggestions.pending_suggestion(annotation.document, request.user, suggestion_id)
-        label = _label(annotation.document, data) if data.get("label") else None
-        return suggestions.accept(annotation, suggestion, version=version, user=request.user, label=label)
-
-    return _edit(request, project_id, document_id, operation)
-
-
-@require_POST
-def suggestion_reject(request, project_id, document_id, suggestion_id):
-    def operation(annotation, version, data):
-        suggestion = suggestions.pending_suggestion(annotation.document, request.user, suggestion_id)
-        return suggestions.reject(annotation, suggestion, version=version, user=request.user)
-
-    return _edit(request, project_id, document_id, operation)
-
-
-@require_POST
-def suggestions_accept_all(request, project_id, document_id):
-    return _edit(
-        request,
-        project_id,
-        document_id,
-        lambda a, version, data: suggestions.accept_all(a, version=version, user=request.user),
-    )
-
-
-@require_POST
-def suggestions_reject_all(request, project_id, document_id):
-    return _edit(
-        request,
-        project_id,
-        document_id,
-        lambda a, version, data: suggestions.reject_all(a, version=version, user=request.user),
-    )
+    return edit(request, project_id, document_id, operation)
 
 
 @require_POST
 def span_relabel(request, project_id, document_id, span_id):
     def operation(annotation, version, data):
         return editing.change_label(
-            annotation, version=version, span_id=span_id, label=_label(annotation.document, data)
+            annotation, version=version, span_id=span_id, label=label_from(annotation.document, data)
         )
 
-    return _edit(request, project_id, document_id, operation)
+    return edit(request, project_id, document_id, operation)
 
 
 @require_POST
 def span_delete(request, project_id, document_id, span_id):
-    return _edit(
+    return edit(
         request,
         project_id,
         document_id,
@@ -281,17 +231,17 @@ def span_delete(request, project_id, document_id, span_id):
 
 @require_POST
 def undo(request, project_id, document_id):
-    return _edit(request, project_id, document_id, lambda a, version, data: editing.undo(a, version=version))
+    return edit(request, project_id, document_id, lambda a, version, data: editing.undo(a, version=version))
 
 
 @require_POST
 def redo(request, project_id, document_id):
-    return _edit(request, project_id, document_id, lambda a, version, data: editing.redo(a, version=version))
+    return edit(request, project_id, document_id, lambda a, version, data: editing.redo(a, version=version))
 
 
 @require_POST
 def submit(request, project_id, document_id):
-    return _edit(
+    return edit(
         request,
         project_id,
         document_id,

@@ -151,9 +151,12 @@
     return template.replace(/\/0\/(label|delete|accept|reject)\/$/, `/${id}/$1/`);
   }
 
+  // The suggestion panel (from the model's side of the studio) carries the URLs for deciding on them.
+  const suggestionUrls = () => document.getElementById("suggestion-panel")?.dataset ?? {};
+
   function decideSuggestion(accepted, labelId) {
     if (!selectedSuggestion && !stepSuggestion(1)) return say("There are no suggestions on this document.");
-    const template = accepted ? root.dataset.acceptUrl : root.dataset.rejectUrl;
+    const template = accepted ? suggestionUrls().acceptUrl : suggestionUrls().rejectUrl;
     post(spanUrl(template, selectedSuggestion), labelId ? { label: labelId } : {});
   }
 
@@ -197,8 +200,8 @@
     if (action === "redo") post(root.dataset.redoUrl, {});
     if (action === "submit") post(root.dataset.submitUrl, {});
     if (action === "help") document.getElementById("shortcuts").showModal();
-    if (action === "accept-all") post(root.dataset.acceptAllUrl, {});
-    if (action === "reject-all") post(root.dataset.rejectAllUrl, {});
+    if (action === "accept-all") post(suggestionUrls().acceptAllUrl, {});
+    if (action === "reject-all") post(suggestionUrls().rejectAllUrl, {});
   });
 
   function moveCursor(step, extend) {

@@ -4,9 +4,9 @@ from annotation.services import create_project
 
 
 @pytest.fixture
-def user(django_user_model):
-    """A clinician who owns the `project`."""
-    return django_user_model.objects.create_user("clinician", password="x")
+def user(clinician):
+    """The clinician who owns the `project`."""
+    return clinician
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from annotation import editing
 from annotation.models import Annotation, Document, Membership, Project, Span
 from annotation.services import create_project
 from studio.models import AuditEntry
+from tests.cast import person
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
@@ -33,15 +34,15 @@ def send(client, method, url, data=None):
 
 
 def test_project_list_shows_my_projects_with_my_role(api, project, django_user_model):
-    create_project("Somebody else's", created_by=django_user_model.objects.create_user("other"))
+    create_project("Somebody else's", created_by=person("other"))
     body = api.get(reverse("api_projects")).json()
     assert body["count"] == 1
     assert body["results"][0]["name"] == "Oncology" and body["results"][0]["role"] == "admin"
 
 
 def test_staff_list_every_project_as_admins(client, project, django_user_model):
-    create_project("Somebody else's", created_by=django_user_model.objects.create_user("other"))
-    client.force_login(django_user_model.objects.create_user("staff", is_staff=True))
+    create_project("Somebody else's", created_by=person("other"))
+    client.force_login(person("staff", is_staff=True))
     body = client.get(reverse("api_projects"), {"page_size": 1}).json()
     assert body["count"] == 2 and body["next"]
     assert [(p["name"], p["role"]) for p in body["results"]] == [("Oncology", "admin")]
@@ -264,10 +265,10 @@ def test_submit_carries_the_version(api, project, owner):
 def test_annotators_list_only_their_own_annotations(client, project, owner, django_user_model):
     document = make_document(project, ABSTRACT)
     label = project.labels.get(name="DISEASE")
-    annotator = django_user_model.objects.create_user("ann")
+    annotator = person("ann")
     Membership.objects.create(project=project, user=annotator, role="annotator")
-    for person in (owner, annotator):
-        editing.add_span(editing.annotation_for(document, person), version=1, first_token=3, last_token=3, label=label)
+    for someone in (owner, annotator):
+        editing.add_span(editing.annotation_for(document, someone), version=1, first_token=3, last_token=3, label=label)
     url = reverse("api_annotations", args=[project.pk])
     client.force_login(annotator)
     mine = client.get(url).json()
@@ -303,7 +304,7 @@ def test_annotators_filter_by_their_own_status_only(client, project, owner, djan
     make_document(project, "Fever treated with paracetamol .")
     annotation = editing.annotation_for(done, owner)
     editing.submit(annotation, version=annotation.version)
-    nurse = django_user_model.objects.create_user("nurse")
+    nurse = person("nurse")
     Membership.objects.create(project=project, user=nurse, role="annotator")
     client.force_login(nurse)
     url = reverse("api_documents", args=[project.pk])

@@ -3,8 +3,9 @@ from django.urls import reverse
 
 from annotation.formats.documents import ImportedDocument
 from annotation.models import Assignment, Membership
+from annotation.ordering import next_document
 from annotation.services import assign_documents, create_project, import_documents
-from training.ordering import next_document
+from tests.cast import person
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ def team(admin, django_user_model):
     project = create_project("Team", created_by=admin)
     people = []
     for name in ("ann", "bob", "cat"):
-        user = django_user_model.objects.create_user(name, password="x")
+        user = person(name)
         Membership.objects.create(project=project, user=user, role="annotator")
         people.append(user)
     return project, people

@@ -5,6 +5,7 @@ from django.urls import reverse
 from annotation import editing
 from annotation.services import create_project, set_role
 from studio.models import AuditEntry
+from tests.cast import person
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
@@ -53,7 +54,7 @@ def test_the_log_refuses_updates_and_deletes(edited):
 
 def test_role_changes_are_recorded(admin, django_user_model):
     project = create_project("Roles", created_by=admin)
-    django_user_model.objects.create_user("nurse", password="x")
+    person("nurse")
     set_role(project, "nurse", "reviewer", actor=admin)
     entry = AuditEntry.objects.get(action="membership.update")
     assert entry.before == {"user": "nurse", "role": None}
@@ -77,7 +78,7 @@ def test_user_training_and_activation_changes_are_recorded(client, admin, django
     from training.models import ModelVersion, TrainingRun
 
     client.force_login(admin)
-    nurse = django_user_model.objects.create_user("nurse", password="x")
+    nurse = person("nurse")
     client.post(reverse("user_deactivate", args=[nurse.pk]))
     assert AuditEntry.objects.get(action="user.update").after == {"active": False}
 

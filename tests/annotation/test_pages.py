@@ -7,6 +7,7 @@ from django.urls import reverse
 from annotation.imports import import_path
 from annotation.models import Document, ImportJob, Label, Membership, Project
 from annotation.services import create_project
+from tests.cast import person
 from tests.conftest import wait_for
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -78,7 +79,7 @@ def test_document_list_counts_searches_and_filters(logged_in, ncbi_project, admi
 def test_annotators_see_their_own_status_in_the_list(client, ncbi_project, django_user_model):
     from annotation import editing
 
-    nurse = django_user_model.objects.create_user("nurse")
+    nurse = person("nurse")
     Membership.objects.create(project=ncbi_project, user=nurse, role="annotator")
     document = Document.objects.filter(project=ncbi_project).order_by("pk").first()
     annotation = editing.annotation_for(document, nurse)
@@ -227,7 +228,7 @@ def test_large_files_import_in_the_background(logged_in, project, huey_consumer,
 def test_members_are_added_changed_and_removed_but_an_admin_stays(logged_in, project, admin, django_user_model):
     from annotation.models import Membership
 
-    nurse = django_user_model.objects.create_user("nurse", password="x")
+    nurse = person("nurse")
     url = reverse("member_save", args=[project.pk])
     logged_in.post(url, {"username": "nurse", "role": "annotator"})
     assert Membership.objects.get(project=project, user=nurse).role == "annotator"
@@ -278,7 +279,7 @@ def test_agreement_page_scores_pairs_and_lists_disagreements(logged_in, project,
     first, second = make_document(project, "Asthma and diabetes."), make_document(project, "Gout only.")
     disease = project.labels.get(name="DISEASE")
     for name, tagged in (("ann", [(first, 0), (second, 0)]), ("bob", [(first, 2), (second, 0)])):
-        user = django_user_model.objects.create_user(name, password="x")
+        user = person(name)
         for document, token in tagged:
             annotation = editing.annotation_for(document, user)
             annotation = editing.add_span(

@@ -6,6 +6,7 @@ from django.urls import reverse
 from annotation import editing
 from annotation.models import Annotation, Membership
 from annotation.services import create_project
+from tests.cast import person
 from tests.conftest import make_document
 from training.services import training_annotations
 
@@ -19,14 +20,14 @@ def disputed(admin, django_user_model):
     document = make_document(project, "Asthma treated with aspirin.")
     labels = {label.name: label for label in project.labels.all()}
     for name, spans in (("ann", [(0, "DISEASE"), (3, "TREATMENT")]), ("bob", [(0, "DISEASE")])):
-        user = django_user_model.objects.create_user(name, password="x")
+        user = person(name)
         annotation = editing.annotation_for(document, user)
         for token, label in spans:
             annotation = editing.add_span(
                 annotation, version=annotation.version, first_token=token, last_token=token, label=labels[label]
             ).annotation
         editing.submit(annotation, version=annotation.version)
-    reviewer = django_user_model.objects.create_user("rita", password="x")
+    reviewer = person("rita")
     Membership.objects.create(project=project, user=reviewer, role="reviewer")
     return project, document, reviewer
 

@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 from annotation import editing
 from annotation.services import create_project
 from tests.browser.test_labelling import TEXT, drag_select, open_document, saved, stored_spans, token
+from tests.cast import person
 from tests.conftest import make_document
 from training.models import TrainingRun
 
@@ -28,7 +29,7 @@ EVALUATION = {
 
 @pytest.fixture
 def world(django_user_model):
-    owner = django_user_model.objects.create_superuser("owner", password="x")
+    owner = person("owner", superuser=True)
     project = create_project("Policy", created_by=owner)
     document = make_document(project, TEXT, "Case")
     annotation = editing.annotation_for(document, owner)

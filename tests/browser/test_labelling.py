@@ -14,13 +14,8 @@ TEXT = "Patients with lung cancer were given cisplatin after surgery."
 
 
 @pytest.fixture
-def annotator(django_user_model):
-    return django_user_model.objects.create_user("clinician", password="x")
-
-
-@pytest.fixture
-def project(annotator):
-    return create_project("Oncology", created_by=annotator)
+def project(clinician):
+    return create_project("Oncology", created_by=clinician)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from annotation.models import Membership
 from annotation.services import create_project
+from tests.cast import person, team
 from tests.conftest import make_document
 from training.models import TrainingRun
 
@@ -16,7 +17,7 @@ SECRET = "Mrs Jones has metastatic melanoma"  # someone else's annotated text
 
 @pytest.fixture
 def world(django_user_model):
-    owner = django_user_model.objects.create_user("owner")
+    owner = person("owner")
     project = create_project("Leaks", created_by=owner)
     document = make_document(project, SECRET + " .")
     error = {
@@ -43,10 +44,7 @@ def world(django_user_model):
         base_model="/srv/studio/models/clinical-bert",
         metrics={"evaluation": evaluation, "dev_f1_per_epoch": [0.5]},
     )
-    readers = {}
-    for role in Membership.Role.values:
-        readers[role] = django_user_model.objects.create_user(role)
-        Membership.objects.create(project=project, user=readers[role], role=role)
+    readers = {role: user for role, user in team(project).items() if role in Membership.Role.values}
     return project, run, readers
 
 

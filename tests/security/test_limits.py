@@ -7,6 +7,7 @@ import pytest
 from django.urls import reverse
 
 from annotation.services import create_project
+from tests.cast import person
 from training.forms import LIMITS
 from training.models import TrainingRun
 
@@ -51,7 +52,7 @@ def test_the_page_and_the_api_hold_run_options_to_the_same_bounds(client, admin,
 
 def test_people_who_are_not_staff_create_a_bounded_number_of_projects(client, django_user_model, settings):
     settings.MAX_PROJECTS_PER_USER = 2
-    clinician = django_user_model.objects.create_user("clinician")
+    clinician = person("clinician")
     client.force_login(clinician)
     for name in ("One", "Two"):
         assert client.post(reverse("project_create"), {"name": name}).status_code == 302
@@ -59,7 +60,7 @@ def test_people_who_are_not_staff_create_a_bounded_number_of_projects(client, dj
     assert page.status_code == 400 and "You have created 2 projects, the most one person may" in page.content.decode()
     api = client.post(reverse("api_projects"), json.dumps({"name": "Three"}), content_type="application/json")
     assert api.status_code == 403 and api.json()["detail"].startswith("You have created 2 projects")
-    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    staff = person("staff", is_staff=True)
     create_project("Staff one", created_by=staff)
     create_project("Staff two", created_by=staff)
     create_project("Staff three", created_by=staff)
@@ -97,13 +98,13 @@ def test_pre_annotation_keeps_to_the_projects_hourly_quota(admin, settings):
 
     from tests.conftest import make_document
     from tests.training.test_runs import annotated_project
-    from training import services, suggestions
+    from training import preannotation, services
     from training.models import ModelVersion
 
     project = annotated_project(admin)
     for number in range(3):
         make_document(project, f"Unfinished note {number} about asthma .")
-    needed = suggestions.characters(suggestions.documents_to_preannotate(project))
+    needed = preannotation.characters(preannotation.documents_to_preannotate(project))
     settings.PREANNOTATION_CHARACTERS_PER_HOUR = needed + needed // 2
     versions = []
     for _ in range(2):

@@ -5,13 +5,15 @@ password-reset e-mails limited per address and per account."""
 import pytest
 from django.urls import reverse
 
+from tests.cast import person
+
 pytestmark = pytest.mark.django_db
 RIGHT = "right-passphrase-1"
 
 
 @pytest.fixture(autouse=True)
-def clinician(django_user_model):
-    return django_user_model.objects.create_user("clinician", email="c@example.org", password=RIGHT, is_staff=True)
+def clinician(db):
+    return person("clinician", email="c@example.org", password=RIGHT, is_staff=True)
 
 
 def log_in(client, path, password, **meta):
@@ -67,7 +69,7 @@ def test_password_reset_mails_are_limited_per_account_and_per_address(client, dj
         assert client.post(reverse("password_reset"), {"email": "c@example.org"}).status_code == 302
     assert len(mailoutbox) == 3
     for number in range(5):
-        django_user_model.objects.create_user(f"other{number}", email=f"o{number}@example.org", password="x")
+        person(f"other{number}", email=f"o{number}@example.org")
     for number in range(5):
         client.post(reverse("password_reset"), {"email": f"o{number}@example.org"}, REMOTE_ADDR="10.9.9.9")
     assert len(mailoutbox) == 3 + 3

@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from tests.cast import person
 from tests.studio.test_pages import named_urls
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for
 
@@ -91,7 +92,7 @@ def page_urls(ids) -> list[str]:
 @pytest.fixture
 def staff(world, django_user_model):
     users, ids = world
-    superuser = django_user_model.objects.create_superuser("fuzzer", password="x")
+    superuser = person("fuzzer", superuser=True)
     client = Client(raise_request_exception=False)
     client.force_login(superuser)
     return client, {**ids, "user_id": users["outsider"].pk, "token_id": 1}

@@ -9,17 +9,18 @@ from django.urls import reverse
 from annotation.models import Membership
 from annotation.services import assign_documents, create_project
 from studio.tokens import create_token
+from tests.cast import person
 from tests.conftest import make_document
 
 pytestmark = pytest.mark.django_db
 
 
 def test_an_annotator_opens_and_saves_only_documents_assigned_to_them(client, django_user_model):
-    owner = django_user_model.objects.create_user("owner")
+    owner = person("owner")
     project = create_project("Queues", created_by=owner)
     project.annotators_per_document = 1
     project.save()
-    annotators = [django_user_model.objects.create_user(name) for name in ("ann", "bob")]
+    annotators = [person(name) for name in ("ann", "bob")]
     for user in annotators:
         Membership.objects.create(project=project, user=user, role="annotator")
     documents = [make_document(project, f"Patient {n} has asthma .") for n in range(4)]
@@ -50,8 +51,8 @@ def test_an_annotator_opens_and_saves_only_documents_assigned_to_them(client, dj
 
 
 def test_staff_cannot_deactivate_a_superuser(client, django_user_model):
-    root = django_user_model.objects.create_superuser("root", password="x")
-    staff = django_user_model.objects.create_user("staff", is_staff=True)
+    root = person("root", superuser=True)
+    staff = person("staff", is_staff=True)
     client.force_login(staff)
     response = client.post(reverse("user_deactivate", args=[root.pk]), follow=True)
     assert "root is a superuser; only a superuser can change that account." in response.content.decode()
@@ -62,7 +63,7 @@ def test_staff_cannot_deactivate_a_superuser(client, django_user_model):
 def test_a_new_password_revokes_the_api_tokens(client, django_user_model, mailoutbox):
     import re
 
-    user = django_user_model.objects.create_user("clinician", email="c@example.org", password="old-passphrase-1")
+    user = person("clinician", email="c@example.org", password="old-passphrase-1")
     _, key = create_token(user, "pipeline")
     api = reverse("api_projects")
     assert client.get(api, HTTP_AUTHORIZATION=f"Token {key}").status_code == 200
@@ -82,12 +83,12 @@ def test_a_new_password_revokes_the_api_tokens(client, django_user_model, mailou
 
 
 def test_adding_a_member_does_not_tell_a_project_admin_who_has_an_account(client, django_user_model):
-    lead = django_user_model.objects.create_user("lead")
+    lead = person("lead")
     project = create_project("Ward", created_by=lead)
-    colleague = django_user_model.objects.create_user("colleague")
+    colleague = person("colleague")
     shared = create_project("Earlier study", created_by=lead)
     Membership.objects.create(project=shared, user=colleague, role="annotator")
-    django_user_model.objects.create_user("stranger")
+    person("stranger")
     client.force_login(lead)
     url = reverse("member_save", args=[project.pk])
 

@@ -18,6 +18,7 @@ from annotation import editing
 from annotation.models import Label
 from annotation.services import create_project
 from studio.tokens import create_token
+from tests.cast import person
 from tests.conftest import make_document
 from training.models import ModelVersion, TrainingRun
 
@@ -27,7 +28,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture
 def world(transactional_db, django_user_model):
     """Real objects for the path parameters, so requests reach past the 404s."""
-    user = django_user_model.objects.create_user("fuzzer", password="x")
+    user = person("fuzzer")
     project = create_project("Fuzzed", created_by=user)
     document = make_document(project, "Aspirin relieved the migraine of a patient with asthma .")
     label = Label.objects.get(project=project, name="DISEASE")

@@ -12,6 +12,7 @@ from annotation.models import Membership
 from annotation.services import create_project
 from studio import tokens
 from studio.models import ApiToken, AuditEntry
+from tests.cast import person
 
 pytestmark = pytest.mark.django_db
 
@@ -19,8 +20,8 @@ PROJECTS = "/api/v1/projects/"
 
 
 @pytest.fixture
-def member(django_user_model):
-    return django_user_model.objects.create_user("nurse", email="nurse@example.org", password="x")
+def member(nurse):
+    return nurse
 
 
 @pytest.fixture
@@ -249,8 +250,8 @@ def three_a_minute(monkeypatch):
 def test_throttling_counts_each_user_on_their_own(client, django_user_model, three_a_minute):
     from studio.tokens import create_token
 
-    _, busy = create_token(django_user_model.objects.create_user("busy"), "loop")
-    _, calm = create_token(django_user_model.objects.create_user("calm"), "once")
+    _, busy = create_token(person("busy"), "loop")
+    _, calm = create_token(person("calm"), "once")
     answers = [client.get("/api/v1/projects/", HTTP_AUTHORIZATION=f"Token {busy}") for _ in range(4)]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert int(answers[-1]["Retry-After"]) > 0
@@ -263,4 +264,4 @@ def test_a_token_name_with_a_nul_character_is_refused(django_user_model):
     from studio.tokens import TokenRefused, create_token
 
     with pytest.raises(TokenRefused, match="NUL"):
-        create_token(django_user_model.objects.create_user("nul"), "a\x00b")
+        create_token(person("nul"), "a\x00b")

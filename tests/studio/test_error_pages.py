@@ -14,6 +14,7 @@ from django.views.defaults import server_error
 
 from annotation.models import Membership
 from annotation.services import create_project
+from tests.cast import person
 from tests.conftest import make_document
 
 ANNOTATOR, REVIEWER, ADMIN = Membership.Role.ANNOTATOR, Membership.Role.REVIEWER, Membership.Role.ADMIN
@@ -44,11 +45,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def people(django_user_model):
-    owner = django_user_model.objects.create_user("owner", password="x")
+    owner = person("owner")
     users = {}
     for role in (ANNOTATOR, REVIEWER, ADMIN):
-        users[role] = django_user_model.objects.create_user(role, password="x")
-    users["staff"] = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+        users[role] = person(role)
+    users["staff"] = person("staff", is_staff=True)
     return owner, users
 
 
@@ -127,7 +128,7 @@ def test_another_teams_project_looks_missing_too(client, people, settings):
     settings.DEBUG = False
     settings.ALLOWED_HOSTS = ["testserver"]
     project = project_with(people, "Secret")
-    outsider = type(people[0]).objects.create_user("outsider", password="x")
+    outsider = person("outsider")
     client.force_login(outsider)
     response = client.get(reverse("project_documents", args=[project.pk]))
     assert response.status_code == 404

@@ -6,6 +6,7 @@ from django.urls import reverse
 from annotation import editing
 from annotation.models import Membership
 from annotation.services import create_project
+from tests.cast import person
 from tests.conftest import make_document
 from tests.studio.test_permissions import ENDPOINTS, named_urls
 from training.models import ModelVersion, TrainingRun
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 def test_no_page_partial_or_api_shows_another_annotators_spans(client, admin, django_user_model):
     project = create_project("Private", created_by=admin)
     document = make_document(project, "Asthma treated with zafirlukast.")
-    me, other = (django_user_model.objects.create_user(name, password="x") for name in ("me", "other"))
+    me, other = (person(name) for name in ("me", "other"))
     for user in (me, other):
         Membership.objects.create(project=project, user=user, role="annotator")
     treatment = project.labels.get(name="TREATMENT")

@@ -5,6 +5,7 @@ import sys
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from tests.cast import person
 from tests.conftest import ROOT, subprocess_env
 
 PUBLIC_URL_NAMES = {
@@ -65,7 +66,7 @@ def test_anonymous_requests_are_sent_to_log_in(client, url):
 
 @pytest.mark.django_db
 def test_login_page_and_logging_in(client, django_user_model):
-    django_user_model.objects.create_user("clinician", password="a-long-passphrase")
+    person("clinician", password="a-long-passphrase")
     assert client.get(reverse("login")).status_code == 200
     response = client.post(reverse("login"), {"username": "clinician", "password": "a-long-passphrase"})
     assert response.status_code == 302
@@ -107,7 +108,7 @@ def test_healthz_is_503_with_a_reason_when_the_database_is_unreachable():
 
 @pytest.mark.django_db
 def test_five_failed_logins_lock_that_username_from_that_address(client, django_user_model):
-    django_user_model.objects.create_user("clinician", password="right-passphrase-1")
+    person("clinician", password="right-passphrase-1")
     for _ in range(4):
         response = client.post(reverse("login"), {"username": "clinician", "password": "wrong"})
         assert "Please enter a correct username and password" in response.content.decode()
@@ -121,7 +122,7 @@ def test_five_failed_logins_lock_that_username_from_that_address(client, django_
 
 @pytest.mark.django_db
 def test_password_reset_answers_the_same_whether_or_not_the_email_exists(client, django_user_model, mailoutbox):
-    django_user_model.objects.create_user("clinician", email="c@example.org", password="x")
+    person("clinician", email="c@example.org")
     known = client.post(reverse("password_reset"), {"email": "c@example.org"}, follow=True)
     unknown = client.post(reverse("password_reset"), {"email": "nobody@example.org"}, follow=True)
     assert known.status_code == unknown.status_code == 200
@@ -142,7 +143,7 @@ def test_a_login_lock_lifts_after_fifteen_minutes(client, django_user_model):
     from axes.models import AccessAttempt
     from django.utils import timezone
 
-    django_user_model.objects.create_user("clinician", password="right-passphrase-1")
+    person("clinician", password="right-passphrase-1")
     for _ in range(5):
         client.post(reverse("login"), {"username": "clinician", "password": "wrong"})
     AccessAttempt.objects.update(attempt_time=timezone.now() - timedelta(minutes=16))

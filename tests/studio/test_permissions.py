@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from annotation.models import Label, Membership
 from annotation.services import create_project
+from tests.cast import person, team
 from tests.conftest import make_document
 from tests.studio.test_pages import named_urls
 from training.models import ModelVersion, Suggestion, TrainingRun
@@ -122,14 +123,10 @@ ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
 
 @pytest.fixture
 def world(django_user_model):
-    owner = django_user_model.objects.create_user("owner", password="x")
+    owner = person("owner")
     project = create_project("Matrix", created_by=owner)
     document = make_document(project, "Asthma treated with aspirin.")
-    users = {"outsider": django_user_model.objects.create_user("outsider", password="x")}
-    for role in (ANNOTATOR, REVIEWER, ADMIN):
-        users[role] = django_user_model.objects.create_user(role, password="x")
-        Membership.objects.create(project=project, user=users[role], role=role)
-    users["staff"] = django_user_model.objects.create_user("staff", password="x", is_staff=True)
+    users = team(project)
 
     from annotation import editing
     from annotation.imports import store_upload

@@ -10,6 +10,7 @@ import pytest
 
 from annotation.models import Annotation, Project
 from studio.tokens import create_token
+from tests.cast import person
 from tests.conftest import ROOT, subprocess_env
 from tests.training.conftest import TINY_VOCABULARY, build_tiny_bert
 from tests.training.test_runs import FAST, SENTENCES, mentions
@@ -47,7 +48,7 @@ def test_the_readme_api_example_trains_and_predicts(
     live_server, huey_consumer, django_user_model, settings, tiny_bert, doccano_file
 ):
     settings.BASE_MODEL = tiny_bert
-    user = django_user_model.objects.create_user("pipeline", password="x")
+    user = person("pipeline")
     _, key = create_token(user, "README example")
     env = subprocess_env(
         STUDIO_URL=live_server.url,

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from studio.models import AuditEntry
+from tests.cast import person
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_bad_invitations_get_specific_messages(staff_client, admin):
 
 
 def test_deactivate_reactivate_and_reset(staff_client, admin, django_user_model, mailoutbox):
-    nurse = django_user_model.objects.create_user("nurse", email="n@example.org", password="x")
+    nurse = person("nurse", email="n@example.org")
     staff_client.post(reverse("user_deactivate", args=[nurse.pk]))
     nurse.refresh_from_db()
     assert not nurse.is_active
@@ -55,7 +56,7 @@ def test_deactivate_reactivate_and_reset(staff_client, admin, django_user_model,
 
 
 def test_only_staff_manage_people(client, django_user_model):
-    member = django_user_model.objects.create_user("member", password="x")
+    member = person("member")
     client.force_login(member)
     assert client.get(reverse("user_list")).status_code == 403
     assert client.post(reverse("user_invite"), {"username": "y", "email": "y@example.org"}).status_code == 403

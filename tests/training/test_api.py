@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from annotation.models import Membership
 from studio.tokens import create_token
+from tests.cast import person
 from tests.conftest import wait_for
 from tests.training.test_runs import FAST, annotated_project
 from training.models import ModelVersion, TrainingRun
@@ -100,7 +101,7 @@ def test_predict_without_a_usable_model_is_a_conflict(client, admin, django_user
 @pytest.mark.django_db
 def test_annotators_read_runs_but_cannot_start_them(client, admin, django_user_model):
     project = annotated_project(admin)
-    annotator = django_user_model.objects.create_user("ann")
+    annotator = person("ann")
     Membership.objects.create(project=project, user=annotator, role="annotator")
     _, key = create_token(annotator, "notebook")
     assert call(client, "get", reverse("api_runs", args=[project.pk]), key).status_code == 200

@@ -28,7 +28,7 @@ from training.inference import (
     fill_pieceless,
     load_predictor,
     piece_windows,
-    predict_text,
+    predictor_cache_info,
     rare_label_first,
 )
 from training.pipeline import Hyperparameters, TrainingDocument, train
@@ -218,9 +218,10 @@ def test_empty_and_invalid_input(predictor):
 def test_predict_text_uses_the_studio_tokenizer_and_the_cache(model_dir):
     clear_predictor_cache()
     text = "Given aspirin for asthma."
-    prediction = predict_text(model_dir, text)
+    prediction = load_predictor(model_dir).predict_text(text)
     assert found(text, prediction) == [("aspirin", "TREATMENT"), ("asthma", "DISEASE")]
-    assert load_predictor(model_dir).predict_text(text) == prediction
+    assert load_predictor(model_dir) is load_predictor(model_dir)
+    assert predictor_cache_info().currsize == 1
     clear_predictor_cache()
 
 

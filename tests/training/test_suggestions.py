@@ -6,12 +6,14 @@ from html import unescape
 import pytest
 from django.urls import reverse
 
+from annotation import ordering
 from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation, Document, Span
 from annotation.services import create_project, import_documents
+from tests.cast import person
 from tests.conftest import wait_for
 from tests.training.test_runs import SENTENCES, mentions
-from training import ordering, services, suggestions
+from training import preannotation, reports, services
 from training.models import DocumentScore, ModelVersion, Suggestion, TrainingRun
 from training.pipeline import Hyperparameters, TrainingDocument, train
 
@@ -52,7 +54,7 @@ def project(admin, model_dir):
 @pytest.fixture
 def version(project):
     version = ModelVersion.objects.get(project=project)
-    suggestions.preannotate(version.pk)
+    preannotation.preannotate(version.pk)
     version.refresh_from_db()
     return version
 
@@ -154,7 +156,7 @@ def test_a_rejected_suggestion_is_recorded_and_never_shown_again(client_in, proj
     assert "Suggestion rejected." in response.content.decode()
     assert decision(suggestion) == ("admin", "rejected")
     assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)
-    suggestions.preannotate(version.pk)  # recomputing keeps the rejection
+    preannotation.preannotate(version.pk)  # recomputing keeps the rejection
     assert decision(suggestion) == ("admin", "rejected")
     assert f'data-suggestion="{suggestion.pk}"' not in page(client_in, document)
 
@@ -167,7 +169,7 @@ def test_one_annotators_decision_hides_nothing_from_another(client_in, project, 
     document = first_document(project)
     suggestion = Suggestion.objects.get(document=document, label__name="DISEASE")
     post(client_in, "suggestion_reject", document, suggestion.pk)
-    colleague = django_user_model.objects.create_user("colleague")
+    colleague = person("colleague")
     Membership.objects.create(project=project, user=colleague, role="annotator")
     client = Client()
     client.force_login(colleague)
@@ -224,7 +226,7 @@ def test_accept_all_and_statistics(client_in, project, version):
     other = Document.objects.filter(project=project).order_by("pk")[1]
     page(client_in, other)
     post(client_in, "suggestions_reject_all", other)
-    stats = {row["label"]: row for row in suggestions.statistics(version)}
+    stats = {row["label"]: row for row in reports.suggestion_statistics(version)}
     assert stats["TREATMENT"]["accepted"] >= 1 and stats["TREATMENT"]["rejected"] >= 1
     assert 0 < stats["TREATMENT"]["precision"] < 1
     report = client_in.get(reverse("training_run", args=[project.pk, version.run_id])).content.decode()
@@ -282,7 +284,7 @@ def test_the_uncertainty_order_is_deterministic(project, version, admin):
     project.document_order = project.DocumentOrder.UNCERTAIN
     project.save()
     first = [ordering.next_document(project, admin, current=None).pk for _ in range(3)]
-    suggestions.preannotate(version.pk)  # scoring again with the same model changes nothing
+    preannotation.preannotate(version.pk)  # scoring again with the same model changes nothing
     assert first == [ordering.next_document(project, admin, current=None).pk] * 3
 
 

@@ -1,4 +1,4 @@
-import math
+"""Training runs and model versions: start, watch, cancel, activate, delete."""
 
 from django.contrib import messages
 from django.db import transaction
@@ -7,15 +7,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.access import Role, project_for
-from annotation.rendering import SpanView, render_text
-from annotation.selectors import submitted_tags
-from annotation.tokenize import tokenize
 from studio.navigation import redirect_to_next
-from training import reports, services, suggestions
-from training.agreement import disagreements, pairwise
+from training import preannotation, reports, services
 from training.forms import TrainingForm
 from training.models import ModelVersion, TrainingRun
-from training.throttles import PredictThrottle
 
 
 @require_http_methods(["GET", "POST"])
@@ -58,7 +53,7 @@ def runs(request, project_id):
 def run_detail(request, project_id, run_id):
     project = project_for(request.user, project_id)
     run = get_object_or_404(services.runs_of(project).select_related("model_version"), pk=run_id)
-    suggestions.fail_stale_preannotations(project)
+    preannotation.fail_stale_preannotations(project)
     context = {"project": project, "run": run, **reports.run_context(run, project.role)}
     return render(request, "training/run.html", context)
 
@@ -107,59 +102,8 @@ def version_delete(request, project_id, version_id):
 
 
 @require_GET
-def try_it(request, project_id):
-    project = project_for(request.user, project_id)
-    context = {"project": project, "version": ModelVersion.objects.active_for(project)}
-    return render(request, "training/try_it.html", context)
-
-
-@require_POST
-def try_it_predict(request, project_id):
-    project = project_for(request.user, project_id)
-    text = request.POST.get("text", "")
-    throttle = PredictThrottle()
-    if not throttle.allow_request(request, None):
-        wait = math.ceil(throttle.wait() or 1)
-        return render(
-            request,
-            "training/partials/prediction.html",
-            {"error": f"Too many predictions in a row; try again in {wait} s."},
-        )
-    try:
-        version, found = suggestions.predict_text(project, text)
-    except suggestions.PredictionRefused as refused:
-        return render(request, "training/partials/prediction.html", {"error": str(refused)})
-    colours = {label.name: label.color for label in project.labels.all()}
-    tokens = tokenize(text)
-    marks = [
-        SpanView(index, s.start, s.end, s.label, colours.get(s.label, "#888888"), confidence=s.confidence)
-        for index, s in enumerate(found)
-    ]
-    context = {
-        "version": version,
-        "html": render_text(text, tokens.starts, tokens.ends, marks),
-        "found": [{"text": text[s.start : s.end], **s.to_dict()} for s in found],
-    }
-    return render(request, "training/partials/prediction.html", context)
-
-
-@require_GET
 def preannotation_progress(request, project_id, version_id):
     project = project_for(request.user, project_id)
-    suggestions.fail_stale_preannotations(project)
+    preannotation.fail_stale_preannotations(project)
     version = get_object_or_404(ModelVersion, pk=version_id, project=project)
     return render(request, "training/partials/preannotation.html", {"project": project, "version": version})
-
-
-@require_GET
-def agreement(request, project_id):
-    project = project_for(request.user, project_id, Role.REVIEWER)
-    labels = list(project.labels.values_list("name", flat=True))
-    tags = submitted_tags(project)
-    context = {
-        "project": project,
-        "labels": labels,
-        "pairs": pairwise(tags, labels),
-        "disagreements": disagreements(tags, labels)[:200],
-    }
-    return render(request, "training/agreement.html", context)

@@ -1,0 +1,48 @@
+"""The active model's help on the labelling page, registered with `annotation.assistance`
+when the app loads: its suggestions and their panel, accepting by tagging over one, and the
+model-driven document orders."""
+
+from django.db.models import Exists, OuterRef
+
+from annotation.assistance import Assistant
+from annotation.rendering import SpanView
+from training import decisions, ordering
+from training.models import ModelVersion, Suggestion
+from training.suggestions import suggestion_touching, visible_suggestions
+
+
+class ModelAssistant(Assistant):
+    panel_template = "training/partials/suggestion_panel.html"
+
+    def help(self, document, user, annotation):
+        model = ModelVersion.objects.active_for(document.project)
+        shown = visible_suggestions(document, user, annotation, model)
+        decisions.mark_shown(shown)
+        marks = [SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence) for s in shown]
+        return marks, {"suggestion_count": len(marks), "active_model": model}
+
+    def accept_over(self, annotation, user, *, version, label, first_token, last_token):
+        document = annotation.document
+        start, end = document.token_starts[first_token], document.token_ends[last_token]
+        touching = suggestion_touching(document, user, start, end)
+        if touching is None:
+            return None
+        return decisions.accept(
+            annotation,
+            touching,
+            version=version,
+            user=user,
+            label=label,
+            first_token=first_token,
+            last_token=last_token,
+        )
+
+    def rank(self, project, candidates):
+        return ordering.rank(project, candidates)
+
+    def order_reason(self, project, document):
+        return ordering.reason(project, document)
+
+    def with_open_suggestions(self, documents, viewer):
+        open_ones = Suggestion.objects.filter(document=OuterRef("pk"), model_version__is_active=True)
+        return documents.filter(Exists(open_ones.open_for(viewer) if viewer is not None else open_ones))
