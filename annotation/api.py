@@ -15,7 +15,6 @@ from annotation import editing, selectors
 from annotation import serializers as shapes
 from annotation.access import Role, document_for, project_for, uses_assignments, visible_projects
 from annotation.exports import streamed_export
-from annotation.formats.documents import ImportedDocument
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import (
@@ -31,6 +30,7 @@ from annotation.services import (
     save_label,
     save_project_settings,
 )
+from annotation.text.formats.documents import ImportedDocument
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from annotation.bio import SpanError, spans_to_tags
 from annotation.models import Annotation, Span
+from annotation.text.bio import SpanError, spans_to_tags
 
 CHUNK = 500
 

@@ -8,8 +8,8 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotation.bio import spans_to_tags
 from annotation.models import Annotation, AnnotationChange, Document, Label, Span
+from annotation.text.bio import spans_to_tags
 from studio.audit import record, span_values
 
 

@@ -4,7 +4,7 @@ from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 
 from annotation import selectors
-from annotation.formats.detect import EXPORT_FORMATS, export_documents
+from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
 
 
 def streamed_export(project, fmt: str, scope: str) -> StreamingHttpResponse:

@@ -1,9 +1,9 @@
 from django import forms
 
-from annotation.formats.conll import SENTENCES_PER_DOCUMENT
-from annotation.formats.detect import EXPORT_FORMATS, FORMATS
 from annotation.models import Label, Project
 from annotation.services import PROJECT_NAME_TAKEN
+from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
+from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
 
 CREATE, DROP = "__create__", "__drop__"
 

@@ -12,13 +12,13 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.formats.conll import SENTENCES_PER_DOCUMENT
-from annotation.formats.decode import decode_upload
-from annotation.formats.detect import FORMATS, detect_format, read_documents
-from annotation.formats.documents import ImportedDocument
-from annotation.formats.errors import FormatError
 from annotation.models import ImportJob, Project
 from annotation.services import import_documents, labels_by_name
+from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
+from annotation.text.formats.decode import decode_upload
+from annotation.text.formats.detect import FORMATS, detect_format, read_documents
+from annotation.text.formats.documents import ImportedDocument
+from annotation.text.formats.errors import FormatError
 from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 
 logger = logging.getLogger(__name__)

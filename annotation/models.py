@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Func, Q
 
-from annotation.formats.documents import LABEL_MAX_LENGTH
+from annotation.text.formats.documents import LABEL_MAX_LENGTH
 
 DEFAULT_LABELS = [("DISEASE", "#e4572e", "1"), ("TREATMENT", "#2e86ab", "2")]
 

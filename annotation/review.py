@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import editing
-from annotation.bio import char_span_to_token_span
 from annotation.models import Annotation, Document, Label
+from annotation.text.bio import char_span_to_token_span
 from studio.audit import record
 
 Mention = tuple[int, int, str]

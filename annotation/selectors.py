@@ -10,8 +10,8 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subque
 from django.db.models.functions import Coalesce
 
 from annotation.assistance import assistant
-from annotation.formats.documents import ExportDocument
 from annotation.models import Annotation, Assignment, Document, Project, Span
+from annotation.text.formats.documents import ExportDocument
 
 EXPORT_CHUNK = 500
 NOT_STARTED = "not_started"

@@ -4,11 +4,11 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from annotation.formats.detect import EXPORT_FORMATS
-from annotation.formats.documents import MAX_CHARACTERS
 from annotation.models import Annotation, Document, Label, Project, Span
 from annotation.selectors import NOT_STARTED
 from annotation.services import PROJECT_NAME_TAKEN
+from annotation.text.formats.detect import EXPORT_FORMATS
+from annotation.text.formats.documents import MAX_CHARACTERS
 from studio.api import check_storable
 
 

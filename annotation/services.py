@@ -8,12 +8,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.bio import spans_to_tags
 from annotation.bulk import copy_rows, reserve_ids
-from annotation.formats.documents import ImportedDocument, validated
-from annotation.formats.errors import FormatError
 from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
-from annotation.tokenize import tokenize
+from annotation.text.bio import spans_to_tags
+from annotation.text.formats.documents import ImportedDocument, validated
+from annotation.text.formats.errors import FormatError
+from annotation.text.tokenize import tokenize
 from studio.audit import record
 
 LABEL_PALETTE = ["#e4572e", "#2e86ab", "#76b041", "#9c6ade", "#f2a541", "#17bebb", "#d1495b"]

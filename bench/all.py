@@ -24,7 +24,13 @@ def main(argv: list[str] | None = None) -> int:
     api.main([])
     # Torch benchmarks each take their own process: they set thread counts and load models.
     # The soak restarts PostgreSQL under a real gunicorn: its own process too.
-    modules = ["bench.inference_latency", "bench.predict_limit", "bench.preannotation", "bench.soak"]
+    modules = [
+        "bench.web_memory",
+        "bench.inference_latency",
+        "bench.predict_limit",
+        "bench.preannotation",
+        "bench.soak",
+    ]
     if not args.skip_training:
         modules.append("bench.training_throughput")
     for module in modules:

@@ -81,7 +81,7 @@ def write_pubtator(path: Path, count: int) -> Path:
 
 def imported_documents(count: int, first: int = 0) -> list:
     """The same copies, read by the studio's own PubTator reader."""
-    from annotation.formats.pubtator import read_pubtator
+    from annotation.text.formats.pubtator import read_pubtator
 
     return list(read_pubtator("\n".join(pubtator_copies(count, first)).splitlines()))
 

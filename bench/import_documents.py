@@ -40,11 +40,11 @@ def import_row_by_row(path, user) -> float:
     from django.db import transaction
     from django.utils import timezone
 
-    from annotation.bio import spans_to_tags
     from annotation.imports import KNOWN_LABEL_ALIASES, parse_file
     from annotation.models import Annotation, Document, Span
     from annotation.services import content_hash, create_project
-    from annotation.tokenize import tokenize
+    from annotation.text.bio import spans_to_tags
+    from annotation.text.tokenize import tokenize
 
     project = create_project(BASELINE_PROJECT, created_by=user)
     labels = {label.name: label for label in project.labels.all()}

@@ -1,4 +1,4 @@
-"""Inference latency of `training.inference` against the naive baseline, side by side.
+"""Inference latency of `training.ml.inference` against the naive baseline, side by side.
 
     nice python -m bench.inference_latency [--repeat 30] [--batch 16] [--threads N]
 
@@ -46,8 +46,8 @@ def abstracts() -> list[str]:
 
 
 def make_model_dir(directory: Path, labels: tuple[str, ...] = ("Disease",)) -> Path:
-    from training.base_model import default_base_model
-    from training.pipeline import _load_base, tag_list
+    from training.ml.base_model import default_base_model
+    from training.ml.pipeline import _load_base, tag_list
 
     tags = tag_list(list(labels))
     torch.manual_seed(13)
@@ -75,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from transformers import pipeline
 
-    from annotation.tokenize import tokenize
-    from training.device import available_cores, cpu_supports_bf16
-    from training.inference import Predictor
-    from training.pipeline import _quiet_transformers
+    from annotation.text.tokenize import tokenize
+    from training.ml.device import available_cores, cpu_supports_bf16
+    from training.ml.inference import Predictor
+    from training.ml.pipeline import _quiet_transformers
 
     torch.set_num_threads(args.threads or available_cores())
     texts = abstracts()

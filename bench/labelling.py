@@ -20,7 +20,7 @@ NAIVE_TEMPLATE = """{% for token in tokens %}{% if token.span_start %}<mark clas
 
 def text_of(tokens: int) -> str:
     """Corpus abstracts, end to end, until the text has `tokens` tokens."""
-    from annotation.tokenize import tokenize
+    from annotation.text.tokenize import tokenize
 
     parts, count = [], 0
     for block in corpus_blocks():

@@ -33,10 +33,10 @@ def main(argv=None) -> int:
     from annotation.services import create_project, import_documents
     from bench.inference_latency import make_model_dir
     from training import preannotation
-    from training.device import available_cores
-    from training.inference import clear_predictor_cache, load_predictor
+    from training.ml.device import available_cores
+    from training.ml.inference import clear_predictor_cache, load_predictor
+    from training.ml.pipeline import _quiet_transformers
     from training.models import ModelVersion, Suggestion, TrainingRun
-    from training.pipeline import _quiet_transformers
 
     torch.set_num_threads(available_cores())
     user = bench_admin()

@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     django.setup()
     from django.conf import settings
 
-    from training.inference import load_predictor
+    from training.ml.inference import load_predictor
 
     limit = settings.PREDICT_MAX_CHARACTERS
     corpus = " ".join(abstracts())

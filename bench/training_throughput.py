@@ -9,7 +9,7 @@ linear schedule:
 * naive: every example padded to 128 word pieces, batches in a shuffled order, fp32,
   the model's own loss;
 * pipeline, fp32: the pipeline's examples, length-grouped batches and dynamic padding
-  (`training.examples`) and its step (`training.pipeline.train_step`), in fp32;
+  (`training.ml.examples`) and its step (`training.ml.pipeline.train_step`), in fp32;
 * pipeline: the same with the pipeline's default precision (bf16 autocast where the
   CPU supports it natively).
 
@@ -35,13 +35,12 @@ from pathlib import Path
 
 import torch
 
-from annotation.formats.conll import parse_conll
-from training import examples as ex
-from training.base_model import default_base_model
-from training.device import select_runtime
-from training.pipeline import (
-    Hyperparameters,
-    TrainingDocument,
+from annotation.text.formats.conll import parse_conll
+from training.ml import examples as ex
+from training.ml.base_model import default_base_model
+from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.device import select_runtime
+from training.ml.pipeline import (
     _linear_schedule,
     _load_base,
     _optimizer,

@@ -4,7 +4,7 @@ so annotator-to-annotator and model-to-gold scores compare. Plain data in, plain
 from collections import Counter
 from itertools import combinations
 
-from training.evaluation import evaluate
+from training.ml.evaluation import evaluate
 
 
 def cohen_kappa(first: list[str], second: list[str]) -> float | None:

@@ -24,12 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from annotation.formats.conll import parse_conll
-from annotation.formats.errors import FormatError
-from training import examples as ex
-from training.base_model import default_base_model
-from training.evaluation import evaluate
-from training.pipeline import Hyperparameters, Progress, TrainingDocument, load_model, train
+from annotation.text.formats.conll import parse_conll
+from annotation.text.formats.errors import FormatError
+from training.ml import examples as ex
+from training.ml.base_model import default_base_model
+from training.ml.data import Hyperparameters, Progress, TrainingDocument
+from training.ml.evaluation import evaluate
+from training.ml.pipeline import load_model, train
 
 
 def read_conll(path: Path, is_dev: bool | None, limit: int | None = None) -> list[TrainingDocument]:
@@ -75,7 +76,7 @@ def summary(evaluation: dict) -> dict:
 
 
 def score_documents(model_dir: Path, documents: list[TrainingDocument], labels: list[str], max_length: int) -> dict:
-    from training.device import select_runtime
+    from training.ml.device import select_runtime
 
     tokenizer, model, tags = load_model(model_dir)
     runtime = select_runtime("auto")

@@ -1,6 +1,6 @@
 from django import forms
 
-from training.pipeline import Hyperparameters
+from training.ml.data import Hyperparameters
 
 DEFAULTS = Hyperparameters()
 # The bounds the page and the API both hold a run's options to.

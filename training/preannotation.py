@@ -37,7 +37,7 @@ def documents_to_preannotate(project: Project):
 def preannotate(version_id: int) -> None:
     """Suggest spans on every unfinished document with this version, and score how unsure
     the model is about each one (for active learning)."""
-    from training.inference import load_predictor
+    from training.ml.inference import load_predictor
 
     version = retrying(lambda: ModelVersion.objects.select_related("project").get(pk=version_id))
     ids = retrying(lambda: list(documents_to_preannotate(version.project).values_list("pk", flat=True)))

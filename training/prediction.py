@@ -21,7 +21,7 @@ class ModelUnavailable(PredictionRefused):
 
 def predict(project: Project, text: str) -> tuple[ModelVersion, list]:
     """Entities the active model finds in any text (the "Try it" page and the API)."""
-    from training.inference import load_predictor
+    from training.ml.inference import load_predictor
 
     if not isinstance(text, str) or not text.strip():
         raise PredictionRefused("Type or paste some text to see what the model finds.")

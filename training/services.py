@@ -12,9 +12,9 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from annotation.bio import tags_to_token_spans
 from annotation.models import Annotation, Document, Project
 from annotation.services import lock_project
+from annotation.text.bio import tags_to_token_spans
 from studio.audit import record
 from studio.background import (
     CANCELLED,
@@ -26,15 +26,9 @@ from studio.background import (
     stale_before,
     stale_message,
 )
-from training.base_model import default_base_model
+from training.ml.base_model import default_base_model
+from training.ml.data import Hyperparameters, TrainingCancelled, TrainingDataError, TrainingDocument
 from training.models import ModelVersion, TrainingRun
-from training.pipeline import (
-    Hyperparameters,
-    TrainingCancelled,
-    TrainingDataError,
-    TrainingDocument,
-    train,
-)
 from training.preannotation import preannotation_quota_refusal
 
 logger = logging.getLogger(__name__)
@@ -219,6 +213,8 @@ def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):
     snapshot = [{"document": a.document_id, "annotation": a.pk, "version": a.version} for a in annotations]
     retrying(lambda: TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot))
     labels = retrying(lambda: list(run.project.labels.values_list("name", flat=True)))
+    from training.ml.pipeline import train  # torch loads in the worker that trains, not in web processes
+
     return train(
         training_documents(annotations),
         labels,
@@ -248,7 +244,7 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
             _discard_late_result(run)
             return
         version = ModelVersion.objects.create(project=run.project, run=run, artifact_path=str(result.model_dir))
-        active = ModelVersion.objects.filter(project=run.project, is_active=True).select_related("run").first()
+        active = ModelVersion.objects.active_for(run.project)
         score = _micro_f1(version.run)
         # A model that finds nothing on dev would only fill the labelling page with noise.
         if score > 0 and (active is None or score >= _micro_f1(active.run)):

@@ -32,12 +32,14 @@ urlpatterns = [
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/suggestions/accept-all/",
-        suggestions.accept_all,
+        suggestions.decide_all,
+        {"decision": "accept"},
         name="suggestions_accept_all",
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/suggestions/reject-all/",
-        suggestions.reject_all,
+        suggestions.decide_all,
+        {"decision": "reject"},
         name="suggestions_reject_all",
     ),
 ]

@@ -5,10 +5,10 @@ from django.views.decorators.http import require_GET
 
 from annotation.access import Role, project_for
 from annotation.exports import streamed_export
-from annotation.formats.detect import EXPORT_FORMATS
 from annotation.forms import (
     ExportForm,
 )
+from annotation.text.formats.detect import EXPORT_FORMATS
 
 
 @require_GET

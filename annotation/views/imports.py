@@ -6,7 +6,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.access import Role, project_for
-from annotation.formats.detect import FORMATS
 from annotation.forms import (
     LabelMappingForm,
     UploadForm,
@@ -20,6 +19,7 @@ from annotation.imports import (
     store_upload,
 )
 from annotation.models import ImportJob
+from annotation.text.formats.detect import FORMATS
 from studio.background import silent_seconds
 
 

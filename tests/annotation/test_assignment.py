@@ -1,10 +1,10 @@
 import pytest
 from django.urls import reverse
 
-from annotation.formats.documents import ImportedDocument
 from annotation.models import Assignment, Membership
 from annotation.ordering import next_document
 from annotation.services import assign_documents, create_project, import_documents
+from annotation.text.formats.documents import ImportedDocument
 from tests.cast import person
 
 pytestmark = pytest.mark.django_db

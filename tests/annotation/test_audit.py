@@ -122,8 +122,8 @@ def test_history_values_read_as_words(value, text):
 
 
 def test_an_import_is_recorded_with_its_summary(admin):
-    from annotation.formats.documents import ImportedDocument
     from annotation.services import import_documents
+    from annotation.text.formats.documents import ImportedDocument
 
     project = create_project("Imported", created_by=admin)
     import_documents(

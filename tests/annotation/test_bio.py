@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from seqeval.metrics.sequence_labeling import get_entities
 
-from annotation.bio import (
+from annotation.text.bio import (
     SpanError,
     char_span_to_token_span,
     repair_tags,
@@ -12,7 +12,7 @@ from annotation.bio import (
     tags_to_token_spans,
     token_spans_to_tags,
 )
-from annotation.tokenize import tokenize
+from annotation.text.tokenize import tokenize
 
 TEXT = "Patients with lung cancer (NSCLC) had pain."
 TOKENS = tokenize(TEXT)  # Patients with lung cancer ( NSCLC ) had pain .

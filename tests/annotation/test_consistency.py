@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from annotation import editing
 from annotation.consistency import stale_annotations
-from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation, Label
 from annotation.services import create_project, import_documents, save_label
+from annotation.text.formats.documents import ImportedDocument
 from studio.models import AuditEntry
 from tests.conftest import make_document
 from training.services import check_training_data

@@ -5,24 +5,24 @@ from pathlib import Path
 
 import pytest
 
-from annotation.formats.conll import read_conll, write_conll_documents
-from annotation.formats.csv import read_csv
-from annotation.formats.decode import decode_upload
-from annotation.formats.detect import (
+from annotation.text.formats.conll import read_conll, write_conll_documents
+from annotation.text.formats.csv import read_csv
+from annotation.text.formats.decode import decode_upload
+from annotation.text.formats.detect import (
     EXPORT_FORMATS,
     FORMATS,
     detect_format,
     export_documents,
     read_documents,
 )
-from annotation.formats.documents import ExportDocument, ImportedDocument
-from annotation.formats.errors import FormatError
-from annotation.formats.huggingface import read_hf_jsonl, write_hf_jsonl
-from annotation.formats.jsonl import read_doccano_jsonl
-from annotation.formats.labelstudio import read_label_studio, write_label_studio
-from annotation.formats.pubtator import read_pubtator, write_pubtator
-from annotation.formats.text import read_text
-from annotation.tokenize import tokenize
+from annotation.text.formats.documents import ExportDocument, ImportedDocument
+from annotation.text.formats.errors import FormatError
+from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl
+from annotation.text.formats.jsonl import read_doccano_jsonl
+from annotation.text.formats.labelstudio import read_label_studio, write_label_studio
+from annotation.text.formats.pubtator import read_pubtator, write_pubtator
+from annotation.text.formats.text import read_text
+from annotation.text.tokenize import tokenize
 
 DATA = Path(__file__).parent.parent / "data"
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from annotation import selectors
-from annotation.bio import tags_to_spans
-from annotation.formats.conll import parse_conll
-from annotation.formats.detect import export_documents
-from annotation.formats.documents import ImportedDocument
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.models import Annotation, Document, ImportJob, Label, Span
 from annotation.services import create_project
+from annotation.text.bio import tags_to_spans
+from annotation.text.formats.conll import parse_conll
+from annotation.text.formats.detect import export_documents
+from annotation.text.formats.documents import ImportedDocument
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 pytestmark = pytest.mark.django_db

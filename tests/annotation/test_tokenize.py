@@ -3,7 +3,7 @@ import time
 from hypothesis import given
 from hypothesis import strategies as st
 
-from annotation.tokenize import Tokens, tokenize
+from annotation.text.tokenize import Tokens, tokenize
 
 
 def words(text, boundaries=()):

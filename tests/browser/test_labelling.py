@@ -52,8 +52,8 @@ def saved(page, text):
     expect(page.locator("#editor-message")).to_contain_text(text)
 
 
-def test_select_with_the_mouse_and_press_1(login_page, live_server, annotator, document):
-    page = login_page(annotator)
+def test_select_with_the_mouse_and_press_1(login_page, live_server, clinician, document):
+    page = login_page(clinician)
     open_document(page, live_server, document)
     drag_select(page, token(page, document, "lung"), token(page, document, "cancer"))
     page.keyboard.press("1")
@@ -63,8 +63,8 @@ def test_select_with_the_mouse_and_press_1(login_page, live_server, annotator, d
     assert stored_spans(document) == [("lung cancer", "DISEASE")]
 
 
-def test_double_click_a_word_and_tag_it_with_a_button(login_page, live_server, annotator, document):
-    page = login_page(annotator)
+def test_double_click_a_word_and_tag_it_with_a_button(login_page, live_server, clinician, document):
+    page = login_page(clinician)
     open_document(page, live_server, document)
     token(page, document, "cisplatin").dblclick()
     page.get_by_role("button", name="Tag as TREATMENT").click()
@@ -73,8 +73,8 @@ def test_double_click_a_word_and_tag_it_with_a_button(login_page, live_server, a
     assert stored_spans(document) == [("cisplatin", "TREATMENT")]
 
 
-def test_change_a_label_with_the_keyboard_only(login_page, live_server, annotator, document):
-    page = login_page(annotator)
+def test_change_a_label_with_the_keyboard_only(login_page, live_server, clinician, document):
+    page = login_page(clinician)
     open_document(page, live_server, document)
     page.locator("#doc-text").focus()
     for _ in range(7):  # cursor onto "cisplatin"
@@ -89,8 +89,8 @@ def test_change_a_label_with_the_keyboard_only(login_page, live_server, annotato
     assert stored_spans(document) == [("cisplatin", "TREATMENT")]
 
 
-def test_delete_then_undo_then_redo(login_page, live_server, annotator, document):
-    page = login_page(annotator)
+def test_delete_then_undo_then_redo(login_page, live_server, clinician, document):
+    page = login_page(clinician)
     open_document(page, live_server, document)
     token(page, document, "surgery").dblclick()
     page.keyboard.press("2")
@@ -109,10 +109,10 @@ def test_delete_then_undo_then_redo(login_page, live_server, annotator, document
     assert stored_spans(document) == []
 
 
-def test_go_to_the_next_document_and_submit(login_page, live_server, annotator, project):
+def test_go_to_the_next_document_and_submit(login_page, live_server, clinician, project):
     first = make_document(project, "First note about asthma.", "First")
     second = make_document(project, "Second note about diabetes.", "Second")
-    page = login_page(annotator)
+    page = login_page(clinician)
     open_document(page, live_server, first)
     page.keyboard.press("]")
     expect(page.locator(".doc-title")).to_have_text("Second")
@@ -124,8 +124,8 @@ def test_go_to_the_next_document_and_submit(login_page, live_server, annotator, 
     assert not Annotation.objects.filter(document=first).exists()
 
 
-def test_two_tabs_on_one_document_see_the_conflict(login_page, live_server, annotator, document):
-    first_tab, second_tab = login_page(annotator), login_page(annotator)
+def test_two_tabs_on_one_document_see_the_conflict(login_page, live_server, clinician, document):
+    first_tab, second_tab = login_page(clinician), login_page(clinician)
     open_document(first_tab, live_server, document)
     open_document(second_tab, live_server, document)
     token(first_tab, document, "lung").dblclick()
@@ -143,9 +143,9 @@ def test_two_tabs_on_one_document_see_the_conflict(login_page, live_server, anno
     assert stored_spans(document) == [("lung", "DISEASE"), ("surgery", "TREATMENT")]
 
 
-def test_a_script_in_the_text_runs_nothing(login_page, live_server, annotator, project):
+def test_a_script_in_the_text_runs_nothing(login_page, live_server, clinician, project):
     document = make_document(project, 'Note <script>alert(1)</script> and <img src=x onerror="alert(2)"> end.')
-    page = login_page(annotator)
+    page = login_page(clinician)
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     open_document(page, live_server, document)
@@ -154,7 +154,7 @@ def test_a_script_in_the_text_runs_nothing(login_page, live_server, annotator, p
     expect(page.locator("#doc-text")).to_contain_text("<script>alert(1)</script>")
 
 
-def test_accept_with_a_and_reject_with_x(login_page, live_server, annotator, project, document):
+def test_accept_with_a_and_reject_with_x(login_page, live_server, clinician, project, document):
     from training.models import ModelVersion, Suggestion, TrainingRun
 
     run = TrainingRun.objects.create(project=project, status="succeeded")
@@ -173,7 +173,7 @@ def test_accept_with_a_and_reject_with_x(login_page, live_server, annotator, pro
             last_token=index,
             confidence=0.9,
         )
-    page = login_page(annotator)
+    page = login_page(clinician)
     open_document(page, live_server, document)
     expect(page.locator("mark.suggestion")).to_have_count(2)
     page.locator("#doc-text").focus()

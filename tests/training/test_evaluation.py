@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from training.evaluation import evaluate
+from training.ml.evaluation import evaluate
 
 # doc 0: gold  Disease [0,2), Chemical [3,4)       pred  Disease [0,2)
 # doc 1: gold  Disease [1,2)                       pred  I-Disease alone (no entity in strict mode),

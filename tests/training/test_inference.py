@@ -17,9 +17,10 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from annotation.tokenize import tokenize
-from training import inference
-from training.inference import (
+from annotation.text.tokenize import tokenize
+from training.ml import inference
+from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.inference import (
     DocumentPrediction,
     Predictor,
     Suggestion,
@@ -31,7 +32,7 @@ from training.inference import (
     predictor_cache_info,
     rare_label_first,
 )
-from training.pipeline import Hyperparameters, TrainingDocument, train
+from training.ml.pipeline import train
 
 ROOT = Path(__file__).resolve().parents[2]
 LABELS = ["TREATMENT", "DISEASE"]
@@ -86,7 +87,7 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def model_dir(tiny_bert, tmp_path_factory, one_thread) -> Path:
-    from training import pipeline
+    from training.ml import pipeline
 
     output = tmp_path_factory.mktemp("inference") / "model"
     hp = Hyperparameters(
@@ -437,7 +438,7 @@ def test_expected_counts_and_rare_label_first(predictor):
 
 @pytest.fixture
 def counted_loads(monkeypatch):
-    from training import pipeline
+    from training.ml import pipeline
 
     calls = []
     real = pipeline.load_model
@@ -503,7 +504,7 @@ def test_threads_can_share_one_predictor(predictor):
 
 def test_importing_inference_does_not_import_django():
     code = (
-        "import sys, training.inference, annotation.tokenize; "
+        "import sys, training.ml.inference, annotation.text.tokenize; "
         "assert not [m for m in sys.modules if m.split('.')[0] == 'django'], 'django imported'"
     )
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}

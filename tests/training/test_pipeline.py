@@ -13,13 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.training.conftest import build_tiny_bert
-from training import examples as ex
-from training.pipeline import (
-    Hyperparameters,
-    Progress,
-    TrainingCancelled,
-    TrainingDataError,
-    TrainingDocument,
+from training.ml import examples as ex
+from training.ml.data import Hyperparameters, Progress, TrainingCancelled, TrainingDataError, TrainingDocument
+from training.ml.pipeline import (
     is_dev_document,
     load_model,
     split_documents,
@@ -254,7 +250,7 @@ def test_split_is_a_stable_sha1_of_the_document_id():
     assert 0.17 < sum(expected) / len(ids) < 0.23
     # Same split in another interpreter with another hash seed (Python's hash() would differ).
     code = (
-        "import json; from training.pipeline import is_dev_document as d;"
+        "import json; from training.ml.pipeline import is_dev_document as d;"
         "print(json.dumps([d('pmid-' + str(i), 0.2) for i in range(2000)]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
@@ -355,7 +351,7 @@ def test_cancelled_run_raises_and_leaves_nothing(tiny_model, tmp_path):
 
 
 def test_failed_save_leaves_no_partial_directory(tiny_model, tmp_path, monkeypatch):
-    import training.pipeline as pipeline
+    import training.ml.pipeline as pipeline
 
     def broken_replace(src, dst):
         raise OSError("disk full")

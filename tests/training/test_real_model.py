@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from annotation.formats.conll import parse_conll
-from training import examples as ex
-from training.base_model import default_base_model
-from training.pipeline import Hyperparameters, TrainingDocument, load_model, train
+from annotation.text.formats.conll import parse_conll
+from training.ml import examples as ex
+from training.ml.base_model import default_base_model
+from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.pipeline import load_model, train
 
 pytestmark = pytest.mark.slow  # fine-tunes the bundled model
 

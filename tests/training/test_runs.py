@@ -5,9 +5,9 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation
 from annotation.services import create_project, import_documents
+from annotation.text.formats.documents import ImportedDocument
 from tests.conftest import wait_for
 from training import services
 from training.models import ModelVersion, TrainingRun

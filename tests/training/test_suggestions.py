@@ -7,15 +7,16 @@ import pytest
 from django.urls import reverse
 
 from annotation import ordering
-from annotation.formats.documents import ImportedDocument
 from annotation.models import Annotation, Document, Span
 from annotation.services import create_project, import_documents
+from annotation.text.formats.documents import ImportedDocument
 from tests.cast import person
 from tests.conftest import wait_for
 from tests.training.test_runs import SENTENCES, mentions
 from training import preannotation, reports, services
+from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.pipeline import train
 from training.models import DocumentScore, ModelVersion, Suggestion, TrainingRun
-from training.pipeline import Hyperparameters, TrainingDocument, train
 
 UNANNOTATED = [
     "The patient has asthma and was given aspirin .",
@@ -27,8 +28,8 @@ UNANNOTATED = [
 @pytest.fixture(scope="module")
 def model_dir(tiny_bert, tmp_path_factory):
     """A tiny model trained on the test sentences until it predicts them."""
-    from annotation.bio import spans_to_tags
-    from annotation.tokenize import tokenize
+    from annotation.text.bio import spans_to_tags
+    from annotation.text.tokenize import tokenize
 
     documents = []
     for index in range(48):

@@ -28,20 +28,12 @@ def reject(request, project_id, document_id, suggestion_id):
 
 
 @require_POST
-def accept_all(request, project_id, document_id):
+def decide_all(request, project_id, document_id, decision):
+    """Accept or reject every suggestion still open to this annotator on the document."""
+    decide = decisions.accept_all if decision == "accept" else decisions.reject_all
     return edit(
         request,
         project_id,
         document_id,
-        lambda annotation, version, data: decisions.accept_all(annotation, version=version, user=request.user),
-    )
-
-
-@require_POST
-def reject_all(request, project_id, document_id):
-    return edit(
-        request,
-        project_id,
-        document_id,
-        lambda annotation, version, data: decisions.reject_all(annotation, version=version, user=request.user),
+        lambda annotation, version, data: decide(annotation, version=version, user=request.user),
     )

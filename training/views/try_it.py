@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from annotation.access import project_for
 from annotation.rendering import SpanView, render_text
-from annotation.tokenize import tokenize
+from annotation.text.tokenize import tokenize
 from training import prediction
 from training.models import ModelVersion
 from training.throttles import PredictThrottle

@@ -6,8 +6,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from annotation import selectors
-from annotation.formats.detect import EXPORT_FORMATS, export_documents
 from annotation.management.commands._project import find_project
+from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
 
 
 class Command(BaseCommand):

@@ -2,12 +2,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.formats.conll import SENTENCES_PER_DOCUMENT
-from annotation.formats.detect import FORMATS
 from annotation.imports import ImportRejected, import_path
 from annotation.management.commands._project import find_project, find_user
 from annotation.models import Project
 from annotation.services import create_project
+from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
+from annotation.text.formats.detect import FORMATS
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.formats.jsonl import read_doccano_jsonl
 from annotation.models import Project
 from annotation.services import create_project, import_documents
+from annotation.text.formats.jsonl import read_doccano_jsonl
 
 DEMO_NAME = "Clinical NER demo"
 DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "clinical_ner_demo.jsonl"

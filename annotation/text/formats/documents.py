@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from annotation.bio import tags_to_spans
-from annotation.formats.errors import FormatError
+from annotation.text.bio import tags_to_spans
+from annotation.text.formats.errors import FormatError
 from studio.safe_json import first_problem, string_problem
 
 Mention = tuple[int, int, str]  # (start, end exclusive, label), character offsets

@@ -8,14 +8,14 @@ Offsets count into title + " " + abstract, which is therefore the document text.
 import re
 from collections.abc import Iterable, Iterator
 
-from annotation.formats.documents import (
+from annotation.text.formats.documents import (
     ExportDocument,
     ImportedDocument,
     check_mention,
     quote,
     validated,
 )
-from annotation.formats.errors import FormatError
+from annotation.text.formats.errors import FormatError
 
 _TEXT_LINE = re.compile(r"^([^|\t]+)\|([ta])\|(.*)$")
 # Keeps each field on its line; a same-length replacement keeps offsets valid.

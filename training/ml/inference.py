@@ -63,8 +63,9 @@ from pathlib import Path
 
 import torch
 
-from training.device import PRECISIONS, cpu_supports_bf16, cuda_supports_bf16
-from training.examples import repair_bio
+from training.ml.data import PRECISIONS
+from training.ml.device import cpu_supports_bf16, cuda_supports_bf16
+from training.ml.examples import repair_bio
 
 CACHE_SIZE = 4
 DEFAULT_OVERLAP = 128  # word pieces shared by consecutive windows
@@ -300,7 +301,7 @@ class Predictor:
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, **options) -> Predictor:
-        from training.pipeline import load_model
+        from training.ml.pipeline import load_model
 
         tokenizer, model, tags = load_model(model_dir)
         return cls(tokenizer, model, tags, model_dir=model_dir, **options)
@@ -312,7 +313,7 @@ class Predictor:
 
     def predict_text(self, text: str) -> DocumentPrediction:
         """Tokenise with the studio's tokenizer, then predict (the "Try it" page)."""
-        from annotation.tokenize import tokenize
+        from annotation.text.tokenize import tokenize
 
         tokens = tokenize(text)
         return self.predict(text, tokens.starts, tokens.ends)

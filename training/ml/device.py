@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-PRECISIONS = ("auto", "bf16", "fp32")
+from training.ml.data import PRECISIONS
 
 
 def available_cores() -> int:

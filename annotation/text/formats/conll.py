@@ -8,9 +8,9 @@ whole, such a file would be one document of a hundred thousand tokens, so it is 
 import re
 from collections.abc import Iterable, Iterator
 
-from annotation.bio import spans_to_tags
-from annotation.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
-from annotation.formats.errors import FormatError
+from annotation.text.bio import spans_to_tags
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
+from annotation.text.formats.errors import FormatError
 
 BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
 SENTENCES_PER_DOCUMENT = 10

@@ -3,11 +3,11 @@ with string IOB2 tags, one document per line."""
 
 from collections.abc import Iterable, Iterator
 
-from annotation.bio import spans_to_tags
-from annotation.formats.conll import check_token_and_tag
-from annotation.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
-from annotation.formats.errors import FormatError
-from annotation.formats.jsonl import id_string, iter_json_lines, json_line, unclaimed
+from annotation.text.bio import spans_to_tags
+from annotation.text.formats.conll import check_token_and_tag
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
+from annotation.text.formats.errors import FormatError
+from annotation.text.formats.jsonl import id_string, iter_json_lines, json_line, unclaimed
 
 
 def read_hf_jsonl(lines: Iterable[str]) -> Iterator[ImportedDocument]:

@@ -8,8 +8,8 @@ Also reads the `"labels"` key and doccano 1.8's `"entities"` list of
 import json
 from collections.abc import Iterable, Iterator
 
-from annotation.formats.documents import ExportDocument, ImportedDocument, Mention, validated
-from annotation.formats.errors import FormatError
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, Mention, validated
+from annotation.text.formats.errors import FormatError
 from studio import safe_json
 
 _SPAN_KEYS = ("label", "labels", "entities")

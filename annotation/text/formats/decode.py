@@ -2,7 +2,7 @@
 
 import codecs
 
-from annotation.formats.errors import FormatError
+from annotation.text.formats.errors import FormatError
 
 
 def decode_upload(data: bytes, filename: str = "") -> str:

@@ -14,7 +14,7 @@ import re
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
-from annotation.formats.documents import (
+from annotation.text.formats.documents import (
     ExportDocument,
     ImportedDocument,
     Mention,
@@ -22,8 +22,8 @@ from annotation.formats.documents import (
     quote,
     validated,
 )
-from annotation.formats.errors import FormatError
-from annotation.formats.jsonl import id_string, unclaimed
+from annotation.text.formats.errors import FormatError
+from annotation.text.formats.jsonl import id_string, unclaimed
 from studio import safe_json
 
 _JSON_WHITESPACE = re.compile(r"[ \t\n\r]*")

@@ -7,8 +7,8 @@ other column is kept as metadata.
 import csv
 from collections.abc import Iterable, Iterator
 
-from annotation.formats.documents import ImportedDocument, validated
-from annotation.formats.errors import FormatError
+from annotation.text.formats.documents import ImportedDocument, validated
+from annotation.text.formats.errors import FormatError
 
 
 def read_csv(lines: Iterable[str], *, column: str | None = None) -> Iterator[ImportedDocument]:

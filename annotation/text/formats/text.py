@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator
 from pathlib import PurePath
 
-from annotation.formats.documents import ImportedDocument, validated
+from annotation.text.formats.documents import ImportedDocument, validated
 
 
 def read_text(lines: Iterable[str], *, one_per_line: bool, filename: str = "") -> Iterator[ImportedDocument]:

@@ -1,0 +1,101 @@
+"""The plain records a training run takes and reports: its documents, its hyperparameters and
+its progress, and the errors it ends with. No torch here: the web side builds and reads these
+without loading the machine-learning libraries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+PRECISIONS = ("auto", "bf16", "fp32")
+
+
+class TrainingDataError(ValueError):
+    """The documents cannot be trained on (no data, a label without examples, bad tags)."""
+
+
+class TrainingCancelled(Exception):
+    """`should_stop()` returned True; nothing was written."""
+
+
+@dataclass
+class TrainingDocument:
+    doc_id: str
+    tokens: list[str]
+    tags: list[str]
+    is_dev: bool | None = None  # None: decided by the stable hash of doc_id
+    text: str | None = None
+    token_offsets: list[tuple[int, int]] | None = None  # character [start, end) per token
+
+
+@dataclass
+class Hyperparameters:
+    epochs: int = 6
+    learning_rate: float = 1e-4
+    batch_size: int = 16
+    max_length: int = 128  # word pieces per example, special tokens included
+    seed: int = 13
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    patience: int = 2  # epochs without dev improvement before stopping; 0 disables early stopping
+    dev_fraction: float = 0.2  # share of documents (without is_dev) that go to dev
+    max_grad_norm: float = 1.0
+    precision: str = "auto"  # "auto" (bf16 where supported natively), "bf16" or "fp32"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Hyperparameters:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown hyperparameter(s): {', '.join(unknown)}")
+        hp = cls(**values)
+        hp.validate()
+        return hp
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self) -> None:
+        def integer(name, low, high=None):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            if value < low or (high is not None and value > high):
+                bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+                raise ValueError(f"{name} must be {bound}, got {value}")
+
+        def number(name, check, description):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+            if not check(value):
+                raise ValueError(f"{name} must be {description}, got {value}")
+
+        integer("epochs", 1, 1000)
+        number("learning_rate", lambda v: 0 < v <= 1, "greater than 0 and at most 1")
+        integer("batch_size", 1, 4096)
+        integer("max_length", 8, 8192)
+        integer("seed", 0)
+        number("warmup_ratio", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        number("weight_decay", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        integer("patience", 0)
+        number("dev_fraction", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        number("max_grad_norm", lambda v: v > 0, "greater than 0")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+
+
+@dataclass
+class Progress:
+    epoch: int  # 1-based, the epoch being trained (or just evaluated)
+    epochs: int
+    step: int  # optimiser steps done so far, over all epochs
+    total_steps: int  # planned (early stopping may end sooner)
+    loss: float | None  # loss of the last step
+    dev_f1_per_epoch: list[float]
+    elapsed_seconds: float
+    eta_seconds: float | None
+    phase: str = "train"  # "train" after a step, "evaluated" after an epoch's dev evaluation
+
+    def to_dict(self) -> dict:
+        return asdict(self)
