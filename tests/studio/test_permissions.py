@@ -121,8 +121,23 @@ API_METHODS = ["get", "post", "put", "patch", "delete"]
 ROLES = ["outsider", ANNOTATOR, REVIEWER, ADMIN, "staff"]
 
 
-@pytest.fixture
-def world(django_user_model):
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker):
+    """Built once for the module's few hundred cases: each case runs in its own transaction,
+    rolled back after it, so none sees another's changes."""
+    with django_db_blocker.unblock():
+        users, ids = _world()
+    yield users, ids
+    with django_db_blocker.unblock():
+        from django.contrib.auth import get_user_model
+
+        from annotation.models import Project
+
+        Project.objects.filter(pk=ids["project_id"]).delete()
+        get_user_model().objects.filter(pk__in=[user.pk for user in users.values()] + [ids["owner_id"]]).delete()
+
+
+def _world():
     owner = person("owner")
     project = create_project("Matrix", created_by=owner)
     document = make_document(project, "Asthma treated with aspirin.")
@@ -157,6 +172,7 @@ def world(django_user_model):
         "span_id": span.pk,
         "suggestion_id": suggestion.pk,
         "membership_id": Membership.objects.get(project=project, user=owner).pk,
+        "owner_id": owner.pk,
     }
     return users, ids
 
