@@ -1,6 +1,7 @@
 from django import forms
+from django.contrib.auth import get_user_model
 
-from annotation.models import Label, Project
+from annotation.models import Annotation, Label, Project
 from annotation.services import PROJECT_NAME_TAKEN
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
@@ -96,6 +97,30 @@ class UploadForm(forms.Form):
         help_text="CoNLL without -DOCSTART- lines only: start a new document every this many sentences "
         "(0: the whole file is one document).",
     )
+    status = forms.ChoiceField(
+        label="Imported annotations are",
+        choices=[
+            (Annotation.Status.SUBMITTED, "Submitted: finished work, used for training and finished exports"),
+            (Annotation.Status.IN_PROGRESS, "In progress: to be checked and submitted here"),
+        ],
+        initial=Annotation.Status.SUBMITTED,
+        required=False,
+        help_text="When the file carries annotations, a submitted document without mentions counts as "
+        "checked and found to hold none.",
+    )
+    annotator = forms.CharField(
+        required=False,
+        max_length=150,
+        help_text="Whose annotations these are, when the file does not say (a user name; blank: yours). "
+        "Upload each annotator's doccano file with their name, and their work on the same texts "
+        "joins the same documents.",
+    )
+
+    def clean_annotator(self):
+        name = self.cleaned_data["annotator"].strip()
+        if name and not get_user_model().objects.filter(username=name).exists():
+            raise forms.ValidationError(f"There is no user named {name!r}.")
+        return name
 
 
 class LabelMappingForm(forms.Form):

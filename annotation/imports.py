@@ -8,11 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.models import ImportJob, Project
+from annotation.models import Annotation, ImportJob, Project
 from annotation.services import import_documents, labels_by_name
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.decode import decode_upload
@@ -87,8 +88,9 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
             size=written,
             format=fmt,
             options=options,
-            source_labels=dict(Counter(label for doc in documents for _, _, label in doc.mentions)),
+            source_labels=dict(Counter(label for doc in documents for _, _, label in doc.all_mentions())),
             document_count=len(documents),
+            preview=preview(documents),
             label_mapping=suggest_label_mapping(project, documents),
         )
     except BaseException as error:  # whatever stops it, no file is left without its job
@@ -99,11 +101,24 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
         raise
 
 
+def preview(documents: list[ImportedDocument]) -> dict:
+    """What the import will do besides labels, for the page that asks for the mapping."""
+    annotators = Counter(a.annotator for doc in documents for a in doc.annotations if a.annotator)
+    return {
+        "annotators": dict(annotators),
+        "annotated": sum(1 for doc in documents if doc.annotated or doc.all_mentions()),
+        "without_mentions": sum(1 for doc in documents if doc.annotated is not False and not doc.all_mentions()),
+        "trimmed": sum(doc.trimmed for doc in documents),
+        "repaired": sum(doc.repaired for doc in documents),
+        "nested": sum(doc.nested_dropped for doc in documents),
+    }
+
+
 def suggest_label_mapping(project: Project, documents: list[ImportedDocument]) -> dict[str, str]:
     """Incoming labels the project already has, by name or by a known corpus alias."""
     project_labels = labels_by_name(project)
     mapping = {}
-    for source in sorted({label for doc in documents for _, _, label in doc.mentions}):
+    for source in sorted({label for doc in documents for _, _, label in doc.all_mentions()}):
         key = source.upper()
         target = project_labels.get(key) or project_labels.get(KNOWN_LABEL_ALIASES.get(key, ""))
         if target:
@@ -179,7 +194,7 @@ def run_import(job_id: int) -> None:
             retrying(lambda: _import_job(job, documents, progress, heartbeat))
         except WorkLost:
             error = "" if heartbeat.taken else heartbeat.reason
-        except (FormatError, ValueError, OSError, DatabaseError) as failure:
+        except (FormatError, ImportRejected, ValueError, OSError, DatabaseError) as failure:
             error = str(failure)
         except Exception as failure:  # a bug; the page must still say what happened
             logger.exception("import %s failed", job.pk)
@@ -212,6 +227,7 @@ def _import_job(job: ImportJob, documents, progress: dict, heartbeat: Heartbeat)
             label_mapping=job.label_mapping,
             create_unmapped=job.create_unmapped,
             on_progress=report,
+            **annotation_options(job.options),
         )
         finished = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.RUNNING).update(
             status=ImportJob.Status.SUCCEEDED,
@@ -269,6 +285,17 @@ def sweep_uploads() -> list[Path]:
     return removed
 
 
+def annotation_options(options: dict) -> dict:
+    """How the upload's options say its annotations are stored: their status, and whose
+    they are when the file names no annotator."""
+    annotator = None
+    if options.get("annotator"):
+        annotator = get_user_model().objects.filter(username=options["annotator"]).first()
+        if annotator is None:
+            raise ImportRejected(f"There is no user named {options['annotator']!r} to give the annotations to.")
+    return {"annotation_status": options.get("status") or Annotation.Status.SUBMITTED, "annotator": annotator}
+
+
 @transaction.atomic
 def import_path(
     project: Project, path: Path, *, user, fmt=None, options=None, label_mapping=None, create_unmapped=True
@@ -288,4 +315,5 @@ def import_path(
         filename=path.name,
         label_mapping=mapping,
         create_unmapped=create_unmapped,
+        **annotation_options(options or {}),
     )

@@ -233,6 +233,9 @@ class ImportJob(models.Model):
     format = models.CharField(max_length=30)
     options = models.JSONField(default=dict, blank=True)
     source_labels = models.JSONField(default=dict, blank=True, help_text="Label -> mention count.")
+    # What reading the file found besides labels: the annotators it names (name -> documents),
+    # and the quirks repaired on the way in, shown before anything is stored.
+    preview = models.JSONField(default=dict, blank=True)
     document_count = models.PositiveIntegerField(default=0)
     label_mapping = models.JSONField(default=dict, blank=True)
     create_unmapped = models.BooleanField(default=True)

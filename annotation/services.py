@@ -10,9 +10,8 @@ from django.utils import timezone
 
 from annotation.bulk import copy_rows, reserve_ids
 from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
-from annotation.text.bio import spans_to_tags
+from annotation.text.bio import SpanError, char_span_to_token_span, spans_to_tags
 from annotation.text.formats.documents import ImportedDocument, validated
-from annotation.text.formats.errors import FormatError
 from annotation.text.tokenize import tokenize
 from studio.audit import record
 
@@ -26,11 +25,19 @@ class ImportSummary:
     filename: str = ""
     documents_created: int = 0
     duplicates_skipped: int = 0
+    annotations_imported: int = 0
+    annotations_added_to_existing: int = 0  # another annotator's work on a text the project held
+    empty_annotations: int = 0  # annotations that found nothing to tag, imported as decided
     mentions_imported: int = 0
     mentions_dropped: int = 0
+    mentions_off_token_edges: int = 0  # on a text the project held, not on its token edges
     nested_dropped: int = 0
+    mentions_trimmed: int = 0
+    tags_repaired: int = 0
     forced_splits: int = 0
     labels_created: list[str] = field(default_factory=list)
+    label_mapping: dict[str, str] = field(default_factory=dict)  # incoming name -> label ("" dropped)
+    annotators: list[str] = field(default_factory=list)  # the accounts the file's annotations went to
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
@@ -232,43 +239,67 @@ def import_documents(
     label_mapping: dict[str, str] | None = None,
     create_unmapped: bool = True,
     annotation_status: str = Annotation.Status.SUBMITTED,
+    annotator=None,
     on_progress=None,
 ) -> ImportSummary:
     """Store one file's documents, all or nothing.
 
-    Mentions become spans of an annotation by `importer`; documents whose text the project
-    already holds are skipped.
+    Each annotation the file holds becomes one: the annotators it names get their own
+    (accounts matched or made by `annotation.annotators`), and mentions it names no one for
+    go to `annotator`, or else to `importer`. When the file carries annotations at all,
+    a document without mentions was decided to hold none: with `annotation_status`
+    submitted it gets an empty annotation, which counts in training and finished exports.
+    A text the project holds already is not stored twice; annotators who have no
+    annotation of it yet get theirs added to it.
     """
+    from annotation.annotators import accounts_for
+
     lock_project(project)
     summary = ImportSummary(filename=filename)
-    source_labels = {label for doc in documents for _, _, label in doc.mentions}
+    source_labels = {label for doc in documents for _, _, label in doc.all_mentions()}
     labels, summary.labels_created = resolve_label_mapping(
         project, source_labels, label_mapping, create_unmapped=create_unmapped
     )
-    known_hashes = _existing_hashes(project, [content_hash(doc.text) for doc in documents])
+    summary.label_mapping = {source: label.name if label else "" for source, label in labels.items()}
+    named = {a.annotator for doc in documents for a in doc.annotations if a.annotator}
+    accounts = accounts_for(project, named, importer=importer) if named else {}
+    owner = annotator or importer
+    accounts[""] = owner
+    summary.annotators = sorted({user.get_username() for user in accounts.values()})
+    carries_annotations = any(doc.annotated or doc.all_mentions() for doc in documents)
+    empty_decided = carries_annotations and annotation_status == Annotation.Status.SUBMITTED
+    held = _held_documents(project, [content_hash(doc.text) for doc in documents])
 
     now = timezone.now()
     for offset in range(0, len(documents), BATCH_SIZE):
         batch = documents[offset : offset + BATCH_SIZE]
-        rows, mentions_per_row = [], []
+        rows, pending = [], []
         for doc in batch:
-            digest = content_hash(doc.text)
-            if digest in known_hashes:
-                summary.duplicates_skipped += 1
-                continue
-            known_hashes.add(digest)
-            kept = [(s, e, labels[name]) for s, e, name in doc.mentions if labels[name]]
-            summary.mentions_dropped += len(doc.mentions) - len(kept)
             summary.nested_dropped += doc.nested_dropped
-            if doc.tokens is not None:
-                starts = [start for start, _ in doc.tokens]
-                ends = [end for _, end in doc.tokens]
+            summary.mentions_trimmed += doc.trimmed
+            summary.tags_repaired += doc.repaired
+            people = list({accounts[a.annotator]: a.mentions for a in reversed(doc.annotations)}.items())[::-1]
+            if not people and (doc.mentions or (doc.annotated is not False and empty_decided)):
+                people = [(owner, doc.mentions)]
+            digest = content_hash(doc.text)
+            if digest in held:
+                document, annotated_by = held[digest]
+                added = [(user, mentions) for user, mentions in people if user.pk not in annotated_by]
+                if not added:
+                    summary.duplicates_skipped += 1
+                    continue
+                kept = [(user, _on_token_edges(document, mentions, summary)) for user, mentions in added]
+                summary.annotations_added_to_existing += len(kept)
             else:
-                tokens = tokenize(doc.text, [edge for s, e, _ in kept for edge in (s, e)])
-                starts, ends = tokens.starts, tokens.ends
-                summary.forced_splits += tokens.forced_splits
-            rows.append(
-                Document(
+                if doc.tokens is not None:
+                    starts = [start for start, _ in doc.tokens]
+                    ends = [end for _, end in doc.tokens]
+                else:
+                    edges = [edge for _, mentions in people for s, e, _ in mentions for edge in (s, e)]
+                    tokens = tokenize(doc.text, edges)
+                    starts, ends = tokens.starts, tokens.ends
+                    summary.forced_splits += tokens.forced_splits
+                document = Document(
                     project=project,
                     title=doc.title[:500],
                     external_id=doc.external_id[:200],
@@ -279,12 +310,20 @@ def import_documents(
                     token_ends=ends,
                     created_at=now,
                 )
-            )
-            mentions_per_row.append(kept)
+                rows.append(document)
+                held[digest] = (document, set())
+                kept = people
+            for user, mentions in kept:
+                labelled = [(s, e, labels[name]) for s, e, name in mentions if labels[name]]
+                summary.mentions_dropped += len(mentions) - len(labelled)
+                summary.mentions_imported += len(labelled)
+                summary.empty_annotations += not mentions
+                held[digest][1].add(user.pk)
+                pending.append((document, user, labelled))
         _copy_documents(rows)
-        _create_imported_annotations(rows, mentions_per_row, importer=importer, status=annotation_status, now=now)
+        _create_imported_annotations(pending, status=annotation_status, now=now)
         summary.documents_created += len(rows)
-        summary.mentions_imported += sum(map(len, mentions_per_row))
+        summary.annotations_imported += len(pending)
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)
@@ -296,6 +335,19 @@ def import_documents(
         after={key: value for key, value in summary.as_dict().items() if value},
     )
     return summary
+
+
+def _on_token_edges(document: Document, mentions, summary: ImportSummary) -> list:
+    """The mentions that fit a stored document's tokens; the rest are counted."""
+    kept = []
+    for start, end, label in mentions:
+        try:
+            char_span_to_token_span(document.token_starts, document.token_ends, start, end)
+        except SpanError:
+            summary.mentions_off_token_edges += 1
+        else:
+            kept.append((start, end, label))
+    return kept
 
 
 class DocumentsRejected(Exception):
@@ -326,10 +378,11 @@ def document_errors(project: Project, documents: list[ImportedDocument]) -> dict
                 ]
             }
             continue
-        try:
-            validated(document, drop_nested=False)  # a script sending nested spans should hear of it
-        except FormatError as error:
-            errors[index] = {"spans" if error.message.startswith("mention") else "text": [error.message]}
+        validated(document, drop_nested=False)  # a script sending nested spans should hear of it
+        if document.problems:
+            about_spans = [problem for problem in document.problems if "mention" in problem]
+            about_text = [problem for problem in document.problems if "mention" not in problem]
+            errors[index] = {key: found for key, found in (("text", about_text), ("spans", about_spans)) if found}
     return errors
 
 
@@ -408,10 +461,29 @@ def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
     return found
 
 
-def _create_imported_annotations(documents, mentions_per_document, *, importer, status, now):
+def _held_documents(project: Project, hashes: list[str]) -> dict[str, tuple[Document, set[int]]]:
+    """The project's documents with these texts, each with the ids of who annotated it."""
+    held: dict[str, tuple[Document, set[int]]] = {}
+    for offset in range(0, len(hashes), 10_000):
+        chunk = hashes[offset : offset + 10_000]
+        documents = Document.objects.filter(project=project, content_hash__in=chunk).only(
+            "pk", "content_hash", "token_starts", "token_ends"
+        )
+        for document in documents:
+            held[document.content_hash] = (document, set())
+    if held:
+        by_pk = {document.pk: digest for digest, (document, _) in held.items()}
+        for document_id, user_id in Annotation.objects.filter(document_id__in=by_pk).values_list(
+            "document_id", "annotator_id"
+        ):
+            held[by_pk[document_id]][1].add(user_id)
+    return held
+
+
+def _create_imported_annotations(pending, *, status, now):
+    """One annotation per (document, annotator, mentions), with its spans, by COPY."""
     submitted_at = None if status == Annotation.Status.IN_PROGRESS else now
-    annotated = [(d, mentions) for d, mentions in zip(documents, mentions_per_document) if mentions]
-    ids = reserve_ids(Annotation, len(annotated))
+    ids = reserve_ids(Annotation, len(pending))
     copy_rows(
         Annotation,
         [
@@ -429,7 +501,7 @@ def _create_imported_annotations(documents, mentions_per_document, *, importer, 
             (
                 pk,
                 document.pk,
-                importer.pk,
+                user.pk,
                 status,
                 1,
                 spans_to_tags(
@@ -441,7 +513,7 @@ def _create_imported_annotations(documents, mentions_per_document, *, importer, 
                 now,
                 submitted_at,
             )
-            for pk, (document, mentions) in zip(ids, annotated)
+            for pk, (document, user, mentions) in zip(ids, pending)
         ),
     )
     copy_rows(
@@ -449,7 +521,7 @@ def _create_imported_annotations(documents, mentions_per_document, *, importer, 
         ["annotation_id", "label_id", "start", "end", "source", "edited_before_accept", "created_at"],
         (
             (pk, label.pk, start, end, Span.Source.IMPORTED, False, now)
-            for pk, (_, mentions) in zip(ids, annotated)
+            for pk, (_, _, mentions) in zip(ids, pending)
             for start, end, label in mentions
         ),
     )

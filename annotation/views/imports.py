@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.access import Role, project_for
+from annotation.annotators import matches
 from annotation.forms import (
     LabelMappingForm,
     UploadForm,
@@ -54,6 +55,8 @@ def import_upload(request, project_id):
                     options={
                         "column": form.cleaned_data["column"] or None,
                         "sentences_per_document": form.cleaned_data["sentences_per_document"],
+                        "status": form.cleaned_data["status"] or None,
+                        "annotator": form.cleaned_data["annotator"] or None,
                     },
                 )
             except ImportRejected as rejected:
@@ -89,10 +92,15 @@ def import_job(request, project_id, job_id):
     elif request.method == "POST":  # the mapping sent again, from a stale page or a second click
         messages.info(request, f"{job.filename} is {job.get_status_display().lower()} already; its progress is below.")
         return redirect("import_job", job.project_id, job.pk)
+    annotators = job.preview.get("annotators", {})
     context = {
         **_import_context(job),
         "mapping_form": mapping_form,
         "format_label": FORMATS.get(job.format, job.format),
+        "annotator_matches": [(match, annotators[match.source]) for match in matches(annotators, importer=request.user)]
+        if mapping_form and annotators
+        else [],
+        "import_status": job.options.get("status") or "submitted",
     }
     return render(request, "annotation/import_job.html", context)
 

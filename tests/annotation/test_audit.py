@@ -131,4 +131,11 @@ def test_an_import_is_recorded_with_its_summary(admin):
     )
     entry = AuditEntry.objects.get(action="documents.import")
     assert entry.project_id == project.pk and entry.actor_name == "admin"
-    assert entry.after == {"filename": "a.jsonl", "documents_created": 1, "mentions_imported": 1}
+    assert entry.after == {
+        "filename": "a.jsonl",
+        "documents_created": 1,
+        "annotations_imported": 1,
+        "mentions_imported": 1,
+        "label_mapping": {"DISEASE": "DISEASE"},
+        "annotators": ["admin"],
+    }

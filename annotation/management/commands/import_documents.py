@@ -39,7 +39,17 @@ class Command(BaseCommand):
             help="Drop mentions whose label the project lacks, instead of creating the label.",
         )
         parser.add_argument("--create-project", action="store_true", help="Create the project if missing.")
-        parser.add_argument("--user", help="Annotator the imported mentions belong to (default: first admin).")
+        parser.add_argument(
+            "--user",
+            help="Who imports, and whose the mentions are when the file names no annotator (default: first admin).",
+        )
+        parser.add_argument(
+            "--status",
+            choices=["submitted", "in_progress"],
+            default="submitted",
+            help="Status of the imported annotations (default submitted: finished work; then a document "
+            "without mentions in a file that carries annotations counts as checked and empty).",
+        )
 
     def handle(
         self,
@@ -53,11 +63,13 @@ class Command(BaseCommand):
         drop_unmapped,
         create_project,
         user,
+        status,
         **options,
     ):
         if sentences_per_document < 0:
             raise CommandError("--sentences-per-document must be 0 or more")
         user = find_user(user)
+        created = create_project and not Project.objects.filter(name=project).exists()
         target = self._project(project, create_project, user)
         mapping = {}
         for rule in map:
@@ -77,7 +89,7 @@ class Command(BaseCommand):
                     path,
                     user=user,
                     fmt=format,
-                    options={"column": column, "sentences_per_document": sentences_per_document},
+                    options={"column": column, "sentences_per_document": sentences_per_document, "status": status},
                     label_mapping=mapping,
                     create_unmapped=not drop_unmapped,
                 )
@@ -85,20 +97,41 @@ class Command(BaseCommand):
                 self.stderr.write(self.style.ERROR(f"Nothing imported from {error}"))
                 failures += 1
                 continue
-            self.stdout.write(
-                self.style.SUCCESS(
-                    f"{path.name}: {summary.documents_created} documents, {summary.mentions_imported} mentions"
-                    f" ({summary.duplicates_skipped} duplicates skipped, {summary.mentions_dropped} mentions dropped,"
-                    f" {summary.nested_dropped} nested mentions dropped,"
-                    f" {summary.forced_splits} extra token splits"
-                    + (f", new labels {', '.join(summary.labels_created)}" if summary.labels_created else "")
-                    + ")"
-                )
-            )
+            self.stdout.write(self.style.SUCCESS(describe_summary(path.name, summary)))
         if failures:
+            if created and not target.documents.exists():
+                target.delete()  # a project made for files that were all refused would only be in the way
+                self.stderr.write(f"Project {target.name!r} was not kept: nothing was imported into it.")
             raise CommandError(f"{failures} of {len(files)} files were not imported.")
 
     def _project(self, name, create, user):
         if create and not Project.objects.filter(name=name).exists():
             return create_project(name, created_by=user)
         return find_project(name)
+
+
+def describe_summary(name: str, summary) -> str:
+    """What an import did, in words, with the label mapping it applied."""
+    counts = [
+        (summary.duplicates_skipped, "duplicates skipped"),
+        (summary.annotations_added_to_existing, "annotations added to documents the project held"),
+        (summary.empty_annotations, "annotations without mentions, imported as checked"),
+        (summary.mentions_dropped, "mentions dropped by the mapping"),
+        (summary.mentions_off_token_edges, "mentions off the held documents' token edges"),
+        (summary.nested_dropped, "nested mentions dropped"),
+        (summary.mentions_trimmed, "mentions trimmed of surrounding spaces"),
+        (summary.tags_repaired, "I- tags that began a mention read as B-"),
+        (summary.forced_splits, "extra token splits"),
+    ]
+    details = [f"{count} {words}" for count, words in counts if count]
+    if summary.labels_created:
+        details.append(f"new labels {', '.join(summary.labels_created)}")
+    mapping = ", ".join(f"{source} -> {target or '(dropped)'}" for source, target in summary.label_mapping.items())
+    lines = [
+        f"{name}: {summary.documents_created} documents, {summary.annotations_imported} annotations by "
+        f"{', '.join(summary.annotators)}, {summary.mentions_imported} mentions"
+        + (f" ({'; '.join(details)})" if details else "")
+    ]
+    if mapping:
+        lines.append(f"  labels: {mapping}")
+    return "\n".join(lines)

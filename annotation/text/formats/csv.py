@@ -1,10 +1,11 @@
-"""CSV with a header row: one document per row, from one text column.
+"""CSV (or TSV) with a header row: one document per row, from one text column.
 
 The optional `title` and `id` columns become the title and external id; every
 other column is kept as metadata.
 """
 
 import csv
+import itertools
 from collections.abc import Iterable, Iterator
 
 from annotation.text.formats.documents import ImportedDocument, validated
@@ -12,7 +13,11 @@ from annotation.text.formats.errors import FormatError
 
 
 def read_csv(lines: Iterable[str], *, column: str | None = None) -> Iterator[ImportedDocument]:
-    rows = _rows(csv.reader(lines))
+    lines = iter(lines)
+    first = next(lines, "")
+    if not first:
+        raise FormatError("the file is empty; expected a header row", line=1)
+    rows = _rows(csv.reader(itertools.chain([first], lines), delimiter=delimiter_of(first)))
     _, header = next(rows, (1, None))
     if header is None:
         raise FormatError("the file is empty; expected a header row", line=1)
@@ -41,6 +46,11 @@ def read_csv(lines: Iterable[str], *, column: str | None = None) -> Iterator[Imp
                 line=line,
             )
         )
+
+
+def delimiter_of(header: str) -> str:
+    """A tab when the header is tab-separated: Label Studio, for one, names its TSV `.csv`."""
+    return "\t" if header.count("\t") > header.count(",") else ","
 
 
 def _rows(reader) -> Iterator[tuple[int, list[str]]]:

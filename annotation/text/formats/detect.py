@@ -8,11 +8,11 @@ from pathlib import PurePath
 
 from annotation.text.formats.conll import BIO_TAG, SENTENCES_PER_DOCUMENT, read_conll, write_conll_documents
 from annotation.text.formats.csv import read_csv
-from annotation.text.formats.documents import ExportDocument, ImportedDocument
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, problems_of
 from annotation.text.formats.errors import FormatError
 from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl
 from annotation.text.formats.jsonl import read_doccano_jsonl, write_doccano_jsonl
-from annotation.text.formats.labelstudio import read_label_studio, write_label_studio
+from annotation.text.formats.labelstudio import read_label_studio, read_label_studio_csv, write_label_studio
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
 from annotation.text.formats.text import read_text
 
@@ -21,7 +21,8 @@ FORMATS = {
     "text-lines": "Plain text (one document per line)",
     "csv": "CSV with a text column",
     "doccano": "doccano JSONL",
-    "label-studio": "Label Studio JSON",
+    "label-studio": "Label Studio JSON or JSON-MIN",
+    "label-studio-csv": "Label Studio CSV or TSV",
     "conll": "CoNLL / BIO",
     "pubtator": "PubTator",
     "hf-jsonl": "Hugging Face JSONL (tokens + ner_tags)",
@@ -41,6 +42,7 @@ _EXTENSIONS = {
     ".pubtator": "pubtator",
 }
 _PUBTATOR = re.compile(r"^\d+\|t\|")
+_LABEL_STUDIO_COLUMNS = {"annotation_id", "annotator", "lead_time"}
 _SAMPLE_LINES = 20
 
 
@@ -51,6 +53,8 @@ def detect_format(filename: str, head: str) -> str:
     """
     extension = PurePath(filename).suffix.lower()
     lines = [line for line in head.splitlines() if line.strip()][:_SAMPLE_LINES]
+    if lines and _LABEL_STUDIO_COLUMNS <= set(re.split(r'[\t,"]+', lines[0])):
+        return "label-studio-csv"
     if extension in (".jsonl", ".ndjson") or (lines and lines[0].lstrip().startswith("{")):
         first = lines[0] if lines else ""
         return "hf-jsonl" if '"tokens"' in first and '"ner_tags"' in first else "doccano"
@@ -88,7 +92,8 @@ def read_documents(
     column: str | None = None,
     sentences_per_document: int = SENTENCES_PER_DOCUMENT,
 ) -> list[ImportedDocument]:
-    """All documents of a decoded upload; raises FormatError on the first problem.
+    """All documents of a decoded upload. Raises FormatError at the first problem in the
+    file's structure, or else listing every problem in its documents.
 
     `column` picks the text column of a CSV file. A CoNLL file without `-DOCSTART-` lines
     is cut every `sentences_per_document` sentences (0: it is one document).
@@ -104,6 +109,13 @@ def read_documents(
         raise
     if not documents:
         raise FormatError("no documents found", filename=filename)
+    problems = problems_of(documents)
+    if problems:
+        count = sum(len(document.problems) for document in documents)
+        raise FormatError(
+            f"nothing was imported; {count} problem{'s' if count != 1 else ''} to fix first:\n{problems}",
+            filename=filename,
+        )
     return documents
 
 
@@ -120,6 +132,8 @@ def _read(
             return read_doccano_jsonl(lines)
         case "label-studio":
             return read_label_studio(text)
+        case "label-studio-csv":
+            return read_label_studio_csv(text)
         case "conll":
             return read_conll(lines, sentences_per_document)
         case "pubtator":

@@ -13,6 +13,7 @@ from annotation.text.formats.documents import (
     ImportedDocument,
     check_mention,
     quote,
+    trim_mention,
     validated,
 )
 from annotation.text.formats.errors import FormatError
@@ -52,27 +53,34 @@ def read_pubtator(lines: Iterable[str]) -> Iterator[ImportedDocument]:
             raise FormatError(f"annotation for {columns[0]!r} inside document {pmid}", line=number)
         if len(columns) >= 3 and not columns[1].isdecimal():
             continue  # a relation, such as PMID<TAB>CID<TAB>chemical<TAB>disease
-        document.mentions.append(_mention(document.text, columns, number))
+        mention = _mention(document, columns, number)
+        if mention is not None:
+            document.mentions.append(mention)
     if document is not None:
         yield validated(document)
 
 
-def _mention(text: str, columns: list[str], number: int) -> tuple[int, int, str]:
+def _mention(document: ImportedDocument, columns: list[str], number: int) -> tuple[int, int, str] | None:
+    """The mention on this line, or None with the reason added to the document's problems."""
     if len(columns) < 5 or not columns[2].isdecimal():
         raise FormatError(
             f"expected 'PMID<TAB>start<TAB>end<TAB>mention<TAB>type', found {chr(9).join(columns)[:60]!r}",
             line=number,
         )
-    mention = (int(columns[1]), int(columns[2]), columns[4].strip())
-    check_mention(text, mention, line=number)
+    text, mention = document.text, (int(columns[1]), int(columns[2]), columns[4].strip())
     start, end, label = mention
+    try:
+        check_mention(text, trim_mention(text, mention), line=number)
+    except FormatError as error:
+        document.problems.append(str(error))
+        return None
     # Stray spaces around the mention occur in NCBI-disease itself; they are harmless.
-    if text[start:end] != columns[3].strip():
-        raise FormatError(
-            f"mention {label} {start}-{end} is {quote(text, start, end)} in the text "
-            f"but {quote(columns[3], 0, len(columns[3]))} in the annotation",
-            line=number,
+    if text[start:end].strip() != columns[3].strip():
+        document.problems.append(
+            f"line {number}: mention {label} {start}-{end} is {quote(text, start, end)} in the text "
+            f"but {quote(columns[3], 0, len(columns[3]))} in the annotation"
         )
+        return None
     return mention
 
 
