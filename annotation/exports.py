@@ -12,6 +12,6 @@ def streamed_export(project, fmt: str, scope: str) -> StreamingHttpResponse:
     documents = selectors.export_documents(project, finished_only=scope == "finished")
     export = EXPORT_FORMATS[fmt]
     response = StreamingHttpResponse(export_documents(fmt, documents), content_type=export.content_type)
-    filename = f"{slugify(project.name) or 'project'}-{scope}{export.extension}"
+    filename = f"{slugify(project.name) or 'project'}-{scope}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -92,10 +92,9 @@ class UploadForm(forms.Form):
         required=False,
         min_value=0,
         max_value=100_000,
-        initial=SENTENCES_PER_DOCUMENT,
         label="Sentences per document",
         help_text="CoNLL without -DOCSTART- lines only: start a new document every this many sentences "
-        "(0: the whole file is one document).",
+        f"(empty: {SENTENCES_PER_DOCUMENT}; 0: the whole file is one document).",
     )
     status = forms.ChoiceField(
         label="Imported annotations are",
@@ -128,12 +127,21 @@ class LabelMappingForm(forms.Form):
 
     def __init__(self, *args, job, **kwargs):
         super().__init__(*args, **kwargs)
+        from annotation.imports import guessed_label
+
         labels = [(label.name, label.name) for label in job.project.labels.all()]
         for source, count in sorted(job.source_labels.items()):
+            guess = guessed_label(job.project, source)
+            choices = [
+                (name, f"{name} (a guess: check)" if guess and name == guess[0] else name) for name in dict(labels)
+            ]
             field = forms.ChoiceField(
                 label=f"{source} ({count} mention{'s' if count != 1 else ''})",
-                choices=labels + [(CREATE, f"Create label {source.upper()}"), (DROP, "Drop these mentions")],
+                choices=choices + [(CREATE, f"Create label {source.upper()}"), (DROP, "Drop these mentions")],
                 initial=job.label_mapping.get(source, CREATE),
+                help_text=f"{source} may be {guess[0]}, but {guess[1]}: choose it only if that is what the file means."
+                if guess
+                else "",
             )
             self.fields[f"map:{source}"] = field
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from annotation.models import Annotation, ImportJob, Project
 from annotation.services import import_documents, labels_by_name
-from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.decode import decode_upload
 from annotation.text.formats.detect import FORMATS, detect_format, read_documents
 from annotation.text.formats.documents import ImportedDocument
@@ -24,16 +23,20 @@ from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, s
 
 logger = logging.getLogger(__name__)
 
-# Names used by the public corpora, mapped to the studio's default labels.
+# Names the public corpora use for what the studio's DISEASE means.
 KNOWN_LABEL_ALIASES = {
     "SPECIFICDISEASE": "DISEASE",
     "DISEASECLASS": "DISEASE",
     "MODIFIER": "DISEASE",
     "COMPOSITEMENTION": "DISEASE",
     "DISEASE": "DISEASE",
-    "CHEMICAL": "TREATMENT",
-    "DRUG": "TREATMENT",
     "TREATMENT": "TREATMENT",
+}
+# Names that may or may not mean a studio label: never applied by themselves. BC5CDR's
+# chemicals, for one, include the drugs that caused a disease.
+GUESSED_LABEL_ALIASES = {
+    "CHEMICAL": ("TREATMENT", "some chemicals and drugs in a corpus caused the disease rather than treated it"),
+    "DRUG": ("TREATMENT", "some drugs in a corpus caused the disease rather than treated it"),
 }
 
 
@@ -53,13 +56,12 @@ def parse_file(path: Path, filename: str, fmt: str | None, options: dict) -> tup
     fmt = fmt or detect_format(filename, text[:8192])
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}", filename=filename)
-    split = options.get("sentences_per_document")
     return fmt, read_documents(
         fmt,
         text,
         filename=filename,
         column=options.get("column"),
-        sentences_per_document=SENTENCES_PER_DOCUMENT if split is None else split,
+        sentences_per_document=options.get("sentences_per_document"),
     )
 
 
@@ -114,8 +116,16 @@ def preview(documents: list[ImportedDocument]) -> dict:
     }
 
 
+def guessed_label(project: Project, source: str) -> tuple[str, str] | None:
+    """(project label, why it is only a guess) for an incoming name that may mean that label."""
+    target, why = GUESSED_LABEL_ALIASES.get(source.upper(), ("", ""))
+    label = labels_by_name(project).get(target)
+    return (label.name, why) if label else None
+
+
 def suggest_label_mapping(project: Project, documents: list[ImportedDocument]) -> dict[str, str]:
-    """Incoming labels the project already has, by name or by a known corpus alias."""
+    """Incoming labels the project already has, by name or by a corpus alias that is sure;
+    guesses are only offered (`guessed_label`)."""
     project_labels = labels_by_name(project)
     mapping = {}
     for source in sorted({label for doc in documents for _, _, label in doc.all_mentions()}):

@@ -196,6 +196,8 @@ class Span(models.Model):
         related_name="accepted_spans",
     )
     edited_before_accept = models.BooleanField(default=False)
+    # The source's concept identifier (MeSH or OMIM in PubTator corpora), written back on export.
+    concept_id = models.CharField(max_length=200, blank=True, db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -43,7 +43,8 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
         annotation = exported_annotation(document, finished_only=finished_only)
         if finished_only and annotation is None:
             continue
-        spans = [(s.start, s.end, s.label.name) for s in annotation.spans.all()] if annotation else []
+        stored = list(annotation.spans.all()) if annotation else []
+        spans = [(s.start, s.end, s.label.name) for s in stored]
         yield ExportDocument(
             id=document.pk,
             title=document.title,
@@ -54,6 +55,7 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
             spans=spans,
             metadata=document.metadata,
             status=annotation.status if annotation else NOT_STARTED,
+            concepts={(s.start, s.end): s.concept_id for s in stored if s.concept_id},
         )
 
 

@@ -314,7 +314,9 @@ def import_documents(
                 held[digest] = (document, set())
                 kept = people
             for user, mentions in kept:
-                labelled = [(s, e, labels[name]) for s, e, name in mentions if labels[name]]
+                labelled = [
+                    (s, e, labels[name], doc.concepts.get((s, e, name), "")) for s, e, name in mentions if labels[name]
+                ]
                 summary.mentions_dropped += len(mentions) - len(labelled)
                 summary.mentions_imported += len(labelled)
                 summary.empty_annotations += not mentions
@@ -507,7 +509,7 @@ def _create_imported_annotations(pending, *, status, now):
                 spans_to_tags(
                     document.token_starts,
                     document.token_ends,
-                    [(start, end, label.name) for start, end, label in mentions],
+                    [(start, end, label.name) for start, end, label, _ in mentions],
                 ),
                 now,
                 now,
@@ -518,11 +520,11 @@ def _create_imported_annotations(pending, *, status, now):
     )
     copy_rows(
         Span,
-        ["annotation_id", "label_id", "start", "end", "source", "edited_before_accept", "created_at"],
+        ["annotation_id", "label_id", "start", "end", "source", "edited_before_accept", "concept_id", "created_at"],
         (
-            (pk, label.pk, start, end, Span.Source.IMPORTED, False, now)
+            (pk, label.pk, start, end, Span.Source.IMPORTED, False, concept, now)
             for pk, (_, _, mentions) in zip(ids, pending)
-            for start, end, label in mentions
+            for start, end, label, concept in mentions
         ),
     )
 

@@ -20,7 +20,7 @@ from annotation.imports import (
     store_upload,
 )
 from annotation.models import ImportJob
-from annotation.text.formats.detect import FORMATS
+from annotation.text.formats.detect import FORMAT_HELP, FORMATS
 from studio.background import silent_seconds
 
 
@@ -69,7 +69,10 @@ def import_upload(request, project_id):
 
 
 def _limits():
-    return {"max_mb": settings.IMPORT_MAX_BYTES // 1_000_000}
+    return {
+        "max_mb": settings.IMPORT_MAX_BYTES // 1_000_000,
+        "formats": [(label, FORMAT_HELP[key]) for key, label in FORMATS.items()],
+    }
 
 
 def _import_job(request, project_id, job_id) -> ImportJob:

@@ -10,6 +10,7 @@ from annotation.text.formats.csv import read_csv
 from annotation.text.formats.decode import decode_upload
 from annotation.text.formats.detect import (
     EXPORT_FORMATS,
+    FORMAT_HELP,
     FORMATS,
     detect_format,
     export_documents,
@@ -389,10 +390,12 @@ def test_conll_sample_round_trips_byte_for_byte():
 
 def test_conll_export_breaks_sentences_at_line_breaks():
     written = "".join(write_conll_documents(exported([SAMPLE_DOCUMENT, SAMPLE_DOCUMENT])))
-    sentences = written.split("-DOCSTART-\tO\n\n")[0].strip("\n").split("\n\n")
+    first, second = written.split("-DOCSTART- n1\tO\n\n")[1:]  # each document named by its id
+    sentences = first.strip("\n").split("\n\n")
     assert sentences[0].split("\n")[:3] == ["Lung\tB-DIS", "cancer\tI-DIS", "(\tO"]
     assert sentences[1] == "Second\tO\nline\tO\n.\tO"
-    assert written.count("-DOCSTART-") == 1
+    assert first == second and written.startswith("-DOCSTART- n1")
+    assert [d.external_id for d in read_documents("conll", written)] == ["n1", "n1"]
 
 
 # --- PubTator ----------------------------------------------------------------
@@ -568,8 +571,22 @@ def test_read_documents_dispatches_and_names_the_file():
 
 
 def test_export_formats_describe_their_files():
-    assert set(EXPORT_FORMATS) <= set(FORMATS)
-    assert EXPORT_FORMATS["conll"].extension == ".conll"
+    assert set(EXPORT_FORMATS) - {"hf-jsonl-sentences"} <= set(FORMATS)  # that one reads as hf-jsonl
+    assert set(FORMAT_HELP) == set(FORMATS)  # the upload page describes every format it reads
+    endings = [fmt.file_ending for fmt in EXPORT_FORMATS.values()]
+    assert len(set(endings)) == len(endings)  # no two formats' downloads look alike
+    assert EXPORT_FORMATS["hf-jsonl"].file_ending == "-hf.jsonl"
     assert EXPORT_FORMATS["label-studio"].content_type == "application/json"
     with pytest.raises(ValueError, match="unknown export format"):
         export_documents("docx", [])
+
+
+def test_hf_jsonl_one_example_per_sentence_keeps_the_sentences():
+    document = ImportedDocument("Lung cancer spread .\nPain eased .", mentions=[(0, 11, "DIS"), (21, 25, "SYM")])
+    written = "".join(export_documents("hf-jsonl-sentences", exported([document])))
+    records = [json.loads(line) for line in written.splitlines()]
+    assert [(r["id"], r["tokens"], r["ner_tags"]) for r in records] == [
+        ("1-1", ["Lung", "cancer", "spread", "."], ["B-DIS", "I-DIS", "O", "O"]),
+        ("1-2", ["Pain", "eased", "."], ["B-SYM", "O", "O"]),
+    ]
+    assert [d.mentions for d in read_documents("hf-jsonl", written)] == [[(0, 11, "DIS")], [(0, 4, "SYM")]]

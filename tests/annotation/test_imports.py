@@ -24,12 +24,13 @@ def project(admin):
     return create_project("Oncology notes", created_by=admin)
 
 
-def pubtator_mentions(text: str) -> set[tuple[str, int, int, str]]:
+def pubtator_mentions(text: str) -> set[tuple[str, int, int, str, str]]:
+    """(PMID, start, end, type, concept id) of each mention line."""
     mentions = set()
     for line in text.splitlines():
         parts = line.split("\t")
         if len(parts) >= 5 and parts[1].isdigit():
-            mentions.add((parts[0], int(parts[1]), int(parts[2]), parts[4]))
+            mentions.add((parts[0], int(parts[1]), int(parts[2]), parts[4], parts[5] if len(parts) > 5 else ""))
     return mentions
 
 
@@ -43,7 +44,7 @@ def upload(project, user, name, data: bytes, **kwargs):
 
 def test_ncbi_pubtator_round_trip_keeps_every_mention(project, admin):
     source = (DATA / "ncbi_devel_sample.pubtator").read_text(encoding="utf-8")
-    types = {label for *_, label in pubtator_mentions(source)}
+    types = {label for *_, label, _concept in pubtator_mentions(source)}
     summary = import_path(
         project,
         DATA / "ncbi_devel_sample.pubtator",
@@ -65,8 +66,10 @@ def test_bc5cdr_pubtator_with_nested_mentions_imports_the_outer_ones(project, ad
     summary = import_path(project, DATA / "bc5cdr_sample.pubtator", user=admin)
     assert summary.documents_created == 11
     assert (summary.mentions_imported, summary.nested_dropped) == (191, 8)
-    assert summary.labels_created == []  # Chemical and Disease map onto TREATMENT and DISEASE
-    assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE", "TREATMENT"}
+    # Disease is DISEASE; Chemical is not taken for TREATMENT unless someone says so.
+    assert summary.labels_created == ["Chemical"]
+    assert summary.label_mapping == {"Chemical": "Chemical", "Disease": "DISEASE"}
+    assert set(Span.objects.values_list("label__name", flat=True)) == {"DISEASE", "Chemical"}
     spans = list(Span.objects.filter(annotation__document__project=project).values_list("annotation", "start", "end"))
     for (annotation, _start, end), (next_annotation, next_start, _) in zip(sorted(spans), sorted(spans)[1:]):
         assert annotation != next_annotation or end <= next_start
@@ -107,13 +110,22 @@ def test_the_import_command_takes_the_sentence_count(project, admin):
     assert "bc5cdr_devel_sample.conll: 6 documents" in out.getvalue()
 
 
-def test_docstart_lines_win_over_the_sentence_count(project, admin, tmp_path):
+def test_docstart_lines_cut_documents_and_a_sentence_count_is_refused_not_ignored(project, admin, tmp_path):
     path = tmp_path / "two.conll"
     path.write_text(
-        "-DOCSTART-\tO\n\n" + "Pain\tB-DIS\n.\tO\n\n" * 12 + "-DOCSTART-\tO\n\nFever\tB-DIS\n", encoding="utf-8"
+        "-DOCSTART- 101\tO\n\n" + "Pain\tB-DIS\n.\tO\n\n" * 12 + "-DOCSTART- 102\tO\n\nFever\tB-DIS\n",
+        encoding="utf-8",
     )
-    summary = import_path(project, path, user=admin, options={"sentences_per_document": 5})
+    with pytest.raises(ImportRejected, match="marks its documents with -DOCSTART- lines"):
+        import_path(project, path, user=admin, options={"sentences_per_document": 5})
+    summary = import_path(project, path, user=admin)
     assert summary.documents_created == 2
+    assert list(Document.objects.filter(project=project).order_by("pk").values_list("external_id", flat=True)) == [
+        "101",
+        "102",
+    ]
+    again = exported(project, "conll")
+    assert again.startswith("-DOCSTART- 101\tO\n\nPain\tB-DIS\n") and "-DOCSTART- 102\tO\n\nFever" in again
 
 
 def test_bio_tags_always_match_the_spans(project, admin):

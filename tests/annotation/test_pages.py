@@ -194,7 +194,7 @@ def test_export_streams_the_chosen_format(logged_in, ncbi_project):
     url = reverse("export_download", args=[ncbi_project.pk])
     response = logged_in.get(url, {"format": "hf-jsonl", "scope": "finished"})
     assert response.streaming
-    assert response["Content-Disposition"] == 'attachment; filename="cardiology-finished.jsonl"'
+    assert response["Content-Disposition"] == 'attachment; filename="cardiology-finished-hf.jsonl"'
     lines = b"".join(response.streaming_content).decode().splitlines()
     assert len(lines) == 40
     assert '"ner_tags"' in lines[0]

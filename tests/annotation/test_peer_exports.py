@@ -15,6 +15,7 @@ from annotation.services import create_project
 from annotation.text.formats.detect import detect_format, export_documents, read_documents
 from annotation.text.formats.errors import FormatError
 from tests.cast import person
+from training.agreement import pairwise
 from training.services import training_annotations
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "label_studio"
@@ -76,8 +77,10 @@ def test_every_label_studio_export_keeps_each_annotator_and_each_empty_result(pr
     assert {a.document_id for a in training_annotations(project)} == {aspirin.pk, nothing.pk}
     finished = "".join(export_documents("doccano", selectors.export_documents(project, finished_only=True)))
     assert '"No findings."' in finished
-    # Review sees both annotators' versions of the first task.
+    # Review sees both annotators' versions of the first task; agreement compares them.
     assert len(review.submitted_versions(aspirin, excluding=admin)) == 2
+    [pair] = pairwise(selectors.submitted_tags(project), ["DISEASE", "TREATMENT"])
+    assert pair["documents"] == 1 and pair["f1"] == pytest.approx(2 / 3)
 
 
 def test_importing_the_same_export_again_adds_nothing(project, admin):
@@ -195,3 +198,12 @@ def test_create_project_leaves_no_empty_project_when_the_file_is_refused(admin, 
     with pytest.raises(Exception, match="1 of 1 files were not imported"):
         call_command("import_documents", "Fresh", str(path), "--create-project", "--user", admin.username)
     assert not Project.objects.filter(name="Fresh").exists()
+
+
+def test_an_alias_that_is_a_guess_is_offered_not_applied(client, project, admin):
+    data = (Path(__file__).resolve().parent.parent / "data" / "bc5cdr_sample.pubtator").read_bytes()
+    job = store_upload(project, [data], filename="bc5cdr.pubtator", size=len(data), user=admin)
+    assert job.label_mapping == {"Disease": "DISEASE"}  # Chemical waits for a person's choice
+    client.force_login(admin)
+    page = client.get(reverse("import_job", args=[project.pk, job.pk])).content.decode()
+    assert "TREATMENT (a guess: check)" in page and "caused the disease rather than treated it" in page

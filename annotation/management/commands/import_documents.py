@@ -21,10 +21,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sentences-per-document",
             type=int,
-            default=SENTENCES_PER_DOCUMENT,
             metavar="N",
             help="CoNLL without -DOCSTART- lines: start a new document every N sentences; 0 keeps the "
-            f"file as one document (default {SENTENCES_PER_DOCUMENT}).",
+            f"file as one document (default {SENTENCES_PER_DOCUMENT}). Refused for files with -DOCSTART- lines.",
         )
         parser.add_argument(
             "--map",
@@ -66,7 +65,7 @@ class Command(BaseCommand):
         status,
         **options,
     ):
-        if sentences_per_document < 0:
+        if sentences_per_document is not None and sentences_per_document < 0:
             raise CommandError("--sentences-per-document must be 0 or more")
         user = find_user(user)
         created = create_project and not Project.objects.filter(name=project).exists()

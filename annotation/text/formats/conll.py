@@ -21,17 +21,18 @@ def parse_conll(lines: Iterable[str]) -> list[list[list[tuple[str, str]]]]:
 
     The tag is the last column, so files with extra middle columns (POS, chunk) read too.
     """
-    return [sentences for _, sentences in iter_conll(lines)]
+    return [sentences for _, _, sentences in iter_conll(lines)]
 
 
 def iter_conll(
     lines: Iterable[str], sentences_per_document: int = 0
-) -> Iterator[tuple[int, list[list[tuple[str, str]]]]]:
-    """Yield (line of the document's first token, its sentences) for each document: at each
-    `-DOCSTART-`, and also every `sentences_per_document` sentences when that is above 0."""
+) -> Iterator[tuple[int, str, list[list[tuple[str, str]]]]]:
+    """Yield (line of the document's first token, its id, its sentences) for each document:
+    at each `-DOCSTART-` (whose id, if any, follows it: `-DOCSTART- 1234`), and also every
+    `sentences_per_document` sentences when that is above 0."""
     sentences: list[list[tuple[str, str]]] = []
     sentence: list[tuple[str, str]] = []
-    first_line = 0
+    first_line, document_id, next_id = 0, "", ""
 
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip("\r\n")
@@ -41,7 +42,7 @@ def iter_conll(
             docstart = columns[0].startswith("-DOCSTART-")
             if not docstart:
                 if not sentence and not sentences:
-                    first_line = number
+                    first_line, document_id = number, next_id
                 sentence.append(_token_and_tag(columns, line, number))
                 continue
         # A blank line ends the sentence; -DOCSTART- ends the document too.
@@ -49,12 +50,22 @@ def iter_conll(
             sentences.append(sentence)
             sentence = []
         if sentences and (docstart or len(sentences) == sentences_per_document):
-            yield first_line, sentences
+            yield first_line, document_id, sentences
             sentences = []
+        if docstart:
+            next_id = _docstart_id(line)
     if sentence:
         sentences.append(sentence)
     if sentences:
-        yield first_line, sentences
+        yield first_line, document_id, sentences
+
+
+def _docstart_id(line: str) -> str:
+    """The id after -DOCSTART-: `-DOCSTART- 1234<TAB>O` (as the studio writes it), or a
+    CoNLL-2003 style `-DOCSTART- -X- O O`, which names none."""
+    head = line.split("\t", 1)[0].strip()
+    rest = head.removeprefix("-DOCSTART-").split()
+    return rest[0] if rest and rest[0] not in ("-X-", "O") else ""
 
 
 def _token_and_tag(columns: list[str], line: str, number: int) -> tuple[str, str]:
@@ -72,10 +83,16 @@ def check_token_and_tag(token: str, tag: str, *, line: int) -> None:
         raise FormatError(f"tag {tag!r} is not a BIO tag (expected O, B-LABEL or I-LABEL)", line=line)
 
 
-def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[str]:
-    """Yield CoNLL text, a chunk per document, separating documents with -DOCSTART-."""
-    for index, sentences in enumerate(documents):
-        parts = ["-DOCSTART-\tO\n\n"] if index else []
+def write_conll(documents: Iterable[tuple[str, list[list[tuple[str, str]]]]]) -> Iterable[str]:
+    """Yield CoNLL text, a chunk per (id, sentences) document: -DOCSTART- separates them and
+    names each that has an id (`-DOCSTART- 1234`)."""
+    for index, (document_id, sentences) in enumerate(documents):
+        parts = []
+        document_id = "_".join(document_id.split())  # one field, whatever the id holds
+        if document_id:
+            parts.append(f"-DOCSTART- {document_id}\tO\n\n")
+        elif index:
+            parts.append("-DOCSTART-\tO\n\n")
         for sentence in sentences:
             parts.extend(f"{token}\t{tag}\n" for token, tag in sentence)
             parts.append("\n")
@@ -84,13 +101,13 @@ def write_conll(documents: Iterable[list[list[tuple[str, str]]]]) -> Iterable[st
 
 def read_conll(lines: Iterable[str], sentences_per_document: int = 0) -> Iterator[ImportedDocument]:
     """Documents keeping the file's tokens: the tokens joined by spaces, a sentence a line."""
-    for first_line, sentences in iter_conll(lines, sentences_per_document):
-        yield from_tagged_sentences(sentences, line=first_line)
+    for first_line, document_id, sentences in iter_conll(lines, sentences_per_document):
+        yield from_tagged_sentences(sentences, line=first_line, external_id=document_id)
 
 
 def write_conll_documents(documents: Iterable[ExportDocument]) -> Iterable[str]:
     """CoNLL text of the documents, a sentence break wherever the text has a line break."""
-    return write_conll(map(_tagged_sentences, documents))
+    return write_conll((document.external_id, _tagged_sentences(document)) for document in documents)
 
 
 def _tagged_sentences(document: ExportDocument) -> list[list[tuple[str, str]]]:

@@ -10,7 +10,7 @@ from annotation.text.formats.conll import BIO_TAG, SENTENCES_PER_DOCUMENT, read_
 from annotation.text.formats.csv import read_csv
 from annotation.text.formats.documents import ExportDocument, ImportedDocument, problems_of
 from annotation.text.formats.errors import FormatError
-from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl
+from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl, write_hf_jsonl_sentences
 from annotation.text.formats.jsonl import read_doccano_jsonl, write_doccano_jsonl
 from annotation.text.formats.labelstudio import read_label_studio, read_label_studio_csv, write_label_studio
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
@@ -26,6 +26,23 @@ FORMATS = {
     "conll": "CoNLL / BIO",
     "pubtator": "PubTator",
     "hf-jsonl": "Hugging Face JSONL (tokens + ner_tags)",
+}
+
+# What the upload page says of each format; a test keeps it in step with FORMATS.
+FORMAT_HELP = {
+    "text": "One document per file; its name becomes the title.",
+    "text-lines": "One document per line.",
+    "csv": "A header row, then a document per row: the text from the column you name (default text); "
+    "title and id are used too, other columns kept. Tab-separated files too, whatever their name.",
+    "doccano": 'doccano JSONL: {"text": ..., "label": [[start, end, "LABEL"], ...]} per line, or doccano '
+    "1.8's entities. Upload each annotator's file with their name to keep one annotation each.",
+    "label-studio": "Label Studio's JSON export (tasks with every annotator's annotation) or its JSON-MIN "
+    "export (a record per annotation).",
+    "label-studio-csv": "Label Studio's CSV or TSV export (the TSV comes named .csv).",
+    "conll": "token<TAB>tag, blank lines between sentences, -DOCSTART- between documents; a file without "
+    "-DOCSTART- is cut into documents of the number of sentences you choose.",
+    "pubtator": "PMID|t|title and PMID|a|abstract lines, then PMID<TAB>start<TAB>end<TAB>mention<TAB>type lines.",
+    "hf-jsonl": 'Hugging Face JSONL: {"tokens": [...], "ner_tags": ["B-X", ...]} per line.',
 }
 
 _EXTENSIONS = {
@@ -90,16 +107,25 @@ def read_documents(
     *,
     filename: str = "",
     column: str | None = None,
-    sentences_per_document: int = SENTENCES_PER_DOCUMENT,
+    sentences_per_document: int | None = None,
 ) -> list[ImportedDocument]:
     """All documents of a decoded upload. Raises FormatError at the first problem in the
     file's structure, or else listing every problem in its documents.
 
     `column` picks the text column of a CSV file. A CoNLL file without `-DOCSTART-` lines
-    is cut every `sentences_per_document` sentences (0: it is one document).
+    is cut every `sentences_per_document` sentences (0: it is one document; None: the
+    default); one with them is cut at them, and refuses a sentence count.
     """
     if fmt == "conll" and "-DOCSTART-" in text:
+        if sentences_per_document is not None:
+            raise FormatError(
+                "the file marks its documents with -DOCSTART- lines; leave the number of sentences per "
+                "document empty to keep them, or remove those lines to cut it by sentence count",
+                filename=filename,
+            )
         sentences_per_document = 0
+    elif sentences_per_document is None:
+        sentences_per_document = SENTENCES_PER_DOCUMENT
     try:
         documents = list(
             _read(fmt, text, filename=filename, column=column, sentences_per_document=sentences_per_document)
@@ -146,18 +172,21 @@ def _read(
 @dataclass(frozen=True)
 class ExportFormat:
     label: str
-    extension: str
+    file_ending: str  # what a download's name ends with: no two formats share one
     content_type: str
     write: Callable[[Iterable[ExportDocument]], Iterable[str]]
 
 
 _JSON, _JSONL, _TEXT = "application/json", "application/jsonl", "text/plain; charset=utf-8"
 EXPORT_FORMATS = {
-    "doccano": ExportFormat("doccano JSONL", ".jsonl", _JSONL, write_doccano_jsonl),
-    "label-studio": ExportFormat("Label Studio JSON", ".json", _JSON, write_label_studio),
+    "doccano": ExportFormat("doccano JSONL", "-doccano.jsonl", _JSONL, write_doccano_jsonl),
+    "label-studio": ExportFormat("Label Studio JSON", "-label-studio.json", _JSON, write_label_studio),
     "conll": ExportFormat("CoNLL / BIO", ".conll", _TEXT, write_conll_documents),
     "pubtator": ExportFormat("PubTator", ".pubtator", _TEXT, write_pubtator),
-    "hf-jsonl": ExportFormat("Hugging Face JSONL", ".jsonl", _JSONL, write_hf_jsonl),
+    "hf-jsonl": ExportFormat("Hugging Face JSONL", "-hf.jsonl", _JSONL, write_hf_jsonl),
+    "hf-jsonl-sentences": ExportFormat(
+        "Hugging Face JSONL, one example per sentence", "-hf-sentences.jsonl", _JSONL, write_hf_jsonl_sentences
+    ),
 }
 
 

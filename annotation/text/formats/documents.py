@@ -35,6 +35,7 @@ class ImportedDocument:
     # True: the source holds an annotation of it, if only an empty one; False: nobody
     # annotated it there; None: the format cannot tell, so the whole file decides.
     annotated: bool | None = None
+    concepts: dict[Mention, str] = field(default_factory=dict)  # concept ids the source gives mentions
     # Set only when the source has its own tokenisation (CoNLL, Hugging Face).
     tokens: list[tuple[int, int]] | None = None
     line: int | None = None  # where the document starts in the source, for messages
@@ -59,6 +60,7 @@ class ExportDocument:
     spans: list[Mention]
     metadata: dict
     status: str = ""
+    concepts: dict[tuple[int, int], str] = field(default_factory=dict)  # (start, end) -> concept id
 
 
 def quote(text: str, start: int, end: int, limit: int = 40) -> str:
@@ -141,7 +143,10 @@ def _checked(document: ImportedDocument, mentions: list[Mention], drop_nested: b
         except FormatError as error:
             document.problems.append(error.message)
             continue
-        document.trimmed += trimmed != mention
+        if trimmed != mention:
+            document.trimmed += 1
+            if mention in document.concepts:
+                document.concepts[trimmed] = document.concepts.pop(mention)
         good.append(trimmed)
     # Longest first at each start, so an outer mention comes before those inside it.
     kept: list[Mention] = []

@@ -44,5 +44,35 @@ def write_hf_jsonl(documents: Iterable[ExportDocument]) -> Iterator[str]:
         )
 
 
+def write_hf_jsonl_sentences(documents: Iterable[ExportDocument]) -> Iterator[str]:
+    """One example per sentence (a line of the text, as CoNLL sentences are imported), each
+    with its document's id and its number: `{"id": "1234-2", ...}`."""
+    for document in documents:
+        text, starts, ends = document.text, document.token_starts, document.token_ends
+        tags = spans_to_tags(starts, ends, document.spans)
+        sentences: list[list[int]] = []
+        for index, start in enumerate(starts):
+            if not index or "\n" in text[ends[index - 1] : start]:
+                sentences.append([])
+            sentences[-1].append(index)
+        name = document.external_id or str(document.id)
+        yield "".join(
+            json_line(
+                {
+                    "id": f"{name}-{number}",
+                    "tokens": [text[starts[i] : ends[i]] for i in sentence],
+                    "ner_tags": [_sentence_tag(tags, i, sentence[0]) for i in sentence],
+                }
+            )
+            for number, sentence in enumerate(sentences, start=1)
+        )
+
+
+def _sentence_tag(tags: list[str], index: int, first: int) -> str:
+    """A mention across a line break starts again in the next sentence, as B-."""
+    tag = tags[index]
+    return "B-" + tag[2:] if index == first and tag.startswith("I-") else tag
+
+
 def _strings(value) -> bool:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)

@@ -56,6 +56,8 @@ def read_pubtator(lines: Iterable[str]) -> Iterator[ImportedDocument]:
         mention = _mention(document, columns, number)
         if mention is not None:
             document.mentions.append(mention)
+            if len(columns) > 5 and columns[5].strip():
+                document.concepts[mention] = columns[5]  # as the corpus has it, spaces and all
     if document is not None:
         yield validated(document)
 
@@ -92,7 +94,11 @@ def write_pubtator(documents: Iterable[ExportDocument]) -> Iterator[str]:
         parts = [f"{pmid}|t|{text[:title_end]}\n"]
         if abstract_start is not None:
             parts.append(f"{pmid}|a|{text[abstract_start:]}\n")
-        parts.extend(f"{pmid}\t{start}\t{end}\t{text[start:end]}\t{label}\n" for start, end, label in document.spans)
+        for start, end, label in document.spans:
+            concept = document.concepts.get((start, end), "")
+            parts.append(
+                f"{pmid}\t{start}\t{end}\t{text[start:end]}\t{label}" + (f"\t{concept}\n" if concept else "\n")
+            )
         parts.append("\n")
         yield "".join(parts)
 
