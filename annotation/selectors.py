@@ -11,10 +11,9 @@ from django.db.models.functions import Coalesce
 
 from annotation.assistance import assistant
 from annotation.models import Annotation, Assignment, Document, Project, Span
-from annotation.text.formats.documents import ExportDocument
+from annotation.text.formats.documents import NOT_STARTED, ExportDocument
 
 EXPORT_CHUNK = 500
-NOT_STARTED = "not_started"
 
 
 def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
@@ -31,7 +30,7 @@ def exported_annotation(document: Document, *, finished_only: bool) -> Annotatio
 
 def export_documents(project: Project, *, finished_only: bool) -> Iterator[ExportDocument]:
     """Every document of the project, chunk by chunk, so memory stays flat on big projects."""
-    annotations = Annotation.objects.prefetch_related(
+    annotations = Annotation.objects.select_related("annotator").prefetch_related(
         Prefetch("spans", queryset=Span.objects.select_related("label").order_by("start"))
     )
     documents = (
@@ -56,6 +55,14 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
             metadata=document.metadata,
             status=annotation.status if annotation else NOT_STARTED,
             concepts={(s.start, s.end): s.concept_id for s in stored if s.concept_id},
+            annotations=[
+                (
+                    other.annotator.email or other.annotator.get_username(),
+                    [(s.start, s.end, s.label.name) for s in other.spans.all()],
+                )
+                for other in document.annotations.all()
+                if not finished_only or other.status != Annotation.Status.IN_PROGRESS
+            ],
         )
 
 

@@ -207,3 +207,155 @@ def test_an_alias_that_is_a_guess_is_offered_not_applied(client, project, admin)
     client.force_login(admin)
     page = client.get(reverse("import_job", args=[project.pk, job.pk])).content.decode()
     assert "TREATMENT (a guess: check)" in page and "caused the disease rather than treated it" in page
+
+
+ROUND_TRIP_TEXT = "Aspirin 😀 eased the migraine.\r\nNo fever."
+
+
+@pytest.fixture
+def team_project(project, admin):
+    """Two annotators on one note (emoji and CRLF in its text, a concept id on a mention),
+    one note decided to hold nothing, one nobody has started."""
+    from annotation.services import import_documents
+    from annotation.text.formats.documents import ImportedAnnotation, ImportedDocument
+
+    person("alice", email="alice@example.org")
+    person("bob")
+    note = ImportedDocument(
+        ROUND_TRIP_TEXT,
+        external_id="n1",
+        annotations=[
+            ImportedAnnotation([(0, 7, "TREATMENT"), (20, 28, "DISEASE")], "alice@example.org"),
+            ImportedAnnotation([(20, 28, "DISEASE")], "bob"),
+        ],
+        annotated=True,
+        concepts={(20, 28, "DISEASE"): "D008881"},
+    )
+    nothing = ImportedDocument(
+        "Nothing to see.", external_id="n2", annotations=[ImportedAnnotation([], "alice@example.org")], annotated=True
+    )
+    untouched = ImportedDocument("Not started yet.", external_id="n3", annotated=False)
+    import_documents(project, [note, nothing, untouched], importer=admin)
+    return project
+
+
+def reimported(project, admin, fmt, *, finished_only, directory):
+    written = "".join(export_documents(fmt, selectors.export_documents(project, finished_only=finished_only)))
+    target = create_project(f"Again {fmt}", created_by=admin)
+    path = directory / f"export-{fmt}.txt"
+    path.write_bytes(written.encode("utf-8"))
+    reading = {"hf-jsonl-sentences": "hf-jsonl"}.get(fmt, fmt)
+    import_path(target, path, user=admin, fmt=reading)
+    return target
+
+
+def mention_texts(document) -> dict[str, list[tuple[str, str]]]:
+    return {
+        name: [(document.text[s:e], label) for s, e, label in spans] for name, spans in annotations_of(document).items()
+    }
+
+
+@pytest.mark.parametrize("fmt", ["label-studio", "doccano"])
+def test_a_team_project_survives_a_round_trip_through_its_own_export(team_project, admin, fmt, tmp_path):
+    target = reimported(team_project, admin, fmt, finished_only=False, directory=tmp_path)
+    note = Document.objects.get(project=target, external_id="n1")
+    assert note.text == ROUND_TRIP_TEXT
+    names = {"alice", "bob"} if fmt == "label-studio" else {"admin"}
+    assert set(annotations_of(note)) == names
+    if fmt == "label-studio":
+        assert annotations_of(note) == {
+            "alice": [(0, 7, "TREATMENT"), (20, 28, "DISEASE")],
+            "bob": [(20, 28, "DISEASE")],
+        }
+    assert annotations_of(Document.objects.get(project=target, external_id="n2")) == {
+        "alice" if fmt == "label-studio" else "admin": []
+    }
+    assert annotations_of(Document.objects.get(project=target, external_id="n3")) == {}
+
+
+@pytest.mark.parametrize("fmt", ["conll", "pubtator", "hf-jsonl", "hf-jsonl-sentences"])
+def test_finished_work_survives_a_round_trip_through_every_other_format(team_project, admin, fmt, tmp_path):
+    source = Document.objects.get(project=team_project, external_id="n1")
+    exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()
+    expected = mention_texts(source)[exported_by]
+    target = reimported(team_project, admin, fmt, finished_only=True, directory=tmp_path)
+    documents = list(Document.objects.filter(project=target).order_by("pk"))
+    found = [pair for document in documents for pair in mention_texts(document).get("admin", [])]
+    assert found == expected
+    assert sum(1 for document in documents if annotations_of(document) == {"admin": []}) >= 1  # "nothing to see"
+    assert Annotation.objects.filter(document__project=target).exclude(status="submitted").count() == 0
+    if fmt == "pubtator":
+        assert (
+            list(
+                Document.objects.get(project=target, external_id="n1")
+                .annotations.get()
+                .spans.values_list("concept_id", flat=True)
+            ).count("D008881")
+            == 1
+        )
+
+
+# As INCEpTION writes them: a trailing tab on token lines, an identifier column before the
+# value, [n] on every token of a multi-token entity, offsets in UTF-16 code units.
+T = "\t"
+INCEPTION_TSV = f"""#FORMAT=WebAnno TSV 3.3
+#T_SP=de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity|identifier|value
+
+
+#Text=Aspirin 😊 eased the migraine headache.
+1-1{T}0-7{T}Aspirin{T}*{T}TREATMENT{T}
+1-2{T}8-10{T}😊{T}_{T}_{T}
+1-3{T}11-16{T}eased{T}_{T}_{T}
+1-4{T}17-20{T}the{T}_{T}_{T}
+1-5{T}21-29{T}migraine{T}*[3]{T}DISEASE[3]{T}
+1-6{T}30-38{T}headache{T}*[3]{T}DISEASE[3]{T}
+1-7{T}38-39{T}.{T}_{T}_{T}
+
+#Text=No fever\\tnoted.
+2-1{T}40-42{T}No{T}_{T}_{T}
+2-2{T}43-48{T}fever{T}*{T}SIGN\\_OR\\_SYMPTOM{T}
+2-3{T}49-55{T}noted.{T}_{T}_{T}
+"""
+
+
+def test_an_inception_export_imports_with_exact_offsets(project, admin, tmp_path):
+    path = tmp_path / "user1.tsv"
+    path.write_text(INCEPTION_TSV, encoding="utf-8")
+    summary = import_path(project, path, user=admin, options={"annotator": "admin"})
+    document = Document.objects.get(project=project)
+    assert document.text == "Aspirin 😊 eased the migraine headache.\nNo fever\tnoted."
+    assert [(document.text[s:e], label) for s, e, label in annotations_of(document)["admin"]] == [
+        ("Aspirin", "TREATMENT"),
+        ("migraine headache", "DISEASE"),
+        ("fever", "SIGN_OR_SYMPTOM"),
+    ]
+    assert summary.documents_created == 1 and summary.mentions_imported == 3
+
+
+def test_webanno_problems_are_named():
+    with pytest.raises(FormatError, match="no named-entity layer"):
+        read_documents(
+            "webanno-tsv", "#FORMAT=WebAnno TSV 3.3\n#T_SP=webanno.custom.Span|value\n\n\n#Text=a\n1-1\t0-1\ta\t_\n"
+        )
+    with pytest.raises(FormatError, match="line 7: expected 5 tab-separated fields"):
+        read_documents("webanno-tsv", INCEPTION_TSV.replace("1-2\t8-10\t😊\t_\t_\t", "1-2\t8-10\t😊"))
+
+
+def test_the_webanno_export_is_a_zip_inception_files_import_back_from(team_project, admin, tmp_path):
+    import io
+    import zipfile
+
+    chunks = export_documents("webanno-tsv", selectors.export_documents(team_project, finished_only=True))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert sorted(archive.namelist()) == ["n1.tsv", "n2.tsv"]
+    written = archive.read("n1.tsv").decode("utf-8")
+    assert written.startswith("#FORMAT=WebAnno TSV 3.3\n#T_SP=de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity|")
+    assert "1-3\t11-16\teased\t_\t_\t" in written  # after the emoji, offsets count UTF-16 units
+    target = create_project("From INCEpTION", created_by=admin)
+    for name in archive.namelist():
+        (tmp_path / name).write_bytes(archive.read(name))
+        import_path(target, tmp_path / name, user=admin)
+    source = Document.objects.get(project=team_project, external_id="n1")
+    exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()
+    again = Document.objects.get(project=target, text=source.text)  # CRLF and all
+    assert mention_texts(again)["admin"] == mention_texts(source)[exported_by]

@@ -28,7 +28,11 @@ class Command(BaseCommand):
         chunks = export_documents(format, selectors.export_documents(project, finished_only=not all))
         if output is None:
             for chunk in chunks:
-                sys.stdout.write(chunk)
+                if isinstance(chunk, bytes):
+                    sys.stdout.flush()
+                    sys.stdout.buffer.write(chunk)
+                else:
+                    sys.stdout.write(chunk)
             return
         # Written beside the target and renamed at the end, so a failure leaves no half file.
         directory = output.resolve().parent
@@ -36,9 +40,9 @@ class Command(BaseCommand):
             raise CommandError(f"{directory} is not a directory")
         handle, partial = tempfile.mkstemp(dir=directory, prefix=f".{output.name}.", suffix=".part")
         try:
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
+            with os.fdopen(handle, "wb") as out:
                 for chunk in chunks:
-                    out.write(chunk)
+                    out.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
             os.replace(partial, output)
         except BaseException:
             Path(partial).unlink(missing_ok=True)

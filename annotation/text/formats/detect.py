@@ -15,6 +15,7 @@ from annotation.text.formats.jsonl import read_doccano_jsonl, write_doccano_json
 from annotation.text.formats.labelstudio import read_label_studio, read_label_studio_csv, write_label_studio
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
 from annotation.text.formats.text import read_text
+from annotation.text.formats.webanno import read_webanno_tsv, write_webanno_zip
 
 FORMATS = {
     "text": "Plain text (one document)",
@@ -26,6 +27,7 @@ FORMATS = {
     "conll": "CoNLL / BIO",
     "pubtator": "PubTator",
     "hf-jsonl": "Hugging Face JSONL (tokens + ner_tags)",
+    "webanno-tsv": "WebAnno TSV 3 (INCEpTION, WebAnno)",
 }
 
 # What the upload page says of each format; a test keeps it in step with FORMATS.
@@ -43,6 +45,8 @@ FORMAT_HELP = {
     "-DOCSTART- is cut into documents of the number of sentences you choose.",
     "pubtator": "PMID|t|title and PMID|a|abstract lines, then PMID<TAB>start<TAB>end<TAB>mention<TAB>type lines.",
     "hf-jsonl": 'Hugging Face JSONL: {"tokens": [...], "ner_tags": ["B-X", ...]} per line.',
+    "webanno-tsv": "WebAnno TSV 3.x, as INCEpTION and WebAnno export a document: the named-entity layer's "
+    "values become the spans. Upload each annotator's file with their name to keep one annotation each.",
 }
 
 _EXTENSIONS = {
@@ -72,6 +76,8 @@ def detect_format(filename: str, head: str) -> str:
     lines = [line for line in head.splitlines() if line.strip()][:_SAMPLE_LINES]
     if lines and _LABEL_STUDIO_COLUMNS <= set(re.split(r'[\t,"]+', lines[0])):
         return "label-studio-csv"
+    if lines and lines[0].startswith("#FORMAT=WebAnno TSV"):
+        return "webanno-tsv"
     if extension in (".jsonl", ".ndjson") or (lines and lines[0].lstrip().startswith("{")):
         first = lines[0] if lines else ""
         return "hf-jsonl" if '"tokens"' in first and '"ner_tags"' in first else "doccano"
@@ -166,6 +172,8 @@ def _read(
             return read_pubtator(lines)
         case "hf-jsonl":
             return read_hf_jsonl(lines)
+        case "webanno-tsv":
+            return read_webanno_tsv(lines)
     raise FormatError(f"unknown format: {fmt!r}; supported formats are {', '.join(FORMATS)}")
 
 
@@ -174,16 +182,20 @@ class ExportFormat:
     label: str
     file_ending: str  # what a download's name ends with: no two formats share one
     content_type: str
-    write: Callable[[Iterable[ExportDocument]], Iterable[str]]
+    write: Callable[[Iterable[ExportDocument]], Iterable[str] | Iterable[bytes]]  # bytes: a binary format
 
 
 _JSON, _JSONL, _TEXT = "application/json", "application/jsonl", "text/plain; charset=utf-8"
+_ZIP = "application/zip"
 EXPORT_FORMATS = {
     "doccano": ExportFormat("doccano JSONL", "-doccano.jsonl", _JSONL, write_doccano_jsonl),
     "label-studio": ExportFormat("Label Studio JSON", "-label-studio.json", _JSON, write_label_studio),
     "conll": ExportFormat("CoNLL / BIO", ".conll", _TEXT, write_conll_documents),
     "pubtator": ExportFormat("PubTator", ".pubtator", _TEXT, write_pubtator),
     "hf-jsonl": ExportFormat("Hugging Face JSONL", "-hf.jsonl", _JSONL, write_hf_jsonl),
+    "webanno-tsv": ExportFormat(
+        "WebAnno TSV 3.3 (a ZIP, a file per document)", "-webanno.zip", _ZIP, write_webanno_zip
+    ),
     "hf-jsonl-sentences": ExportFormat(
         "Hugging Face JSONL, one example per sentence", "-hf-sentences.jsonl", _JSONL, write_hf_jsonl_sentences
     ),

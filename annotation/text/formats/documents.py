@@ -10,6 +10,7 @@ Mention = tuple[int, int, str]  # (start, end exclusive, label), character offse
 # PostgreSQL's full-text index refuses a document whose word list passes 1 MB, which a
 # text of distinct words reaches near a million characters; notes and abstracts are far shorter.
 MAX_CHARACTERS = 500_000
+NOT_STARTED = "not_started"  # the status an export gives a document nobody has annotated
 LABEL_MAX_LENGTH = 50
 
 
@@ -61,6 +62,9 @@ class ExportDocument:
     metadata: dict
     status: str = ""
     concepts: dict[tuple[int, int], str] = field(default_factory=dict)  # (start, end) -> concept id
+    # Every annotator's annotation in the export's scope (their e-mail or user name, their
+    # mentions), for the formats that keep one per annotator (Label Studio JSON).
+    annotations: list[tuple[str, list[Mention]]] = field(default_factory=list)
 
 
 def quote(text: str, start: int, end: int, limit: int = 40) -> str:

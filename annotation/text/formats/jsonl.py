@@ -8,7 +8,7 @@ Also reads the `"labels"` key and doccano 1.8's `"entities"` list of
 import json
 from collections.abc import Iterable, Iterator
 
-from annotation.text.formats.documents import ExportDocument, ImportedDocument, Mention, validated
+from annotation.text.formats.documents import NOT_STARTED, ExportDocument, ImportedDocument, Mention, validated
 from annotation.text.formats.errors import FormatError
 from studio import safe_json
 
@@ -20,13 +20,16 @@ def read_doccano_jsonl(lines: Iterable[str]) -> Iterator[ImportedDocument]:
         text = record.get("text")
         if not isinstance(text, str):
             raise FormatError('expected a "text" string', line=number)
+        status = record.get("status")
         yield validated(
             ImportedDocument(
                 text,
                 title=id_string(record.get("title")),
                 external_id=id_string(record.get("id")),
-                metadata=unclaimed(record, ("text", "title", "id", *_SPAN_KEYS)),
+                metadata=unclaimed(record, ("text", "title", "id", "status", *_SPAN_KEYS)),
                 mentions=_mentions(record, number),
+                # The studio's own export says whether anyone had started the document.
+                annotated=False if status == NOT_STARTED else None,
                 line=number,
             )
         )

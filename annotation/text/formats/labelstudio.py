@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from annotation.text.formats.csv import delimiter_of
 from annotation.text.formats.documents import (
+    NOT_STARTED,
     ExportDocument,
     ImportedAnnotation,
     ImportedDocument,
@@ -228,25 +229,32 @@ def _task(document: ExportDocument) -> dict:
     data = {"text": document.text, "title": document.title, "external_id": document.external_id}
     if document.status:
         data["status"] = document.status
-    result = [
-        {
-            "id": f"{document.id}-{number}",
-            "from_name": "label",
-            "to_name": "text",
-            "type": "labels",
-            "value": {
-                "start": start,
-                "end": end,
-                "text": document.text[start:end],
-                "labels": [label],
-            },
-        }
-        for number, (start, end, label) in enumerate(document.spans, start=1)
-    ]
+    # Each annotator's own annotation (an e-mail, or the user name of someone without one);
+    # a document nobody has started gets none, so that it reads back as unannotated.
+    started = document.spans or document.status not in ("", NOT_STARTED)
+    people = document.annotations or ([("", document.spans)] if started else [])
+    annotations = []
+    for person, spans in people:
+        result = [
+            {
+                "id": f"{document.id}-{len(annotations) + 1}-{number}",
+                "from_name": "label",
+                "to_name": "text",
+                "type": "labels",
+                "value": {
+                    "start": start,
+                    "end": end,
+                    "text": document.text[start:end],
+                    "labels": [label],
+                },
+            }
+            for number, (start, end, label) in enumerate(spans, start=1)
+        ]
+        annotations.append({"completed_by": {"email": person}, "result": result} if person else {"result": result})
     return {
         "id": document.id,
         "data": data | unclaimed(document.metadata, data),
-        "annotations": [{"result": result}],
+        "annotations": annotations,
     }
 
 
