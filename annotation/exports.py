@@ -11,7 +11,8 @@ def streamed_export(project, fmt: str, scope: str) -> StreamingHttpResponse:
     """The project's documents in export format `fmt`, streamed as a download (page and API)."""
     documents = selectors.export_documents(project, finished_only=scope == "finished")
     export = EXPORT_FORMATS[fmt]
-    response = StreamingHttpResponse(export_documents(fmt, documents), content_type=export.content_type)
+    labels = project.labels.order_by("pk").values_list("name", flat=True)
+    response = StreamingHttpResponse(export_documents(fmt, documents, labels=labels), content_type=export.content_type)
     filename = f"{slugify(project.name) or 'project'}-{scope}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

@@ -16,7 +16,7 @@ from django.utils import timezone
 from annotation.models import Annotation, ImportJob, Project
 from annotation.services import import_documents, labels_by_name
 from annotation.text.formats.decode import decode_upload
-from annotation.text.formats.detect import FORMATS, detect_format, read_documents
+from annotation.text.formats.detect import FORMATS, detect_format, is_archive, read_archive, read_documents
 from annotation.text.formats.documents import ImportedDocument
 from annotation.text.formats.errors import FormatError
 from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
@@ -52,7 +52,10 @@ def check_size(size: int, filename: str) -> None:
 
 def parse_file(path: Path, filename: str, fmt: str | None, options: dict) -> tuple[str, list]:
     """Decode and read a whole file; return (format, documents). Raises FormatError."""
-    text = decode_upload(path.read_bytes(), filename)
+    data = path.read_bytes()
+    if is_archive(data):
+        return read_archive(data, filename=filename, max_bytes=settings.IMPORT_MAX_BYTES)
+    text = decode_upload(data, filename)
     fmt = fmt or detect_format(filename, text[:8192])
     if fmt not in FORMATS:
         raise FormatError(f"unknown format {fmt!r}", filename=filename)

@@ -1,5 +1,6 @@
 import io
 import json
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,11 +15,12 @@ from annotation.text.formats.detect import (
     FORMATS,
     detect_format,
     export_documents,
+    read_archive,
     read_documents,
 )
 from annotation.text.formats.documents import ExportDocument, ImportedDocument
 from annotation.text.formats.errors import FormatError
-from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl
+from annotation.text.formats.huggingface import read_hf_jsonl
 from annotation.text.formats.jsonl import read_doccano_jsonl
 from annotation.text.formats.labelstudio import read_label_studio, write_label_studio
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
@@ -470,22 +472,60 @@ def test_pubtator_export_without_title_splits_at_the_first_line_break():
 # --- Hugging Face JSONL ------------------------------------------------------
 
 
-def test_hf_jsonl_round_trip():
-    written = "".join(write_hf_jsonl(exported([SAMPLE_DOCUMENT])))
-    record = json.loads(written)
+def hf_dataset(documents, fmt="hf-dataset", labels=("DIS", "ABBR", "SYM")) -> dict[str, bytes]:
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(export_documents(fmt, exported(documents), labels=labels))))
+    return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_hf_dataset_round_trip():
+    files = hf_dataset([SAMPLE_DOCUMENT])
+    assert sorted(files) == ["README.md", "data.jsonl", "labels.json"]
+    names = json.loads(files["labels.json"])
+    assert names == ["O", "B-DIS", "I-DIS", "B-ABBR", "I-ABBR", "B-SYM", "I-SYM"]
+    record = json.loads(files["data.jsonl"])
     assert record["id"] == "n1"
     assert record["tokens"][:4] == ["Lung", "cancer", "(", "NSCLC"]
-    assert record["ner_tags"][:4] == ["B-DIS", "I-DIS", "O", "B-ABBR"]
-    [document] = read_hf_jsonl(lines(written))
+    assert [names[tag] for tag in record["ner_tags"][:4]] == ["B-DIS", "I-DIS", "O", "B-ABBR"]
+    with raises("integers with the tag names given", line=1):
+        read_documents("hf-jsonl", files["data.jsonl"].decode())
+    [document] = read_hf_jsonl(lines(files["data.jsonl"].decode()), tag_names=names)
     assert document.text.split(" ") == record["tokens"]
     assert [document.text[s:e] for s, e, _ in document.mentions] == ["Lung cancer", "NSCLC", "pain"]
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(f"notes-hf/{name}", data)
+    fmt, [again] = read_archive(packed.getvalue(), max_bytes=10**6)
+    assert fmt == "hf-jsonl" and again.mentions == document.mentions
+
+
+def test_the_hf_dataset_loads_with_its_tag_names(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    for name, data in hf_dataset([SAMPLE_DOCUMENT, SAMPLE_DOCUMENT]).items():
+        (tmp_path / name).write_bytes(data)
+    # As the README shows it.
+    loaded = datasets.load_dataset(str(tmp_path))
+    assert loaded["train"].num_rows == 2
+    tags = loaded["train"].features["ner_tags"].feature
+    assert tags.names[:3] == ["O", "B-DIS", "I-DIS"]
+    assert [tags.int2str(tag) for tag in loaded["train"][0]["ner_tags"][:2]] == ["B-DIS", "I-DIS"]
+
+
+def test_an_archive_that_is_neither_kind_is_refused_plainly():
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as archive:
+        archive.writestr("notes.txt", "Just text.")
+    with raises("neither a Hugging Face dataset"):
+        read_archive(packed.getvalue(), max_bytes=10**6)
+    with raises("unpacks to more than"):
+        read_archive(packed.getvalue(), max_bytes=5)
 
 
 @pytest.mark.parametrize(
     ("record", "message"),
     [
         ({"tokens": ["a", "b"], "ner_tags": ["O"]}, "2 tokens but 1 tags"),
-        ({"tokens": ["a"], "ner_tags": [0]}, "integer tags cannot be read without their label names"),
+        ({"tokens": ["a"], "ner_tags": [0]}, "integers with the tag names given"),
         ({"tokens": ["a"], "ner_tags": ["X"]}, "tag 'X' is not a BIO tag"),
         ({"tokens": [" "], "ner_tags": ["O"]}, "empty token"),
     ],
@@ -571,22 +611,25 @@ def test_read_documents_dispatches_and_names_the_file():
 
 
 def test_export_formats_describe_their_files():
-    assert set(EXPORT_FORMATS) - {"hf-jsonl-sentences"} <= set(FORMATS)  # that one reads as hf-jsonl
+    # The Hugging Face datasets (ZIPs) upload as they are, and read as hf-jsonl.
+    assert set(EXPORT_FORMATS) - {"hf-dataset", "hf-dataset-sentences"} <= set(FORMATS)
     assert set(FORMAT_HELP) == set(FORMATS)  # the upload page describes every format it reads
     endings = [fmt.file_ending for fmt in EXPORT_FORMATS.values()]
     assert len(set(endings)) == len(endings)  # no two formats' downloads look alike
-    assert EXPORT_FORMATS["hf-jsonl"].file_ending == "-hf.jsonl"
+    assert EXPORT_FORMATS["hf-dataset"].file_ending == "-hf.zip"
     assert EXPORT_FORMATS["label-studio"].content_type == "application/json"
     with pytest.raises(ValueError, match="unknown export format"):
         export_documents("docx", [])
 
 
-def test_hf_jsonl_one_example_per_sentence_keeps_the_sentences():
+def test_hf_dataset_one_example_per_sentence_keeps_the_sentences():
     document = ImportedDocument("Lung cancer spread .\nPain eased .", mentions=[(0, 11, "DIS"), (21, 25, "SYM")])
-    written = "".join(export_documents("hf-jsonl-sentences", exported([document])))
-    records = [json.loads(line) for line in written.splitlines()]
-    assert [(r["id"], r["tokens"], r["ner_tags"]) for r in records] == [
+    files = hf_dataset([document], fmt="hf-dataset-sentences", labels=["DIS", "SYM"])
+    names = json.loads(files["labels.json"])
+    records = [json.loads(line) for line in files["data.jsonl"].decode().splitlines()]
+    assert [(r["id"], r["tokens"], [names[t] for t in r["ner_tags"]]) for r in records] == [
         ("1-1", ["Lung", "cancer", "spread", "."], ["B-DIS", "I-DIS", "O", "O"]),
         ("1-2", ["Pain", "eased", "."], ["B-SYM", "O", "O"]),
     ]
-    assert [d.mentions for d in read_documents("hf-jsonl", written)] == [[(0, 11, "DIS")], [(0, 4, "SYM")]]
+    again = read_hf_jsonl(lines(files["data.jsonl"].decode()), tag_names=names)
+    assert [d.mentions for d in again] == [[(0, 11, "DIS")], [(0, 4, "SYM")]]

@@ -1,3 +1,6 @@
+import io
+import json
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -192,12 +195,14 @@ def test_an_oversized_upload_is_refused_from_its_declared_length(logged_in, proj
 
 def test_export_streams_the_chosen_format(logged_in, ncbi_project):
     url = reverse("export_download", args=[ncbi_project.pk])
-    response = logged_in.get(url, {"format": "hf-jsonl", "scope": "finished"})
+    response = logged_in.get(url, {"format": "hf-dataset", "scope": "finished"})
     assert response.streaming
-    assert response["Content-Disposition"] == 'attachment; filename="cardiology-finished-hf.jsonl"'
-    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert response["Content-Disposition"] == 'attachment; filename="cardiology-finished-hf.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+    lines = archive.read("data.jsonl").decode().splitlines()
     assert len(lines) == 40
     assert '"ner_tags"' in lines[0]
+    assert json.loads(archive.read("labels.json"))[:3] == ["O", "B-DISEASE", "I-DISEASE"]
 
     bad = logged_in.get(url, {"format": "xlsx"})
     assert bad.status_code == 400

@@ -12,7 +12,7 @@ from annotation import review, selectors
 from annotation.imports import ImportRejected, import_path, store_upload
 from annotation.models import Annotation, Document, Project
 from annotation.services import create_project
-from annotation.text.formats.detect import detect_format, export_documents, read_documents
+from annotation.text.formats.detect import FORMATS, detect_format, export_documents, read_documents
 from annotation.text.formats.errors import FormatError
 from tests.cast import person
 from training.agreement import pairwise
@@ -240,12 +240,14 @@ def team_project(project, admin):
 
 
 def reimported(project, admin, fmt, *, finished_only, directory):
-    written = "".join(export_documents(fmt, selectors.export_documents(project, finished_only=finished_only)))
+    """The project exported in `fmt`, then imported into a new project from the file."""
+    labels = project.labels.order_by("pk").values_list("name", flat=True)
+    chunks = export_documents(fmt, selectors.export_documents(project, finished_only=finished_only), labels=labels)
+    data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8") for chunk in chunks)
     target = create_project(f"Again {fmt}", created_by=admin)
-    path = directory / f"export-{fmt}.txt"
-    path.write_bytes(written.encode("utf-8"))
-    reading = {"hf-jsonl-sentences": "hf-jsonl"}.get(fmt, fmt)
-    import_path(target, path, user=admin, fmt=reading)
+    path = directory / f"export-{fmt}"
+    path.write_bytes(data)
+    import_path(target, path, user=admin, fmt=fmt if fmt in FORMATS else None)
     return target
 
 
@@ -273,7 +275,7 @@ def test_a_team_project_survives_a_round_trip_through_its_own_export(team_projec
     assert annotations_of(Document.objects.get(project=target, external_id="n3")) == {}
 
 
-@pytest.mark.parametrize("fmt", ["conll", "pubtator", "hf-jsonl", "hf-jsonl-sentences"])
+@pytest.mark.parametrize("fmt", ["conll", "pubtator", "hf-dataset", "hf-dataset-sentences", "webanno-tsv"])
 def test_finished_work_survives_a_round_trip_through_every_other_format(team_project, admin, fmt, tmp_path):
     source = Document.objects.get(project=team_project, external_id="n1")
     exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()

@@ -25,7 +25,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, project, format, all, output, **options):
         project = find_project(project)
-        chunks = export_documents(format, selectors.export_documents(project, finished_only=not all))
+        labels = project.labels.order_by("pk").values_list("name", flat=True)
+        chunks = export_documents(format, selectors.export_documents(project, finished_only=not all), labels=labels)
         if output is None:
             for chunk in chunks:
                 if isinstance(chunk, bytes):

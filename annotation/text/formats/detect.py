@@ -1,16 +1,19 @@
 """The one place that knows every format: detection, and dispatch to readers and writers."""
 
+import functools
 import io
 import re
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 
 from annotation.text.formats.conll import BIO_TAG, SENTENCES_PER_DOCUMENT, read_conll, write_conll_documents
 from annotation.text.formats.csv import read_csv
+from annotation.text.formats.decode import decode_upload
 from annotation.text.formats.documents import ExportDocument, ImportedDocument, problems_of
 from annotation.text.formats.errors import FormatError
-from annotation.text.formats.huggingface import read_hf_jsonl, write_hf_jsonl, write_hf_jsonl_sentences
+from annotation.text.formats.huggingface import read_hf_dataset, read_hf_jsonl, write_hf_dataset
 from annotation.text.formats.jsonl import read_doccano_jsonl, write_doccano_jsonl
 from annotation.text.formats.labelstudio import read_label_studio, read_label_studio_csv, write_label_studio
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
@@ -44,9 +47,12 @@ FORMAT_HELP = {
     "conll": "token<TAB>tag, blank lines between sentences, -DOCSTART- between documents; a file without "
     "-DOCSTART- is cut into documents of the number of sentences you choose.",
     "pubtator": "PMID|t|title and PMID|a|abstract lines, then PMID<TAB>start<TAB>end<TAB>mention<TAB>type lines.",
-    "hf-jsonl": 'Hugging Face JSONL: {"tokens": [...], "ner_tags": ["B-X", ...]} per line.',
+    "hf-jsonl": 'Hugging Face JSONL: {"tokens": [...], "ner_tags": ["B-X", ...]} per line; integer tags come '
+    "with their names in the ZIP the studio's dataset export makes (JSON lines and labels.json), "
+    "which uploads as it is.",
     "webanno-tsv": "WebAnno TSV 3.x, as INCEpTION and WebAnno export a document: the named-entity layer's "
-    "values become the spans. Upload each annotator's file with their name to keep one annotation each.",
+    "values become the spans. Upload each annotator's file with their name to keep one annotation each; "
+    "a ZIP of such files (the studio's WebAnno export) uploads as it is, a document a file.",
 }
 
 _EXTENSIONS = {
@@ -141,6 +147,11 @@ def read_documents(
         raise
     if not documents:
         raise FormatError("no documents found", filename=filename)
+    _refuse_problems(documents, filename)
+    return documents
+
+
+def _refuse_problems(documents: list[ImportedDocument], filename: str) -> None:
     problems = problems_of(documents)
     if problems:
         count = sum(len(document.problems) for document in documents)
@@ -148,7 +159,49 @@ def read_documents(
             f"nothing was imported; {count} problem{'s' if count != 1 else ''} to fix first:\n{problems}",
             filename=filename,
         )
-    return documents
+
+
+def is_archive(data: bytes) -> bool:
+    return data.startswith(b"PK\x03\x04")
+
+
+def read_archive(data: bytes, *, filename: str = "", max_bytes: int) -> tuple[str, list[ImportedDocument]]:
+    """(format, documents) of a ZIP upload: a Hugging Face dataset (JSON lines and their
+    labels.json, as the studio exports it) or WebAnno TSV files (a document each)."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        members = [
+            info for info in archive.infolist() if not info.is_dir() and not info.filename.startswith("__MACOSX/")
+        ]
+        if sum(info.file_size for info in members) > max_bytes:
+            raise FormatError(f"the archive unpacks to more than {max_bytes / 1e6:.0f} MB", filename=filename)
+        files = {info.filename: decode_upload(archive.read(info), info.filename) for info in members}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError) as error:
+        raise FormatError(f"not a readable ZIP archive: {error}", filename=filename) from None
+    short = {PurePath(name).name: text for name, text in files.items()}
+    if "labels.json" in short and any(name.endswith(".jsonl") for name in short):
+        fmt, documents = "hf-jsonl", list(read_hf_dataset(short))
+    else:
+        tsv = sorted(name for name, text in files.items() if text.startswith("#FORMAT=WebAnno TSV"))
+        if not tsv:
+            raise FormatError(
+                "the archive holds neither a Hugging Face dataset (JSON lines with labels.json) nor WebAnno TSV files",
+                filename=filename,
+            )
+        fmt, documents = "webanno-tsv", []
+        for name in tsv:
+            try:
+                [document] = read_webanno_tsv(io.StringIO(files[name]))
+            except FormatError as error:
+                error.filename = name
+                raise
+            document.external_id = PurePath(name).stem
+            document.where = name
+            documents.append(document)
+    if not documents:
+        raise FormatError("no documents found", filename=filename)
+    _refuse_problems(documents, filename)
+    return fmt, documents
 
 
 def _read(
@@ -182,7 +235,8 @@ class ExportFormat:
     label: str
     file_ending: str  # what a download's name ends with: no two formats share one
     content_type: str
-    write: Callable[[Iterable[ExportDocument]], Iterable[str] | Iterable[bytes]]  # bytes: a binary format
+    write: Callable[..., Iterable[str] | Iterable[bytes]]  # bytes: a binary format
+    takes_labels: bool = False  # the writer wants the project's label names, in order
 
 
 _JSON, _JSONL, _TEXT = "application/json", "application/jsonl", "text/plain; charset=utf-8"
@@ -192,18 +246,32 @@ EXPORT_FORMATS = {
     "label-studio": ExportFormat("Label Studio JSON", "-label-studio.json", _JSON, write_label_studio),
     "conll": ExportFormat("CoNLL / BIO", ".conll", _TEXT, write_conll_documents),
     "pubtator": ExportFormat("PubTator", ".pubtator", _TEXT, write_pubtator),
-    "hf-jsonl": ExportFormat("Hugging Face JSONL", "-hf.jsonl", _JSONL, write_hf_jsonl),
     "webanno-tsv": ExportFormat(
         "WebAnno TSV 3.3 (a ZIP, a file per document)", "-webanno.zip", _ZIP, write_webanno_zip
     ),
-    "hf-jsonl-sentences": ExportFormat(
-        "Hugging Face JSONL, one example per sentence", "-hf-sentences.jsonl", _JSONL, write_hf_jsonl_sentences
+    "hf-dataset": ExportFormat(
+        "Hugging Face dataset (a ZIP: JSON lines with integer tags, their names, a dataset card)",
+        "-hf.zip",
+        _ZIP,
+        functools.partial(write_hf_dataset, sentences=False),
+        takes_labels=True,
+    ),
+    "hf-dataset-sentences": ExportFormat(
+        "Hugging Face dataset, one example per sentence (a ZIP)",
+        "-hf-sentences.zip",
+        _ZIP,
+        functools.partial(write_hf_dataset, sentences=True),
+        takes_labels=True,
     ),
 }
 
 
-def export_documents(fmt: str, documents: Iterable[ExportDocument]) -> Iterable[str]:
-    """Stream the documents in an export format, chunk by chunk."""
+def export_documents(
+    fmt: str, documents: Iterable[ExportDocument], *, labels: Iterable[str] = ()
+) -> Iterable[str] | Iterable[bytes]:
+    """Stream the documents in an export format, chunk by chunk; `labels`, the project's
+    label names, fix the tag ids of the formats that number them."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
-    return EXPORT_FORMATS[fmt].write(documents)
+    export = EXPORT_FORMATS[fmt]
+    return export.write(documents, labels=labels) if export.takes_labels else export.write(documents)

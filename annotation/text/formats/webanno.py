@@ -16,7 +16,6 @@ entities. Offsets count UTF-16 code units, as Java does; the text is rebuilt fro
 `#Text=` lines at those offsets. Each annotator's work is a file of its own.
 """
 
-import io
 import re
 import zipfile
 from bisect import bisect_left
@@ -24,6 +23,7 @@ from collections.abc import Iterable, Iterator
 
 from annotation.text.formats.documents import ExportDocument, ImportedDocument, validated
 from annotation.text.formats.errors import FormatError
+from annotation.text.formats.zipstream import ZipSink
 
 NAMED_ENTITY = "de.tudarmstadt.ukp.dkpro.core.api.ner.type.NamedEntity"
 _HEADER = re.compile(r"^#FORMAT=WebAnno TSV 3(\.\d+)?\s*$")
@@ -151,7 +151,7 @@ def _unescape(text: str, escapes: dict[str, str]) -> str:
 def write_webanno_zip(documents: Iterable[ExportDocument]) -> Iterator[bytes]:
     """A ZIP archive with a WebAnno TSV file per document (the format holds one document),
     named by its id, streamed as it is written."""
-    sink = _Sink()
+    sink = ZipSink()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
         names: set[str] = set()
         for document in documents:
@@ -162,24 +162,6 @@ def write_webanno_zip(documents: Iterable[ExportDocument]) -> Iterator[bytes]:
             archive.writestr(f"{name}.tsv", write_webanno_tsv(document))
             yield sink.take()
     yield sink.take()
-
-
-class _Sink(io.RawIOBase):
-    """Collects what the archive writes, for a generator to hand on."""
-
-    def __init__(self):
-        self.chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.chunks.append(bytes(data))
-        return len(data)
-
-    def take(self) -> bytes:
-        data, self.chunks = b"".join(self.chunks), []
-        return data
 
 
 def write_webanno_tsv(document: ExportDocument) -> str:
