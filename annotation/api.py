@@ -411,9 +411,12 @@ class Export(APIView):
         summary="Export the project's documents and annotations, streamed (reviewers and admins)",
         parameters=[shapes.ExportFilterSerializer],
         responses={
-            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="doccano or Hugging Face JSONL"),
+            (200, "application/jsonl"): OpenApiResponse(OpenApiTypes.STR, description="doccano JSONL"),
             (200, "application/json"): OpenApiResponse(OpenApiTypes.ANY, description="Label Studio JSON"),
             (200, "text/plain"): OpenApiResponse(OpenApiTypes.STR, description="CoNLL or PubTator"),
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="a Hugging Face dataset or WebAnno TSV files"
+            ),
             **error_responses(400, 403, 404),
         },
     )

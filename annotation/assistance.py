@@ -30,6 +30,10 @@ class Assistant:
         """Tagging tokens over a suggestion accepts it, edited; None when there is none there."""
         return None
 
+    def import_suggestions(self, proposals: list[tuple[Document, Label, int, int]]) -> None:
+        """Store an imported file's mentions as suggestions to review: (document, label, start, end)."""
+        raise NotImplementedError("importing annotations as suggestions needs an app that shows suggestions")
+
     def rank(self, project: Project, candidates: QuerySet) -> QuerySet | None:
         """`candidates` in the project's model-driven order, or None when no model can rank them."""
         return None

@@ -101,6 +101,7 @@ class UploadForm(forms.Form):
         choices=[
             (Annotation.Status.SUBMITTED, "Submitted: finished work, used for training and finished exports"),
             (Annotation.Status.IN_PROGRESS, "In progress: to be checked and submitted here"),
+            ("suggestions", "A pre-annotation to review: suggestions each annotator accepts or rejects"),
         ],
         initial=Annotation.Status.SUBMITTED,
         required=False,

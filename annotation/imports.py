@@ -40,6 +40,9 @@ GUESSED_LABEL_ALIASES = {
 }
 
 
+SUGGESTIONS = "suggestions"  # the upload option that imports mentions as suggestions to review
+
+
 class ImportRejected(Exception):
     """The file cannot be imported; the message says exactly why."""
 
@@ -306,7 +309,10 @@ def annotation_options(options: dict) -> dict:
         annotator = get_user_model().objects.filter(username=options["annotator"]).first()
         if annotator is None:
             raise ImportRejected(f"There is no user named {options['annotator']!r} to give the annotations to.")
-    return {"annotation_status": options.get("status") or Annotation.Status.SUBMITTED, "annotator": annotator}
+    status = options.get("status") or Annotation.Status.SUBMITTED
+    if status == SUGGESTIONS:
+        return {"as_suggestions": True, "annotator": annotator}
+    return {"annotation_status": status, "annotator": annotator}
 
 
 @transaction.atomic

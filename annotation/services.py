@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.assistance import assistant
 from annotation.bulk import copy_rows, reserve_ids
 from annotation.models import DEFAULT_LABELS, Annotation, Assignment, Document, Label, Membership, Project, Span
 from annotation.text.bio import SpanError, char_span_to_token_span, spans_to_tags
@@ -26,6 +27,7 @@ class ImportSummary:
     documents_created: int = 0
     duplicates_skipped: int = 0
     annotations_imported: int = 0
+    suggestions_imported: int = 0  # a pre-annotation to review, as suggestions
     annotations_added_to_existing: int = 0  # another annotator's work on a text the project held
     empty_annotations: int = 0  # annotations that found nothing to tag, imported as decided
     mentions_imported: int = 0
@@ -240,6 +242,7 @@ def import_documents(
     create_unmapped: bool = True,
     annotation_status: str = Annotation.Status.SUBMITTED,
     annotator=None,
+    as_suggestions: bool = False,
     on_progress=None,
 ) -> ImportSummary:
     """Store one file's documents, all or nothing.
@@ -249,6 +252,8 @@ def import_documents(
     go to `annotator`, or else to `importer`. When the file carries annotations at all,
     a document without mentions was decided to hold none: with `annotation_status`
     submitted it gets an empty annotation, which counts in training and finished exports.
+    With `as_suggestions`, the mentions become suggestions for annotators to accept or
+    reject (a pre-annotation to review) instead of anyone's annotation.
     A text the project holds already is not stored twice; annotators who have no
     annotation of it yet get theirs added to it.
     """
@@ -267,7 +272,7 @@ def import_documents(
     accounts[""] = owner
     summary.annotators = sorted({user.get_username() for user in accounts.values()})
     carries_annotations = any(doc.annotated or doc.all_mentions() for doc in documents)
-    empty_decided = carries_annotations and annotation_status == Annotation.Status.SUBMITTED
+    empty_decided = carries_annotations and annotation_status == Annotation.Status.SUBMITTED and not as_suggestions
     held = _held_documents(project, [content_hash(doc.text) for doc in documents])
 
     now = timezone.now()
@@ -323,9 +328,14 @@ def import_documents(
                 held[digest][1].add(user.pk)
                 pending.append((document, user, labelled))
         _copy_documents(rows)
-        _create_imported_annotations(pending, status=annotation_status, now=now)
         summary.documents_created += len(rows)
-        summary.annotations_imported += len(pending)
+        if as_suggestions:
+            proposals = {(document, label, s, e) for document, _, mentions in pending for s, e, label, _ in mentions}
+            assistant().import_suggestions(sorted(proposals, key=lambda p: (p[0].pk, p[2], p[3], p[1].pk)))
+            summary.suggestions_imported += len(proposals)
+        else:
+            _create_imported_annotations(pending, status=annotation_status, now=now)
+            summary.annotations_imported += len(pending)
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)

@@ -2,7 +2,9 @@
 when the app loads: its suggestions and their panel, accepting by tagging over one, and the
 model-driven document orders."""
 
-from django.db.models import Exists, OuterRef
+from bisect import bisect_left
+
+from django.db.models import Exists, OuterRef, Q
 
 from annotation.assistance import Assistant
 from annotation.rendering import SpanView
@@ -37,6 +39,23 @@ class ModelAssistant(Assistant):
             last_token=last_token,
         )
 
+    def import_suggestions(self, proposals):
+        Suggestion.objects.bulk_create(
+            [
+                Suggestion(
+                    document=document,
+                    label=label,
+                    start=start,
+                    end=end,
+                    first_token=bisect_left(document.token_starts, start),
+                    last_token=bisect_left(document.token_ends, end),
+                    confidence=1.0,
+                )
+                for document, label, start, end in proposals
+            ],
+            ignore_conflicts=True,
+        )
+
     def rank(self, project, candidates):
         return ordering.rank(project, candidates)
 
@@ -44,5 +63,7 @@ class ModelAssistant(Assistant):
         return ordering.reason(project, document)
 
     def with_open_suggestions(self, documents, viewer):
-        open_ones = Suggestion.objects.filter(document=OuterRef("pk"), model_version__is_active=True)
+        open_ones = Suggestion.objects.filter(
+            Q(model_version__is_active=True) | Q(model_version__isnull=True), document=OuterRef("pk")
+        )
         return documents.filter(Exists(open_ones.open_for(viewer) if viewer is not None else open_ones))

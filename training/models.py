@@ -100,6 +100,12 @@ class ModelVersion(models.Model):
 
 
 class SuggestionQuerySet(models.QuerySet):
+    def shown_with(self, version):
+        """The suggestions a page shows beside model `version` (None: no active model): its
+        own and the imported pre-annotations."""
+        imported = Q(model_version__isnull=True)
+        return self.filter(imported | Q(model_version=version) if version is not None else imported)
+
     def open_for(self, user):
         """The suggestions `user` has neither accepted nor rejected: each annotator decides
         for their own annotation, so one person's reject hides nothing from another."""
@@ -107,10 +113,13 @@ class SuggestionQuerySet(models.QuerySet):
 
 
 class Suggestion(models.Model):
-    """A span the active model proposes on a document."""
+    """A span proposed on a document: by the active model, or, without a model version, by an
+    imported file whose annotations were to be reviewed (a pre-annotation from another tool)."""
 
     document = models.ForeignKey("annotation.Document", on_delete=models.CASCADE, related_name="suggestions")
-    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="suggestions")
+    model_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="suggestions"
+    )
     label = models.ForeignKey("annotation.Label", on_delete=models.CASCADE, related_name="suggestions")
     start = models.PositiveIntegerField()
     end = models.PositiveIntegerField()
@@ -125,7 +134,9 @@ class Suggestion(models.Model):
         ordering = ["start"]
         constraints = [
             models.UniqueConstraint(
-                fields=["model_version", "document", "start", "end", "label"], name="suggestion_unique"
+                fields=["model_version", "document", "start", "end", "label"],
+                name="suggestion_unique",
+                nulls_distinct=False,  # an imported pre-annotation is not proposed twice either
             ),
             models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="suggestion_start_before_end"),
             models.CheckConstraint(

@@ -11,20 +11,14 @@ def visible_suggestions(
 ) -> list[Suggestion]:
     """The active `version`'s suggestions above the project's threshold that `user` has not
     decided on and that do not overlap their own spans (`annotation`'s)."""
-    if version is None:
-        return []
-    spans = list(annotation.spans.values_list("start", "end")) if annotation else []
-    return [
-        suggestion
-        for suggestion in Suggestion.objects.open_for(user)
-        .filter(
-            document=document,
-            model_version=version,
-            confidence__gte=document.project.suggestion_threshold,
-        )
+    suggestions = list(
+        Suggestion.objects.open_for(user)
+        .shown_with(version)
+        .filter(document=document, confidence__gte=document.project.suggestion_threshold)
         .select_related("label")
-        if not any(suggestion.start < end and start < suggestion.end for start, end in spans)
-    ]
+    )
+    spans = list(annotation.spans.values_list("start", "end")) if annotation and suggestions else []
+    return [s for s in suggestions if not any(s.start < end and start < s.end for start, end in spans)]
 
 
 def pending_suggestion(document: Document, user, suggestion_id: int) -> Suggestion:
@@ -43,11 +37,10 @@ def suggestion_touching(document: Document, user, start: int, end: int) -> Sugge
     """A suggestion of the active model that `user` has not decided on, overlapping
     [start, end): tagging there by hand accepts it with edited edges or label."""
     version = ModelVersion.objects.active_for(document.project)
-    if version is None:
-        return None
     return (
         Suggestion.objects.open_for(user)
-        .filter(document=document, model_version=version, start__lt=end, end__gt=start)
+        .shown_with(version)
+        .filter(document=document, start__lt=end, end__gt=start)
         .select_related("label", "model_version")
         .first()
     )

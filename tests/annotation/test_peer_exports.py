@@ -361,3 +361,33 @@ def test_the_webanno_export_is_a_zip_inception_files_import_back_from(team_proje
     exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()
     again = Document.objects.get(project=target, text=source.text)  # CRLF and all
     assert mention_texts(again)["admin"] == mention_texts(source)[exported_by]
+
+
+def test_a_pre_annotation_to_review_imports_as_suggestions_each_annotator_decides(client, project, admin, tmp_path):
+    from training.models import Suggestion
+
+    path = tmp_path / "pre.jsonl"
+    path.write_text(
+        '{"text": "Asthma treated with salbutamol .", "label": [[0, 6, "DISEASE"], [20, 30, "TREATMENT"]]}\n'
+    )
+    summary = import_path(project, path, user=admin, options={"status": "suggestions"})
+    assert summary.suggestions_imported == 2 and summary.annotations_imported == 0
+    assert not Annotation.objects.filter(document__project=project).exists()
+    document = Document.objects.get(project=project)
+    assert sorted(Suggestion.objects.filter(document=document).values_list("start", "end", "model_version")) == [
+        (0, 6, None),
+        (20, 30, None),
+    ]
+    again = import_path(project, path, user=admin, options={"status": "suggestions"})
+    assert again.duplicates_skipped == 0 and Suggestion.objects.filter(document=document).count() == 2
+
+    client.force_login(admin)
+    page = client.get(reverse("annotate", args=[project.pk, document.pk])).content.decode()
+    assert page.count('class="suggestion') >= 2 and "2 suggestions on this document" in page
+    first = Suggestion.objects.get(document=document, start=0)
+    accepted = client.post(reverse("suggestion_accept", args=[project.pk, document.pk, first.pk]), {"version": 1})
+    assert accepted.status_code == 200
+    annotation = Annotation.objects.get(document=document, annotator=admin)
+    assert list(annotation.spans.values_list("start", "end", "label__name", "source")) == [
+        (0, 6, "DISEASE", "suggestion")
+    ]

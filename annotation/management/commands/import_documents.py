@@ -44,10 +44,11 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--status",
-            choices=["submitted", "in_progress"],
+            choices=["submitted", "in_progress", "suggestions"],
             default="submitted",
             help="Status of the imported annotations (default submitted: finished work; then a document "
-            "without mentions in a file that carries annotations counts as checked and empty).",
+            "without mentions in a file that carries annotations counts as checked and empty), or "
+            "suggestions: a pre-annotation for annotators to accept or reject.",
         )
 
     def handle(
@@ -113,6 +114,7 @@ def describe_summary(name: str, summary) -> str:
     """What an import did, in words, with the label mapping it applied."""
     counts = [
         (summary.duplicates_skipped, "duplicates skipped"),
+        (summary.suggestions_imported, "suggestions to review"),
         (summary.annotations_added_to_existing, "annotations added to documents the project held"),
         (summary.empty_annotations, "annotations without mentions, imported as checked"),
         (summary.mentions_dropped, "mentions dropped by the mapping"),
