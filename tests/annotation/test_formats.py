@@ -1,5 +1,7 @@
 import io
 import json
+import re
+import textwrap
 import zipfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -499,12 +501,22 @@ def test_hf_dataset_round_trip():
     assert fmt == "hf-jsonl" and again.mentions == document.mentions
 
 
-def test_the_hf_dataset_loads_with_its_tag_names(tmp_path):
-    datasets = pytest.importorskip("datasets")
-    for name, data in hf_dataset([SAMPLE_DOCUMENT, SAMPLE_DOCUMENT]).items():
-        (tmp_path / name).write_bytes(data)
-    # As the README shows it.
-    loaded = datasets.load_dataset(str(tmp_path))
+def test_the_hf_dataset_loads_as_the_readme_shows(tmp_path, monkeypatch):
+    import zipfile as zip_module
+
+    packed = io.BytesIO()
+    with zip_module.ZipFile(packed, "w") as archive:
+        for name, data in hf_dataset([SAMPLE_DOCUMENT, SAMPLE_DOCUMENT]).items():
+            archive.writestr(name, data)
+    (tmp_path / "cardiology-finished-hf.zip").write_bytes(packed.getvalue())
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [snippet] = [
+        textwrap.dedent(block) for block in re.findall(r"```python\n(.*?)```", readme, re.S) if "load_dataset" in block
+    ]
+    monkeypatch.chdir(tmp_path)
+    namespace = {}
+    exec(snippet, namespace)
+    loaded = namespace["notes"]
     assert loaded["train"].num_rows == 2
     tags = loaded["train"].features["ner_tags"].feature
     assert tags.names[:3] == ["O", "B-DIS", "I-DIS"]
