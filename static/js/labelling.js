@@ -50,6 +50,25 @@
     box.className = `editor-message ${level}`;
   }
 
+  // Refusals other than 400 and 409 carry no fragments: say what happened, keep the page.
+  const REFUSALS = {
+    403: "You may not change this document.",
+    404: "That is gone: it was changed elsewhere. Reload the page to see the current version.",
+    413: "That edit is too large to send.",
+    429: "Too many edits in a row; wait a moment and try again.",
+  };
+  document.body.addEventListener("htmx:responseError", (event) => {
+    const xhr = event.detail.xhr;
+    const plain = (xhr.getResponseHeader("Content-Type") || "").startsWith("text/plain") && xhr.responseText.trim();
+    say(
+      plain ||
+        REFUSALS[xhr.status] ||
+        (xhr.status >= 500
+          ? "The server could not save this; nothing was changed. Try again."
+          : `The server refused this (${xhr.status}); nothing was changed.`),
+    );
+  });
+
   function selectTokens(first, last) {
     selection = { first: Math.min(first, last), last: Math.max(first, last) };
     selectedSpan = selectedSuggestion = null;

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
+from annotation import editing
 from annotation.models import Annotation, Span
 from annotation.services import create_project
 from tests.conftest import make_document
@@ -188,3 +189,31 @@ def test_accept_with_a_and_reject_with_x(login_page, live_server, clinician, pro
     assert stored_spans(document) == [("lung", "DISEASE")]
     assert Span.objects.get().source == "suggestion"
     assert list(made["cisplatin"].decisions.values_list("status", flat=True)) == ["rejected"]
+
+
+def test_refusals_keep_the_page_in_debug_mode_as_make_run_serves_it(
+    login_page, live_server, clinician, document, settings, tmp_path
+):
+    settings.DEBUG = True  # as `make run` serves the studio
+    page = login_page(clinician)
+    open_document(page, live_server, document)
+    page.keyboard.press("Control+z")  # nothing to undo: a 400 with its message
+    saved(page, "Nothing to undo.")
+    drag_select(page, token(page, document, "lung"), token(page, document, "cancer"))
+    page.keyboard.press("1")
+    saved(page, 'Tagged "lung cancer" as DISEASE.')
+    drag_select(page, token(page, document, "cancer"), token(page, document, "were"))
+    page.keyboard.press("2")  # overlaps the span just made: refused
+    expect(page.locator("#editor-message")).to_contain_text("overlaps")
+    expect(page.locator("#doc-text .t").first).to_be_visible()  # the page is still the labelling page
+    expect(page.locator("link[rel=stylesheet]")).to_have_count(1)
+
+    annotation = Annotation.objects.get(document=document)  # deleted in another tab meanwhile
+    editing.delete_span(annotation, version=annotation.version, span_id=annotation.spans.get().pk)
+    page.locator("mark.span").first.click()
+    page.keyboard.press("Delete")
+    saved(page, "changed elsewhere")
+    expect(page.locator("#doc-text .t").first).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("{#")  # no template source leaks onto the page
+    page.screenshot(path=str(tmp_path / "refused-in-debug.png"), full_page=True)
+    assert stored_spans(document) == []

@@ -123,7 +123,10 @@ def wait_for_steps(run, steps=3, timeout=120):
         run.refresh_from_db()
         return run.status == "running" and run.progress.get("step", 0) >= steps
 
-    wait_for(stepping, timeout=timeout, message=f"run {run.pk} to train")
+    try:
+        wait_for(stepping, timeout=timeout, message=f"run {run.pk} to train")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; it is {run.status} at step {run.progress.get('step')}: {run.error!r}") from None
 
 
 def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_settings, huey_consumer):
