@@ -68,6 +68,11 @@ class Project(models.Model):
         return self.name
 
 
+def first_words(text: str, count: int = 8) -> str:
+    words = text.split()
+    return " ".join(words[:count]) + ("…" if len(words) > count else "")
+
+
 class Label(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="labels")
     name = models.CharField(
@@ -138,7 +143,16 @@ class Document(models.Model):
         ]
 
     def __str__(self):
-        return self.title or self.external_id or f"Document {self.pk}"
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """How people recognise a document: its title, or else the first words of its text.
+        Lists load only the text's opening (`opening`), not the whole note."""
+        if self.title:
+            return self.title
+        text = self.__dict__.get("opening") or ("" if "text" in self.get_deferred_fields() else self.text)
+        return first_words(text) or self.external_id or f"Document {self.pk}"
 
     @property
     def token_count(self):

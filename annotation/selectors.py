@@ -7,13 +7,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Substr
 
 from annotation.assistance import assistant
 from annotation.models import Annotation, Assignment, Document, Project, Span
 from annotation.text.formats.documents import NOT_STARTED, ExportDocument
 
 EXPORT_CHUNK = 500
+OPENING = 200  # characters of a text enough for its first words
 
 
 def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
@@ -105,6 +106,17 @@ def document_ids(
     return documents.order_by("id").values_list("pk", flat=True)
 
 
+def document_names(ids) -> dict[int, str]:
+    """Each document's name (its title, or the first words of its text), loading only the
+    opening of each text."""
+    rows = (
+        Document.objects.filter(pk__in=list(ids))
+        .only("pk", "title", "external_id")
+        .annotate(opening=Substr("text", 1, OPENING))
+    )
+    return {document.pk: document.name for document in rows}
+
+
 def search_query(text: str) -> SearchQuery:
     """Every word, as a prefix: "BRCA" finds BRCA1 and "dystroph" dystrophy, as people expect
     of a search box. Quotes, `or` and `-word` keep their web-search meaning."""
@@ -124,6 +136,7 @@ def document_rows(ids: list[int], own=None) -> list[Document]:
         Document.objects.filter(pk__in=ids)
         .only("pk", "title", "external_id", "project_id")
         .annotate(
+            opening=Substr("text", 1, OPENING),
             annotation_count=Coalesce(
                 Subquery(annotations.values("document").annotate(n=Count("pk")).values("n")[:1]), 0
             ),

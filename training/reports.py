@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotation.access import RANK, Role
+from annotation.selectors import document_names
 from studio.background import silent_seconds
 from training.charts import line_chart
 from training.models import ModelVersion, Suggestion, SuggestionDecision, TrainingRun
@@ -99,8 +100,13 @@ def run_context(run: TrainingRun, role) -> dict:
         (v for i, row in enumerate(confusion["matrix"]) for j, v in enumerate(row) if i != j), default=0
     )
     listed = evaluation["false_negatives"] + evaluation["false_positives"] if may_read_errors(role) else []
+    names = document_names(int(error["doc_id"]) for error in listed[:ERRORS_SHOWN])
     errors = [
-        {**error, "url": reverse("annotate", args=[run.project_id, int(error["doc_id"])])}
+        {
+            **error,
+            "url": reverse("annotate", args=[run.project_id, int(error["doc_id"])]),
+            "name": names.get(int(error["doc_id"]), f"Document {error['doc_id']}"),
+        }
         for error in listed[:ERRORS_SHOWN]
     ]
     context.update(

@@ -296,3 +296,21 @@ def test_agreement_page_scores_pairs_and_lists_disagreements(logged_in, project,
     assert "<strong>0.500</strong>" in page  # 1 of 2 spans match on each side
     assert reverse("review", args=[project.pk, first.pk]) in page
     assert reverse("review", args=[project.pk, second.pk]) not in page  # they agree there
+
+
+def test_untitled_documents_are_listed_by_their_first_words(client, admin):
+    from annotation.selectors import document_names
+    from tests.conftest import make_document
+
+    project = create_project("Notes", created_by=admin)
+    note = make_document(project, "Discharge summary: patient admitted with chest pain and dyspnoea after surgery.")
+    titled = make_document(project, "Another note.", title="Ward round 3")
+    client.force_login(admin)
+    listed = client.get(reverse("project_documents", args=[project.pk])).content.decode()
+    assert "Discharge summary: patient admitted with chest pain and…" in listed
+    assert "Ward round 3" in listed and "(untitled)" not in listed
+    assert document_names([note.pk, titled.pk]) == {
+        note.pk: "Discharge summary: patient admitted with chest pain and…",
+        titled.pk: "Ward round 3",
+    }
+    assert str(Document.objects.get(pk=note.pk)) == "Discharge summary: patient admitted with chest pain and…"
