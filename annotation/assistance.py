@@ -6,11 +6,17 @@
 and documents that a model would rank come in import order.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.db.models import QuerySet
 
-from annotation.editing import EditResult
 from annotation.models import Annotation, Document, Label, Project
 from annotation.rendering import SpanView
+
+if TYPE_CHECKING:
+    from annotation.editing import EditResult
 
 
 class Assistant:
@@ -29,6 +35,11 @@ class Assistant:
     ) -> EditResult | None:
         """Tagging tokens over a suggestion accepts it, edited; None when there is none there."""
         return None
+
+    def replay_decisions(self, annotation: Annotation, decisions: dict, *, undo: bool) -> list[tuple[int, int]]:
+        """Take back (`undo`) or make again an undone step's decisions on suggestions, for
+        `annotation`'s annotator; returns the character ranges to redraw."""
+        return []
 
     def import_suggestions(self, proposals: list[tuple[Document, Label, int, int]]) -> None:
         """Store an imported file's mentions as suggestions to review: (document, label, start, end)."""

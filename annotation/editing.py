@@ -8,6 +8,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from annotation.assistance import assistant
 from annotation.models import Annotation, AnnotationChange, Document, Label, Span
 from annotation.text.bio import spans_to_tags
 from studio.audit import record, span_values
@@ -58,6 +59,7 @@ def add_span(
     source: str = Span.Source.MANUAL,
     model_version=None,
     edited_before_accept: bool = False,
+    decisions: dict | None = None,
 ) -> EditResult:
     with transaction.atomic():
         annotation, before = _lock(annotation, version)
@@ -86,11 +88,22 @@ def add_span(
         _audit(annotation, "span.create", span, after=span_values(span))
         return _commit(
             annotation,
-            "add",
+            "accept" if decisions else "add",
             before,
             [(start, end)],
             f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.',
+            decisions=decisions,
         )
+
+
+def record_decisions(
+    annotation: Annotation, *, version: int, decisions: dict, touched: list, message: str
+) -> EditResult:
+    """A step that changes no span, only decisions on suggestions (a rejection): it takes a
+    version and a place in the history like any edit, so Ctrl+Z brings the suggestions back."""
+    with transaction.atomic():
+        annotation, before = _lock(annotation, version)
+        return _commit(annotation, "reject", before, touched, message, decisions=decisions)
 
 
 def change_label(annotation: Annotation, *, version: int, span_id: int, label: Label) -> EditResult:
@@ -235,13 +248,16 @@ def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> E
                 f"Cannot {'undo' if backwards else 'redo'} {change.action}: it used a label deleted since."
             )
         _restore(annotation, target)
+        touched = _differences(before, target)
+        if change.decisions:
+            touched += assistant().replay_decisions(annotation, change.decisions, undo=backwards)
         change.undone = backwards
         change.save(update_fields=["undone"])
         _audit(
             annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=before, after=target
         )
         verb = "Undid" if backwards else "Redid"
-        return _finish(annotation, _differences(before, target), f"{verb} {change.action}.")
+        return _finish(annotation, touched, f"{verb} {change.action}.")
 
 
 def submit(annotation: Annotation, *, version: int) -> EditResult:
@@ -310,11 +326,13 @@ def _restore(annotation: Annotation, rows: list[SpanRow]) -> None:
     )
 
 
-def _commit(annotation, action, before, touched, message) -> EditResult:
+def _commit(annotation, action, before, touched, message, *, decisions=None) -> EditResult:
     """Record a new edit: it ends any redo branch."""
     annotation.changes.filter(undone=True).delete()
     result = _finish(annotation, touched, message)
-    AnnotationChange.objects.create(annotation=annotation, action=action, before=before, after=result.after)
+    AnnotationChange.objects.create(
+        annotation=annotation, action=action, before=before, after=result.after, decisions=decisions or {}
+    )
     return result
 
 

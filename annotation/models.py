@@ -294,6 +294,9 @@ class AnnotationChange(models.Model):
     action = models.CharField(max_length=30)
     before = models.JSONField()
     after = models.JSONField()
+    # Decisions on suggestions the step made ({suggestion id: "accepted" | "edited" | "rejected"}),
+    # so that undoing it brings the suggestions back.
+    decisions = models.JSONField(default=dict, blank=True)
     undone = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef, Q
 from annotation.assistance import Assistant
 from annotation.rendering import SpanView
 from training import decisions, ordering
+from training.decisions import replay
 from training.models import ModelVersion, Suggestion
 from training.suggestions import suggestion_touching, visible_suggestions
 
@@ -38,6 +39,9 @@ class ModelAssistant(Assistant):
             first_token=first_token,
             last_token=last_token,
         )
+
+    def replay_decisions(self, annotation, decisions, *, undo):
+        return replay(annotation, decisions, undo=undo)
 
     def import_suggestions(self, proposals):
         Suggestion.objects.bulk_create(

@@ -35,6 +35,7 @@ def accept(
     first = suggestion.first_token if first_token is None else first_token
     last = suggestion.last_token if last_token is None else last_token
     edited = label.pk != suggestion.label_id or (first, last) != (suggestion.first_token, suggestion.last_token)
+    status = Decision.EDITED if edited else Decision.ACCEPTED
     with transaction.atomic():
         result = editing.add_span(
             annotation,
@@ -45,18 +46,31 @@ def accept(
             source=Span.Source.SUGGESTION,
             model_version=suggestion.model_version,
             edited_before_accept=edited,
+            decisions={str(suggestion.pk): status},
         )
-        _decide(suggestion, Decision.EDITED if edited else Decision.ACCEPTED, user)
+        _decide(suggestion, status, user)
     result.touched.append((suggestion.start, suggestion.end))
     result.message = f"Accepted {label.name}{' after an edit' if edited else ''}."
     return result
 
 
 def reject(annotation: Annotation, suggestion: Suggestion, *, version: int, user) -> editing.EditResult:
-    if annotation.version != version:
-        raise editing.VersionConflict(annotation.version)
-    _decide(suggestion, Decision.REJECTED, user)
-    return editing.EditResult(annotation, [(suggestion.start, suggestion.end)], "Suggestion rejected.")
+    return _reject(annotation, [suggestion], version=version, user=user, message="Suggestion rejected.")
+
+
+def _reject(annotation: Annotation, suggestions: list[Suggestion], *, version: int, user, message: str):
+    """Rejections are a step of the annotation's history: Ctrl+Z brings the suggestions back."""
+    with transaction.atomic():
+        result = editing.record_decisions(
+            annotation,
+            version=version,
+            decisions={str(s.pk): Decision.REJECTED for s in suggestions},
+            touched=[(s.start, s.end) for s in suggestions],
+            message=message,
+        )
+        for suggestion in suggestions:
+            _decide(suggestion, Decision.REJECTED, user)
+    return result
 
 
 def accept_all(annotation: Annotation, *, version: int, user) -> editing.EditResult:
@@ -77,10 +91,31 @@ def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
         raise editing.VersionConflict(annotation.version)
     document = annotation.document
     suggestions = visible_suggestions(document, user, annotation, ModelVersion.objects.active_for(document.project))
+    if not suggestions:
+        raise editing.EditRejected("There are no suggestions to reject.")
+    return _reject(
+        annotation, suggestions, version=version, user=user, message=f"Rejected {len(suggestions)} suggestions."
+    )
+
+
+def replay(annotation: Annotation, decisions: dict, *, undo: bool) -> list[tuple[int, int]]:
+    """Take back an undone step's decisions (the suggestions come back), or make them again."""
+    user = annotation.annotator
+    suggestions = list(Suggestion.objects.filter(pk__in=[int(pk) for pk in decisions]).select_related("label"))
     for suggestion in suggestions:
-        _decide(suggestion, Decision.REJECTED, user)
-    touched = [(s.start, s.end) for s in suggestions]
-    return editing.EditResult(annotation, touched, f"Rejected {len(suggestions)} suggestions.")
+        if undo:
+            SuggestionDecision.objects.filter(suggestion=suggestion, user=user).delete()
+            record(
+                user,
+                "suggestion.undecided",
+                project_id=suggestion.label.project_id,
+                document_id=suggestion.document_id,
+                obj=suggestion,
+                before={"decision": decisions[str(suggestion.pk)]},
+            )
+        else:
+            _decide(suggestion, decisions[str(suggestion.pk)], user)
+    return [(s.start, s.end) for s in suggestions]
 
 
 def _decide(suggestion: Suggestion, status: str, user) -> None:

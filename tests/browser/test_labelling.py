@@ -190,6 +190,13 @@ def test_accept_with_a_and_reject_with_x(login_page, live_server, clinician, pro
     assert Span.objects.get().source == "suggestion"
     assert list(made["cisplatin"].decisions.values_list("status", flat=True)) == ["rejected"]
 
+    page.keyboard.press("Control+z")  # undoes the rejection, not the accepted span before it
+    saved(page, "Undid reject.")
+    expect(page.locator("mark.suggestion")).to_have_count(1)
+    expect(page.locator('mark.span[aria-label="DISEASE: lung"]')).to_be_visible()
+    assert stored_spans(document) == [("lung", "DISEASE")]
+    assert not made["cisplatin"].decisions.exists()
+
 
 def test_refusals_keep_the_page_in_debug_mode_as_make_run_serves_it(
     login_page, live_server, clinician, document, settings, tmp_path

@@ -75,7 +75,8 @@ def page(client, document):
 
 
 def post(client, name, document, *args, **data):
-    annotation = Annotation.objects.filter(document=document).first()
+    mine = Annotation.objects.filter(document=document, annotator_id=client.session["_auth_user_id"])
+    annotation = mine.first()
     data.setdefault("version", annotation.version if annotation else 1)
     return client.post(reverse(name, args=[document.project_id, document.pk, *args]), data)
 
