@@ -18,7 +18,9 @@ from tests.training.test_runs import FAST, LONG, annotated_project, wait_for_sta
 from training import services
 from training.models import ModelVersion, TrainingRun
 
-MEDIUM = {"epochs": 20, "batch_size": 2, "max_length": 32, "patience": 0}
+# Long enough to be caught mid-run on a fast day (20 epochs once ended before a heartbeat showed
+# its steps), short enough to finish well inside the wait.
+MEDIUM = {"epochs": 200, "batch_size": 2, "max_length": 32, "patience": 0}
 
 
 def test_a_paused_worker_declared_dead_stays_dead(client, admin, tiny_settings, fast_heartbeat, start_consumer):

@@ -17,6 +17,9 @@ from tests.conftest import make_document
 from tests.studio.test_pages import named_urls
 from training.models import ModelVersion, Suggestion, TrainingRun
 
+# Every URL for every role: a few hundred requests, so the quick loop leaves them to the full run.
+pytestmark = pytest.mark.slow
+
 ANNOTATOR, REVIEWER, ADMIN = Membership.Role.ANNOTATOR, Membership.Role.REVIEWER, Membership.Role.ADMIN
 RANK = {None: 0, ANNOTATOR: 1, REVIEWER: 2, ADMIN: 3}
 BAD_EDIT = {"version": "not-a-number"}
