@@ -166,6 +166,14 @@
       });
   }
 
+  // Ctrl+Enter: submit, then open the next document in the project's order once saved.
+  function submitAndNext() {
+    post(root.dataset.submitUrl, {}).then(() => {
+      const outcome = document.getElementById("editor-state").dataset.outcome;
+      if (outcome === "ok" && root.dataset.nextUrl) window.location.assign(root.dataset.nextUrl);
+    });
+  }
+
   function spanUrl(template, id) {
     return template.replace(/\/0\/(label|delete|accept|reject)\/$/, `/${id}/$1/`);
   }
@@ -255,7 +263,7 @@
     if (event.target.closest("input, textarea, select, dialog") || event.altKey || event.metaKey) return;
     const key = event.key;
     if (event.ctrlKey) {
-      if (key === "Enter") post(root.dataset.submitUrl, {});
+      if (key === "Enter") submitAndNext();
       else if (key.toLowerCase() === "z" && event.shiftKey) post(root.dataset.redoUrl, {});
       else if (key.toLowerCase() === "z") post(root.dataset.undoUrl, {});
       else if (key.toLowerCase() === "y") post(root.dataset.redoUrl, {});

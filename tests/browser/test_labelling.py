@@ -117,12 +117,16 @@ def test_go_to_the_next_document_and_submit(login_page, live_server, clinician, 
     open_document(page, live_server, first)
     page.keyboard.press("]")
     expect(page.locator(".doc-title")).to_have_text("Second")
-    page.keyboard.press("Control+Enter")
+    page.locator("[data-action=submit]").click()  # the button submits and stays
     saved(page, "Submitted.")
-    page.reload()
+    expect(page.locator(".doc-title")).to_have_text("Second")
+    page.keyboard.press("Control+Enter")  # submits again and opens the next unfinished one
+    expect(page.locator(".doc-title")).to_have_text("First")
+    page.keyboard.press("Control+Enter")
+    saved(page, "Submitted.")  # the last one: nothing left to open
     expect(page.locator("#doc-status")).to_have_text("Submitted")
     assert Annotation.objects.get(document=second).status == "submitted"
-    assert not Annotation.objects.filter(document=first).exists()
+    assert Annotation.objects.get(document=first).status == "submitted"
 
 
 def test_two_tabs_on_one_document_see_the_conflict(login_page, live_server, clinician, document):
