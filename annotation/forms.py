@@ -2,7 +2,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from annotation.models import Annotation, Label, Project
-from annotation.services import PROJECT_NAME_TAKEN
+from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
 
@@ -33,15 +33,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = [
-            "name",
-            "description",
-            "guidelines",
-            "suggestion_threshold",
-            "document_order",
-            "training_source",
-            "annotators_per_document",
-        ]
+        fields = PROJECT_SETTINGS
         error_messages = {"name": {"unique": PROJECT_NAME_TAKEN}}
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),

@@ -6,7 +6,7 @@ from rest_framework import serializers
 
 from annotation.models import Annotation, Document, Label, Project, Span
 from annotation.selectors import NOT_STARTED
-from annotation.services import PROJECT_NAME_TAKEN
+from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.detect import EXPORT_FORMATS
 from annotation.text.formats.documents import MAX_CHARACTERS
 from studio.api import check_storable
@@ -18,19 +18,7 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = [
-            "id",
-            "name",
-            "description",
-            "guidelines",
-            "suggestion_threshold",
-            "document_order",
-            "training_source",
-            "annotators_per_document",
-            "role",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *PROJECT_SETTINGS, "role", "created_at", "updated_at"]
         read_only_fields = ["created_at", "updated_at"]
 
     def get_role(self, project) -> str:
@@ -51,15 +39,7 @@ class ProjectCreateSerializer(serializers.Serializer):
 
 class ProjectUpdateSerializer(ProjectSerializer):
     class Meta(ProjectSerializer.Meta):
-        fields = [
-            "name",
-            "description",
-            "guidelines",
-            "suggestion_threshold",
-            "document_order",
-            "training_source",
-            "annotators_per_document",
-        ]
+        fields = PROJECT_SETTINGS
 
 
 class LabelSerializer(serializers.ModelSerializer):

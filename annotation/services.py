@@ -89,14 +89,15 @@ def create_document(project: Project, text: str, *, title: str = "", external_id
     )
 
 
+# What a project's settings are, in the order the page and the API show them.
 PROJECT_SETTINGS = [
     "name",
     "description",
     "guidelines",
     "suggestion_threshold",
-    "annotators_per_document",
     "document_order",
     "training_source",
+    "annotators_per_document",
 ]
 
 
@@ -283,7 +284,10 @@ def import_documents(
             summary.nested_dropped += doc.nested_dropped
             summary.mentions_trimmed += doc.trimmed
             summary.tags_repaired += doc.repaired
-            people = list({accounts[a.annotator]: a.mentions for a in reversed(doc.annotations)}.items())[::-1]
+            by_person: dict = {}
+            for annotation in doc.annotations:  # one annotation each: a person's first in the file
+                by_person.setdefault(accounts[annotation.annotator], annotation.mentions)
+            people = list(by_person.items())
             if not people and (doc.mentions or (doc.annotated is not False and empty_decided)):
                 people = [(owner, doc.mentions)]
             digest = content_hash(doc.text)
@@ -409,7 +413,9 @@ def add_documents(
     hashes = [content_hash(document.text) for document in documents]
     with transaction.atomic():
         lock_project(project)
-        known = _existing_hashes(project, hashes)
+        known = set(
+            Document.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", flat=True)
+        )
         # Every name is a project label (checked above), which the mapping finds by itself.
         summary = import_documents(
             project, documents, importer=user, create_unmapped=False, annotation_status=annotation_status
@@ -461,16 +467,6 @@ def _copy_documents(documents: list[Document]) -> None:
             for d in documents
         ),
     )
-
-
-def _existing_hashes(project: Project, hashes: list[str]) -> set[str]:
-    found: set[str] = set()
-    for offset in range(0, len(hashes), 10_000):
-        chunk = hashes[offset : offset + 10_000]
-        found.update(
-            Document.objects.filter(project=project, content_hash__in=chunk).values_list("content_hash", flat=True)
-        )
-    return found
 
 
 def _held_documents(project: Project, hashes: list[str]) -> dict[str, tuple[Document, set[int]]]:

@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 from annotation.text.bio import spans_to_tags
-from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences, sentences_of
 from annotation.text.formats.errors import FormatError
 
 BIO_TAG = re.compile(r"^(O|[BI]-\S+)$")
@@ -113,9 +113,4 @@ def write_conll_documents(documents: Iterable[ExportDocument]) -> Iterable[str]:
 def _tagged_sentences(document: ExportDocument) -> list[list[tuple[str, str]]]:
     text, starts, ends = document.text, document.token_starts, document.token_ends
     tags = spans_to_tags(starts, ends, document.spans)
-    sentences: list[list[tuple[str, str]]] = []
-    for index, (start, end, tag) in enumerate(zip(starts, ends, tags)):
-        if not index or "\n" in text[ends[index - 1] : start]:
-            sentences.append([])
-        sentences[-1].append((text[start:end], tag))
-    return sentences
+    return [[(text[starts[i] : ends[i]], tags[i]) for i in sentence] for sentence in sentences_of(document)]

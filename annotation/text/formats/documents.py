@@ -67,6 +67,15 @@ class ExportDocument:
     annotations: list[tuple[str, list[Mention]]] = field(default_factory=list)
 
 
+def sentences_of(document: ExportDocument) -> list[range]:
+    """The token indices of each sentence: a line of the text each, as CoNLL sentences are
+    imported, so that exports give them back."""
+    text, starts, ends = document.text, document.token_starts, document.token_ends
+    breaks = [index for index in range(1, len(starts)) if "\n" in text[ends[index - 1] : starts[index]]]
+    edges = [0, *breaks, len(starts)]
+    return [range(first, end) for first, end in zip(edges, edges[1:]) if first < end]
+
+
 def quote(text: str, start: int, end: int, limit: int = 40) -> str:
     excerpt = text[start:end]
     if len(excerpt) > limit:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from annotation.text.bio import spans_to_tags
 from annotation.text.formats.conll import check_token_and_tag
-from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, from_tagged_sentences, sentences_of
 from annotation.text.formats.errors import FormatError
 from annotation.text.formats.jsonl import id_string, iter_json_lines, json_line, unclaimed
 from annotation.text.formats.zipstream import ZipSink
@@ -89,11 +89,6 @@ def _records(document: ExportDocument, sentences: bool) -> list[dict]:
     name = document.external_id or str(document.id)
     if not sentences:
         return [{"id": name, "tokens": [text[s:e] for s, e in zip(starts, ends)], "ner_tags": tags}]
-    groups: list[list[int]] = []
-    for index, start in enumerate(starts):
-        if not index or "\n" in text[ends[index - 1] : start]:
-            groups.append([])
-        groups[-1].append(index)
     return [
         {
             "id": f"{name}-{number}",
@@ -103,7 +98,7 @@ def _records(document: ExportDocument, sentences: bool) -> list[dict]:
                 ("B-" + tags[i][2:]) if i == group[0] and tags[i].startswith("I-") else tags[i] for i in group
             ],
         }
-        for number, group in enumerate(groups, start=1)
+        for number, group in enumerate(sentences_of(document), start=1)
     ]
 
 

@@ -21,7 +21,7 @@ import zipfile
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 
-from annotation.text.formats.documents import ExportDocument, ImportedDocument, validated
+from annotation.text.formats.documents import ExportDocument, ImportedDocument, sentences_of, validated
 from annotation.text.formats.errors import FormatError
 from annotation.text.formats.zipstream import ZipSink
 
@@ -176,21 +176,18 @@ def write_webanno_tsv(document: ExportDocument) -> str:
         mark = f"[{number}]" if len(covered) > 1 else ""
         for index in covered:
             cells[index].append((f"*{mark}", _escape(label) + mark))
-    lines = ["#FORMAT=WebAnno TSV 3.3", f"#T_SP={NAMED_ENTITY}|identifier|value", "", ""]
-    sentence, position = 0, 0
-    for index, (start, end) in enumerate(zip(starts, ends)):
-        if not index or "\n" in text[ends[index - 1] : start]:
-            sentence, position = sentence + 1, 0
-            line_end = text.find("\n", start)
-            if index:
-                lines.append("")
-            lines.append("#Text=" + _escape_text(text[start : line_end if line_end != -1 else len(text)]))
-        position += 1
-        identifiers = "|".join(c[0] for c in cells[index]) or "_"
-        values = "|".join(c[1] for c in cells[index]) or "_"
-        lines.append(
-            f"{sentence}-{position}\t{units[start]}-{units[end]}\t{text[start:end]}\t{identifiers}\t{values}\t"
-        )
+    lines = ["#FORMAT=WebAnno TSV 3.3", f"#T_SP={NAMED_ENTITY}|identifier|value", ""]
+    for number, sentence in enumerate(sentences_of(document), start=1):
+        begin = starts[sentence[0]]
+        line_end = text.find("\n", begin)
+        lines += ["", "#Text=" + _escape_text(text[begin : line_end if line_end != -1 else len(text)])]
+        for position, index in enumerate(sentence, start=1):
+            start, end = starts[index], ends[index]
+            identifiers = "|".join(c[0] for c in cells[index]) or "_"
+            values = "|".join(c[1] for c in cells[index]) or "_"
+            lines.append(
+                f"{number}-{position}\t{units[start]}-{units[end]}\t{text[start:end]}\t{identifiers}\t{values}\t"
+            )
     return "\n".join(lines) + "\n"
 
 
