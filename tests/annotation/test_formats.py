@@ -531,6 +531,13 @@ def test_an_archive_that_is_neither_kind_is_refused_plainly():
         read_archive(packed.getvalue(), max_bytes=10**6)
     with raises("unpacks to more than"):
         read_archive(packed.getvalue(), max_bytes=5)
+    with raises("not a readable ZIP archive"):
+        read_archive(b"PK\x03\x04 cut short", max_bytes=10**6)
+    binary = io.BytesIO()
+    with zipfile.ZipFile(binary, "w") as archive:
+        archive.writestr("labels.json", b"\xff\xfe not UTF-8")
+    with raises("not UTF-8 text", line=1):  # the member named, as the error's file
+        read_archive(binary.getvalue(), max_bytes=10**6)
 
 
 @pytest.mark.parametrize(
