@@ -271,7 +271,6 @@ def import_documents(
     accounts = accounts_for(project, named, importer=importer) if named else {}
     owner = annotator or importer
     accounts[""] = owner
-    summary.annotators = sorted({user.get_username() for user in accounts.values()})
     carries_annotations = any(doc.annotated or doc.all_mentions() for doc in documents)
     empty_decided = carries_annotations and annotation_status == Annotation.Status.SUBMITTED and not as_suggestions
     held = _held_documents(project, [content_hash(doc.text) for doc in documents])
@@ -340,6 +339,7 @@ def import_documents(
         else:
             _create_imported_annotations(pending, status=annotation_status, now=now)
             summary.annotations_imported += len(pending)
+            summary.annotators = sorted({*summary.annotators, *(user.get_username() for _, user, _ in pending)})
         if on_progress:
             on_progress(min(offset + BATCH_SIZE, len(documents)), len(documents))
     assign_documents(project)

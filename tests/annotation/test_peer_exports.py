@@ -53,6 +53,7 @@ def test_every_label_studio_export_keeps_each_annotator_and_each_empty_result(pr
     summary = import_path(project, DATA / name, user=admin)
 
     assert summary.documents_created == 2 and summary.annotations_imported == 3
+    assert admin.username not in summary.annotators  # the importer made none of them
     assert summary.empty_annotations == 1 and summary.mentions_imported == 3
     by_email = "min.json" in name or "tsv" in name
     first, second = ("alice", "bob") if by_email else ("imported-1", "imported-2")
