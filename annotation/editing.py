@@ -97,13 +97,14 @@ def add_span(
 
 
 def record_decisions(
-    annotation: Annotation, *, version: int, decisions: dict, touched: list, message: str
+    annotation: Annotation, *, version: int, decisions: dict, touched: list, message: str, action: str = "reject"
 ) -> EditResult:
-    """A step that changes no span, only decisions on suggestions (a rejection): it takes a
-    version and a place in the history like any edit, so Ctrl+Z brings the suggestions back."""
+    """A step that changes no span, only decisions on suggestions (a rejection, or showing
+    rejected ones again): it takes a version and a place in the history like any edit, so
+    Ctrl+Z takes it back."""
     with transaction.atomic():
         annotation, before = _lock(annotation, version)
-        return _commit(annotation, "reject", before, touched, message, decisions=decisions)
+        return _commit(annotation, action, before, touched, message, decisions=decisions)
 
 
 def change_label(annotation: Annotation, *, version: int, span_id: int, label: Label) -> EditResult:

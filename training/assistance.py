@@ -11,7 +11,7 @@ from annotation.rendering import SpanView
 from training import decisions, ordering
 from training.decisions import replay
 from training.models import ModelVersion, Suggestion
-from training.suggestions import suggestion_touching, visible_suggestions
+from training.suggestions import suggestion_touching, suggestions_on
 
 
 class ModelAssistant(Assistant):
@@ -19,10 +19,14 @@ class ModelAssistant(Assistant):
 
     def help(self, document, user, annotation):
         model = ModelVersion.objects.active_for(document.project)
-        shown = visible_suggestions(document, user, annotation, model)
+        shown, rejected = suggestions_on(document, user, annotation, model)
         decisions.mark_shown(shown)
         marks = [SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence) for s in shown]
-        return marks, {"suggestion_count": len(marks), "active_model": model}
+        rejected = [
+            {"id": s.pk, "label": s.label.name, "css_class": s.label.css_class, "text": document.text[s.start : s.end]}
+            for s in rejected
+        ]
+        return marks, {"suggestion_count": len(marks), "active_model": model, "rejected": rejected}
 
     def accept_over(self, annotation, user, *, version, label, first_token, last_token):
         document = annotation.document

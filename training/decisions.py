@@ -8,9 +8,11 @@ from annotation import editing
 from annotation.models import Annotation, Label, Span
 from studio.audit import record
 from training.models import ModelVersion, Suggestion, SuggestionDecision
-from training.suggestions import visible_suggestions
+from training.suggestions import suggestions_on, visible_suggestions
 
 Decision = SuggestionDecision.Status
+# A step's decision that took a rejection back ("show rejected"): undoing it rejects again.
+RESTORED = "restored"
 
 
 def mark_shown(suggestions: list[Suggestion]) -> None:
@@ -98,24 +100,54 @@ def reject_all(annotation: Annotation, *, version: int, user) -> editing.EditRes
     )
 
 
+def restore(annotation: Annotation, suggestion_ids: list[int] | None, *, version: int, user) -> editing.EditResult:
+    """Show rejected suggestions again (all of them when `suggestion_ids` is None), as a step
+    of the annotation's history."""
+    document = annotation.document
+    rejected = suggestions_on(document, user, None, ModelVersion.objects.active_for(document.project))[1]
+    if suggestion_ids is not None:
+        rejected = [s for s in rejected if s.pk in suggestion_ids]
+    if not rejected:
+        raise editing.EditRejected("There are no rejected suggestions to show again.")
+    with transaction.atomic():
+        result = editing.record_decisions(
+            annotation,
+            version=version,
+            decisions={str(s.pk): RESTORED for s in rejected},
+            touched=[(s.start, s.end) for s in rejected],
+            message=f"{len(rejected)} rejected suggestion{'s' if len(rejected) != 1 else ''} shown again.",
+            action="restore",
+        )
+        for suggestion in rejected:
+            _undecide(suggestion, user, Decision.REJECTED)
+    return result
+
+
 def replay(annotation: Annotation, decisions: dict, *, undo: bool) -> list[tuple[int, int]]:
-    """Take back an undone step's decisions (the suggestions come back), or make them again."""
+    """Take back an undone step's decisions (the suggestions come back, or a shown-again one
+    is rejected again), or make them again."""
     user = annotation.annotator
     suggestions = list(Suggestion.objects.filter(pk__in=[int(pk) for pk in decisions]).select_related("label"))
     for suggestion in suggestions:
-        if undo:
-            SuggestionDecision.objects.filter(suggestion=suggestion, user=user).delete()
-            record(
-                user,
-                "suggestion.undecided",
-                project_id=suggestion.label.project_id,
-                document_id=suggestion.document_id,
-                obj=suggestion,
-                before={"decision": decisions[str(suggestion.pk)]},
-            )
+        made = decisions[str(suggestion.pk)]
+        restored = made == RESTORED
+        if undo != restored:
+            _undecide(suggestion, user, Decision.REJECTED if restored else made)
         else:
-            _decide(suggestion, decisions[str(suggestion.pk)], user)
+            _decide(suggestion, Decision.REJECTED if restored else made, user)
     return [(s.start, s.end) for s in suggestions]
+
+
+def _undecide(suggestion: Suggestion, user, decision: str) -> None:
+    SuggestionDecision.objects.filter(suggestion=suggestion, user=user).delete()
+    record(
+        user,
+        "suggestion.undecided",
+        project_id=suggestion.label.project_id,
+        document_id=suggestion.document_id,
+        obj=suggestion,
+        before={"decision": decision},
+    )
 
 
 def _decide(suggestion: Suggestion, status: str, user) -> None:

@@ -1,24 +1,40 @@
 """Reading model suggestions: which ones an annotator still has to decide on. Nothing here
 writes; what annotators do with suggestions is in `training.decisions`."""
 
+from django.db.models import OuterRef, Q, Subquery
+
 from annotation import editing
 from annotation.models import Annotation, Document
-from training.models import ModelVersion, Suggestion
+from training.models import ModelVersion, Suggestion, SuggestionDecision
+
+REJECTED = SuggestionDecision.Status.REJECTED
+
+
+def suggestions_on(
+    document: Document, user, annotation: Annotation | None, version: ModelVersion | None
+) -> tuple[list[Suggestion], list[Suggestion]]:
+    """In one query, the suggestions shown beside model `version` that `user` still has to
+    decide on (above the project's threshold, not overlapping their own spans in
+    `annotation`), and those they rejected, which "show rejected" can bring back."""
+    decision = SuggestionDecision.objects.filter(suggestion=OuterRef("pk"), user=user).values("status")[:1]
+    rows = list(
+        Suggestion.objects.shown_with(version)
+        .filter(document=document)
+        .annotate(decision=Subquery(decision))
+        .filter(Q(decision__isnull=True, confidence__gte=document.project.suggestion_threshold) | Q(decision=REJECTED))
+        .select_related("label")
+        .order_by("start", "pk")
+    )
+    undecided = [s for s in rows if s.decision is None]
+    spans = list(annotation.spans.values_list("start", "end")) if annotation and undecided else []
+    visible = [s for s in undecided if not any(s.start < end and start < s.end for start, end in spans)]
+    return visible, [s for s in rows if s.decision == REJECTED]
 
 
 def visible_suggestions(
     document: Document, user, annotation: Annotation | None, version: ModelVersion | None
 ) -> list[Suggestion]:
-    """The active `version`'s suggestions above the project's threshold that `user` has not
-    decided on and that do not overlap their own spans (`annotation`'s)."""
-    suggestions = list(
-        Suggestion.objects.open_for(user)
-        .shown_with(version)
-        .filter(document=document, confidence__gte=document.project.suggestion_threshold)
-        .select_related("label")
-    )
-    spans = list(annotation.spans.values_list("start", "end")) if annotation and suggestions else []
-    return [s for s in suggestions if not any(s.start < end and start < s.end for start, end in spans)]
+    return suggestions_on(document, user, annotation, version)[0]
 
 
 def pending_suggestion(document: Document, user, suggestion_id: int) -> Suggestion:

@@ -31,6 +31,11 @@ urlpatterns = [
         name="suggestion_reject",
     ),
     path(
+        "projects/<int:project_id>/documents/<int:document_id>/suggestions/restore/",
+        suggestions.restore,
+        name="suggestions_restore",
+    ),
+    path(
         "projects/<int:project_id>/documents/<int:document_id>/suggestions/accept-all/",
         suggestions.decide_all,
         {"decision": "accept"},

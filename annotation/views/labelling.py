@@ -1,6 +1,8 @@
 """The labelling page and its edit endpoints. Each edit answers with htmx out-of-band
 fragments: the text blocks it touched, the legend and the editor state."""
 
+import re
+from bisect import bisect_right
 from collections import Counter
 
 from django.contrib import messages
@@ -17,7 +19,7 @@ from annotation.access import Role, document_for, project_for
 from annotation.assistance import assistant
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
-from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
+from annotation.rendering import SpanView, blocks, colour_class, render_block, render_text, touched_blocks
 from annotation.services import set_evaluation_split
 
 
@@ -47,6 +49,31 @@ def _legend(document, marks):
     return [(label, counts.get(label.name, 0)) for label in document.project.labels.all()]
 
 
+def _span_rows(document, marks) -> list[dict]:
+    """The span list beside the text: each span's label, words and line, to jump back to."""
+    text = document.text
+    line_breaks = [match.start() for match in re.finditer("\n", text)]
+    return [
+        {
+            "id": mark.id,
+            "label": mark.label,
+            "css_class": colour_class(mark.color),
+            "text": " ".join(text[mark.start : mark.end].split()),
+            "line": bisect_right(line_breaks, mark.start) + 1,
+        }
+        for mark in marks
+        if not mark.is_suggestion
+    ]
+
+
+def _editor_state(annotation) -> dict:
+    return {
+        "version": annotation.version if annotation else 1,
+        "status": annotation.get_status_display() if annotation else "Not started",
+        "unsubmitted": annotation is not None and annotation.status == Annotation.Status.IN_PROGRESS,
+    }
+
+
 def _progress(document, user):
     total = Document.objects.filter(project_id=document.project_id).count()
     done = Annotation.objects.filter(
@@ -74,13 +101,13 @@ def annotate(request, project_id, document_id):
         "project": document.project,
         "document": document,
         "annotation": annotation,
-        "version": annotation.version if annotation else 1,
-        "status": annotation.get_status_display() if annotation else "Not started",
+        **_editor_state(annotation),
         "text_html": "".join(
             render_block(b, document.text, document.token_starts, document.token_ends, spans) for b in text_blocks
         ),
         "labels": document.project.labels.all(),
         "legend": _legend(document, spans),
+        "span_rows": _span_rows(document, spans),
         "progress": _progress(document, request.user),
         "guidelines": render_markdown(document.project.guidelines),
         "previous": _neighbour(document, request.user, forward=False),
@@ -168,8 +195,8 @@ def _answer(
             render_block(b, document.text, document.token_starts, document.token_ends, spans, oob=True) for b in redraw
         ],
         "legend": _legend(document, spans),
-        "version": annotation.version if annotation else 1,
-        "status": annotation.get_status_display() if annotation else "Not started",
+        "span_rows": _span_rows(document, spans),
+        **_editor_state(annotation),
         "progress": _progress(document, request.user) if with_progress else None,
         **panel,
         "message": message,

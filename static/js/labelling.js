@@ -20,6 +20,9 @@
   let cursor = null; // token index
   let anchor = null; // where a Shift-extended selection started
   let busy = false;
+  let pointer = "mouse"; // how the last click came
+  let tappedFirst = false; // a tap chose the first word of a range: the next tap chooses the last
+  let warnedLeaving = false;
 
   const tokens = () => text.querySelectorAll(".t");
   const token = (index) => text.querySelector(`.t[data-i="${index}"]`);
@@ -28,6 +31,7 @@
   const spanOf = (tokenElement) => tokenElement && tokenElement.closest("mark.span");
   const version = () => document.getElementById("editor-state").dataset.version;
 
+  // One cursor at a time: the token cursor shows only while the selection is tokens.
   function paint() {
     text.querySelectorAll(".selected, .cursor").forEach((el) => el.classList.remove("selected", "cursor"));
     if (selectedSuggestion) {
@@ -41,7 +45,7 @@
     if (selectedSpan) {
       text.querySelectorAll(`mark.span[data-span="${selectedSpan}"]`).forEach((m) => m.classList.add("selected"));
     }
-    if (cursor !== null) token(cursor)?.classList.add("cursor");
+    if (cursor !== null && !selectedSpan && !selectedSuggestion) token(cursor)?.classList.add("cursor");
   }
 
   function say(message, level = "error") {
@@ -76,18 +80,21 @@
   }
 
   function selectSpan(id) {
+    tappedFirst = false;
     selectedSpan = id;
     selection = selectedSuggestion = null;
     paint();
   }
 
   function selectSuggestion(id) {
+    tappedFirst = false;
     selectedSuggestion = id;
     selection = selectedSpan = null;
     paint();
   }
 
   function clearSelection() {
+    tappedFirst = false;
     selection = selectedSpan = selectedSuggestion = null;
     paint();
   }
@@ -133,6 +140,10 @@
     selectTokens(hits[0], cursor);
   });
 
+  text.addEventListener("pointerdown", (event) => {
+    pointer = event.pointerType;
+  });
+
   text.addEventListener("click", (event) => {
     if (!window.getSelection().isCollapsed) return;
     const clicked = event.target.closest(".t, mark.span, mark.suggestion");
@@ -140,13 +151,32 @@
     const suggestion = clicked.closest("mark.suggestion");
     if (suggestion) return selectSuggestion(suggestion.dataset.suggestion);
     const mark = clicked.closest("mark.span");
-    if (mark) {
+    const index = indexOf(clicked.closest(".t") || clicked.querySelector(".t"));
+    if (!mark && selection && (tappedFirst || event.shiftKey) && index !== anchor) {
+      cursor = index;
+      selectTokens(anchor, index);
+      tappedFirst = false;
+    } else if (mark) {
       cursor = indexOf(mark.querySelector(".t"));
       selectSpan(mark.dataset.span);
     } else {
-      cursor = anchor = indexOf(clicked);
+      cursor = anchor = index;
       selectTokens(cursor, cursor);
+      tappedFirst = pointer === "touch";
+      if (tappedFirst) say("Tap the last word to select up to it, or tap a label.", "hint");
     }
+  });
+
+  // The span list beside the text: a click selects that span and brings it into view.
+  root.addEventListener("click", (event) => {
+    const row = event.target.closest("[data-jump]");
+    if (!row) return;
+    const mark = text.querySelector(`mark.span[data-span="${row.dataset.jump}"]`);
+    if (!mark) return;
+    cursor = anchor = indexOf(mark.querySelector(".t"));
+    selectSpan(row.dataset.jump);
+    mark.scrollIntoView({ block: "center" });
+    text.focus({ preventScroll: true });
   });
 
   function post(url, values) {
@@ -229,12 +259,21 @@
     if (action === "help") document.getElementById("shortcuts").showModal();
     if (action === "accept-all") post(suggestionUrls().acceptAllUrl, {});
     if (action === "reject-all") post(suggestionUrls().rejectAllUrl, {});
+    if (action === "restore") {
+      const chosen = event.target.closest("[data-suggestion]")?.dataset.suggestion;
+      post(suggestionUrls().restoreUrl, chosen ? { suggestion: chosen } : {});
+    }
   });
 
   function moveCursor(step, extend) {
     const count = tokenCount();
     if (!count) return;
-    cursor = cursor === null ? (step > 0 ? 0 : count - 1) : Math.max(0, Math.min(count - 1, cursor + step));
+    placeCursor(cursor === null ? (step > 0 ? 0 : count - 1) : Math.max(0, Math.min(count - 1, cursor + step)), step, extend);
+  }
+
+  function placeCursor(index, step = 1, extend = false) {
+    tappedFirst = false;
+    cursor = index;
     const mark = spanOf(token(cursor));
     const suggestion = token(cursor)?.closest("mark.suggestion");
     if (suggestion && !extend) {
@@ -286,9 +325,9 @@
     } else if (key === "Escape") {
       clearSelection();
     } else if (key === "]" && root.dataset.nextUrl) {
-      window.location.assign(root.dataset.nextUrl);
+      if (mayLeave()) window.location.assign(root.dataset.nextUrl);
     } else if (key === "[" && root.dataset.previousUrl) {
-      window.location.assign(root.dataset.previousUrl);
+      if (mayLeave()) window.location.assign(root.dataset.previousUrl);
     } else if (key === "?") {
       document.getElementById("shortcuts").showModal();
     } else {
@@ -296,4 +335,26 @@
     }
     event.preventDefault();
   });
+
+  // Edits are saved as they happen; leaving a document that is not submitted says so once.
+  function mayLeave() {
+    if (warnedLeaving || document.getElementById("editor-state").dataset.unsubmitted !== "true") return true;
+    warnedLeaving = true;
+    say("This document is not submitted yet (your edits are saved). Ctrl+Enter submits it and opens the next; leave again to keep it in progress.", "warning");
+    return false;
+  }
+
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || link.target || event.ctrlKey || event.metaKey || event.shiftKey || link.getAttribute("href").startsWith("#")) return;
+    if (!mayLeave()) event.preventDefault();
+  });
+
+  // The side column sits below the sticky bar, whose height changes as its buttons wrap.
+  const bar = document.getElementById("annotate-bar");
+  new ResizeObserver(() => root.style.setProperty("--bar-height", `${bar.offsetHeight}px`)).observe(bar);
+
+  // On opening, the text has the focus: on the first suggestion if there is one, else on the first token.
+  text.focus({ preventScroll: true });
+  if (!stepSuggestion(1) && tokenCount()) placeCursor(0);
 })();

@@ -34,13 +34,14 @@ def browser():
 
 @pytest.fixture
 def login_page(browser, live_server):
-    """Open a page in a fresh browser context, logged in as `user`."""
+    """Open a page in a fresh browser context, logged in as `user` (a desktop window unless
+    `options` say otherwise, such as a phone's viewport and touch screen)."""
     contexts = []
 
-    def open_page(user):
+    def open_page(user, **options):
         client = Client()
         client.force_login(user)
-        context = browser.new_context(viewport={"width": 1300, "height": 900})
+        context = browser.new_context(**{"viewport": {"width": 1300, "height": 900}, **options})
         context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": live_server.url}])
         contexts.append(context)
         page = context.new_page()

@@ -1,5 +1,8 @@
 """The labelling page in a real Chromium: every action is checked in the database after reload."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
@@ -77,8 +80,7 @@ def test_double_click_a_word_and_tag_it_with_a_button(login_page, live_server, c
 def test_change_a_label_with_the_keyboard_only(login_page, live_server, clinician, document):
     page = login_page(clinician)
     open_document(page, live_server, document)
-    page.locator("#doc-text").focus()
-    for _ in range(7):  # cursor onto "cisplatin"
+    for _ in range(6):  # the cursor starts on the first token; onto "cisplatin"
         page.keyboard.press("ArrowRight")
     page.keyboard.press("1")
     saved(page, 'Tagged "cisplatin" as DISEASE.')
@@ -159,30 +161,41 @@ def test_a_script_in_the_text_runs_nothing(login_page, live_server, clinician, p
     expect(page.locator("#doc-text")).to_contain_text("<script>alert(1)</script>")
 
 
-def test_accept_with_a_and_reject_with_x(login_page, live_server, clinician, project, document):
-    from training.models import ModelVersion, Suggestion, TrainingRun
+def active_model(project):
+    from training.models import ModelVersion, TrainingRun
 
     run = TrainingRun.objects.create(project=project, status="succeeded")
-    version = ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
-    labels = {label.name: label for label in project.labels.all()}
-    made = {}
-    for word, label in (("lung", "DISEASE"), ("cisplatin", "TREATMENT")):
-        index = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)].index(word)
-        made[word] = Suggestion.objects.create(
-            document=document,
-            model_version=version,
-            label=labels[label],
-            start=document.token_starts[index],
-            end=document.token_ends[index],
-            first_token=index,
-            last_token=index,
-            confidence=0.9,
-        )
+    return ModelVersion.objects.create(project=project, run=run, artifact_path="/unused", is_active=True)
+
+
+def suggest(document, version, word, label_name):
+    from training.models import Suggestion
+
+    index = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)].index(word)
+    return Suggestion.objects.create(
+        document=document,
+        model_version=version,
+        label=document.project.labels.get(name=label_name),
+        start=document.token_starts[index],
+        end=document.token_ends[index],
+        first_token=index,
+        last_token=index,
+        confidence=0.9,
+    )
+
+
+def test_accept_with_a_and_reject_with_x(login_page, live_server, clinician, project, document):
+    version = active_model(project)
+    made = {
+        word: suggest(document, version, word, label)
+        for word, label in (("lung", "DISEASE"), ("cisplatin", "TREATMENT"))
+    }
     page = login_page(clinician)
     open_document(page, live_server, document)
     expect(page.locator("mark.suggestion")).to_have_count(2)
-    page.locator("#doc-text").focus()
-    page.keyboard.press("Tab")  # the first suggestion, "lung"
+    # The page opens with the focus on the first suggestion, "lung", and no token cursor beside it.
+    expect(page.locator('mark.suggestion.selected[data-label="DISEASE"]')).to_be_focused()
+    expect(page.locator("#doc-text .cursor")).to_have_count(0)
     page.keyboard.press("a")
     saved(page, "Accepted DISEASE.")
     page.keyboard.press("x")  # the next one moved into focus: "cisplatin"
@@ -228,3 +241,133 @@ def test_refusals_keep_the_page_in_debug_mode_as_make_run_serves_it(
     expect(page.locator("body")).not_to_contain_text("{#")  # no template source leaks onto the page
     page.screenshot(path=str(tmp_path / "refused-in-debug.png"), full_page=True)
     assert stored_spans(document) == []
+
+
+def discharge_note(characters=12_000):
+    """Real abstracts, one paragraph each, until the note is `characters` long."""
+    paragraphs = [
+        line.split("|", 2)[2].strip()
+        for line in (Path(__file__).parents[1] / "data" / "ncbi_devel_sample.pubtator").read_text().splitlines()
+        if line.count("|") >= 2 and line.split("|", 2)[1] in {"t", "a"}
+    ]
+    text = ""
+    for paragraph in paragraphs:
+        if len(text) >= characters:
+            break
+        text += paragraph + "\n\n"
+    return text.strip()
+
+
+def test_a_long_note_keeps_the_toolbar_labels_and_message_in_view_and_lists_its_spans(
+    login_page, live_server, clinician, project, tmp_path
+):
+    document = make_document(project, discharge_note(), "Discharge note")
+    words = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)]
+    annotation = editing.annotation_for(document, clinician)
+    disease = project.labels.get(name="DISEASE")
+    for index in (3, len(words) // 2, len(words) - 3):  # near the start, the middle and the end
+        annotation = editing.add_span(
+            annotation, version=annotation.version, first_token=index, last_token=index, label=disease
+        ).annotation
+    page = login_page(clinician)
+    open_document(page, live_server, document)
+    rows = page.locator("#span-list .span-row")
+    expect(rows).to_have_count(3)
+    expect(rows.last).to_contain_text(words[-3])
+
+    rows.last.click()  # jumps to the span at the end of the note and selects it
+    last_span = page.locator("mark.span").last
+    expect(last_span).to_be_in_viewport()
+    expect(last_span).to_have_class(re.compile(r"\bselected\b"))
+    assert page.evaluate("window.scrollY") > 2_000
+    for sticky in ("#annotate-bar", "[data-action=submit]", ".label-bar", "#editor-message", "#span-list"):
+        expect(page.locator(sticky).first).to_be_in_viewport()
+    page.keyboard.press("2")  # relabel it from down there; the message is in view
+    saved(page, "Changed to TREATMENT.")
+    expect(page.locator("#editor-message")).to_be_in_viewport()
+    expect(rows.last.locator(".label-chip")).to_have_text("TREATMENT")
+    page.screenshot(path=str(tmp_path / "long-note-scrolled.png"))
+    assert stored_spans(document).count((words[-3], "TREATMENT")) == 1
+
+
+def test_the_page_opens_with_the_cursor_on_the_first_token(login_page, live_server, clinician, document):
+    page = login_page(clinician)
+    open_document(page, live_server, document)
+    expect(page.locator("#doc-text")).to_be_focused()
+    expect(page.locator("#doc-text .cursor")).to_have_count(1)
+    expect(page.locator('#doc-text .t[data-i="0"]')).to_have_class("t selected cursor")
+    page.keyboard.press("1")  # no click needed
+    saved(page, 'Tagged "Patients" as DISEASE.')
+    assert stored_spans(document) == [("Patients", "DISEASE")]
+
+
+def test_leaving_a_document_that_is_not_submitted_says_so_once(login_page, live_server, clinician, project):
+    first = make_document(project, "First note about asthma.", "First")
+    make_document(project, "Second note about diabetes.", "Second")
+    page = login_page(clinician)
+    open_document(page, live_server, first)
+    page.keyboard.press("1")  # tags the first token, where the cursor starts
+    saved(page, "Tagged")
+    page.keyboard.press("]")
+    saved(page, "not submitted yet")
+    expect(page.locator(".doc-title")).to_have_text("First")
+    page.keyboard.press("]")  # the second time it goes
+    expect(page.locator(".doc-title")).to_have_text("Second")
+
+    page.get_by_role("button", name="Tag as DISEASE").click()  # the cursor's first token
+    saved(page, "Tagged")
+    page.get_by_role("link", name=project.name).click()
+    saved(page, "not submitted yet")
+    page.locator("[data-action=submit]").click()  # submitted: nothing more to say before leaving
+    saved(page, "Submitted.")
+    page.get_by_role("link", name=project.name).click()
+    expect(page).to_have_url(live_server.url + reverse("project_documents", args=[project.pk]))
+
+
+def test_show_rejected_brings_a_suggestion_back_and_undo_rejects_it_again(
+    login_page, live_server, clinician, project, document
+):
+    suggestion = suggest(document, active_model(project), "cisplatin", "TREATMENT")
+    page = login_page(clinician)
+    open_document(page, live_server, document)
+    page.keyboard.press("x")
+    saved(page, "Suggestion rejected.")
+    expect(page.locator("mark.suggestion")).to_have_count(0)
+    page.get_by_text("Show rejected (1)").click()
+    page.get_by_role("button", name="Show TREATMENT cisplatin again").click()
+    saved(page, "1 rejected suggestion shown again.")
+    expect(page.locator("mark.suggestion")).to_have_count(1)
+    assert not suggestion.decisions.exists()
+    page.keyboard.press("Control+z")
+    saved(page, "Undid restore.")
+    expect(page.locator("mark.suggestion")).to_have_count(0)
+    assert list(suggestion.decisions.values_list("status", flat=True)) == ["rejected"]
+    page.keyboard.press("Control+Shift+Z")
+    saved(page, "Redid restore.")
+    expect(page.locator("mark.suggestion")).to_have_count(1)
+    page.reload()
+    expect(page.locator('mark.suggestion[data-label="TREATMENT"]')).to_be_focused()
+
+
+def test_on_a_phone_the_labels_stay_in_reach_and_two_taps_select_a_range(
+    login_page, live_server, clinician, project, tmp_path
+):
+    document = make_document(project, discharge_note(4_000), "Discharge note")
+    words = [document.text[s:e] for s, e in zip(document.token_starts, document.token_ends)]
+    page = login_page(clinician, viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    open_document(page, live_server, document)
+    first, last = 200, 202
+    page.locator(f'#doc-text .t[data-i="{first}"]').tap()
+    saved(page, "Tap the last word")
+    page.locator(f'#doc-text .t[data-i="{last}"]').tap()
+    expect(page.locator("#doc-text .t.selected")).to_have_count(last - first + 1)
+    label_bar = page.locator(".label-bar")
+    expect(label_bar).to_be_in_viewport()
+    assert page.evaluate("window.scrollY") > 300  # the text scrolled; the labels came along
+    page.get_by_role("button", name="Tag as DISEASE").tap()
+    saved(page, "as DISEASE.")
+    page.screenshot(path=str(tmp_path / "phone-labelling.png"))
+    start, end = document.token_starts[first], document.token_ends[last]
+    assert stored_spans(document) == [(document.text[start:end], "DISEASE")]
+    assert words[first] in document.text[start:end]
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")

@@ -86,3 +86,34 @@ def test_rejecting_all_is_one_step_and_one_annotators_undo_is_theirs_alone(clien
     act(client, "annotation_undo", document)
     assert open_to(clinician, document) == [0, 20, 35]
     assert open_to(colleague, document) == [0, 20]  # their own rejection stands
+
+
+def test_show_rejected_brings_back_one_or_all_and_each_is_a_step_to_undo(client, clinician, nurse, document):
+    client.force_login(clinician)
+    act(client, "suggestions_reject_all", document)
+    assert open_to(clinician, document) == []
+    page = client.get(reverse("annotate", args=[document.project_id, document.pk])).content.decode()
+    assert "Show rejected (3)" in page
+
+    annotation = Annotation.objects.get(document=document)
+    response = client.post(
+        reverse("suggestions_restore", args=[document.project_id, document.pk]),
+        {"version": annotation.version, "suggestion": suggestion(document, 20).pk},
+    )
+    assert "1 rejected suggestion shown again." in response.content.decode()
+    assert open_to(clinician, document) == [20]
+    assert "Show all 3 again" in act(client, "annotation_undo", document)
+    assert open_to(clinician, document) == []  # undo rejected it again
+    act(client, "annotation_redo", document)
+    assert open_to(clinician, document) == [20]
+    assert "2 rejected suggestions shown again." in act(client, "suggestions_restore", document)
+    assert open_to(clinician, document) == [0, 20, 35]
+    assert open_to(nurse, document) == [0, 20, 35]  # another annotator's decisions are their own
+
+    annotation = Annotation.objects.get(document=document)
+    response = client.post(
+        reverse("suggestions_restore", args=[document.project_id, document.pk]), {"version": annotation.version}
+    )
+    assert response.status_code == 400
+    assert "There are no rejected suggestions to show again." in response.content.decode()
+    assert not SuggestionDecision.objects.filter(user=clinician).exists()

@@ -28,6 +28,17 @@ def reject(request, project_id, document_id, suggestion_id):
 
 
 @require_POST
+def restore(request, project_id, document_id):
+    """Show rejected suggestions again: the one named, or all of them."""
+
+    def operation(annotation, version, data):
+        chosen = [int(data["suggestion"])] if data.get("suggestion", "").isdigit() else None
+        return decisions.restore(annotation, chosen, version=version, user=request.user)
+
+    return edit(request, project_id, document_id, operation)
+
+
+@require_POST
 def decide_all(request, project_id, document_id, decision):
     """Accept or reject every suggestion still open to this annotator on the document."""
     decide = decisions.accept_all if decision == "accept" else decisions.reject_all
