@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from annotation import editing, selectors
 from annotation import serializers as shapes
 from annotation.access import Role, document_for, project_for, uses_assignments, visible_projects
-from annotation.exports import streamed_export
+from annotation.exports import export_rule, streamed_export
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import (
@@ -354,7 +354,7 @@ class Spans(APIView):
     )
     def get(self, request, project_id, document_id):
         document = _document(request, project_id, document_id)
-        annotation = Annotation.objects.filter(document=document, annotator=request.user).first()
+        annotation = editing.own_annotation(document, request.user)
         if annotation is None:
             return Response({"version": 1, "status": selectors.NOT_STARTED, "message": "", "spans": []})
         annotation.document = document
@@ -423,4 +423,8 @@ class Export(APIView):
     def get(self, request, project_id):
         project = project_for(request.user, project_id, Role.REVIEWER)
         chosen = query_filters(request, shapes.ExportFilterSerializer, paged=False)
-        return streamed_export(project, chosen["format"], chosen["scope"])
+        try:
+            rule = export_rule(project, chosen["rule"], chosen["annotator"])
+        except ValueError as problem:
+            raise ValidationError({"annotator": [str(problem)]}) from None
+        return streamed_export(project, chosen["format"], chosen["scope"], rule)

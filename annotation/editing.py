@@ -38,10 +38,16 @@ class EditResult:
 SpanRow = list  # [start, end, label_id, source, model_version_id, edited_before_accept]
 
 
+def own_annotation(document: Document, user) -> Annotation | None:
+    """The person's own version of the document (not a gold annotation they adjudicated)."""
+    return Annotation.objects.filter(document=document, annotator=user, is_gold=False).first()
+
+
 def annotation_for(document: Document, user) -> Annotation:
     annotation, _ = Annotation.objects.get_or_create(
         document=document,
         annotator=user,
+        is_gold=False,
         defaults={"bio_tags": ["O"] * len(document.token_starts)},
     )
     # Both are at hand; loading them again would cost two queries on every edit.

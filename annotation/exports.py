@@ -1,18 +1,46 @@
-"""A project's documents as a streamed download, for the export page and the API alike."""
+"""A project's documents as a streamed download, for the export page, the API and the command."""
 
 from django.http import StreamingHttpResponse
 from django.utils.text import slugify
 
 from annotation import selectors
+from annotation.models import Annotation, Project
+from annotation.review import ExportRule, unresolved_disagreements
 from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
 
 
-def streamed_export(project, fmt: str, scope: str) -> StreamingHttpResponse:
-    """The project's documents in export format `fmt`, streamed as a download (page and API)."""
-    documents = selectors.export_documents(project, finished_only=scope == "finished")
-    export = EXPORT_FORMATS[fmt]
+def export_rule(project: Project, kind: str, annotator: str = "") -> ExportRule:
+    """The rule for documents whose annotators disagree and that nobody reviewed; ValueError
+    says what is wrong with the choice."""
+    if kind == ExportRule.ANNOTATOR and annotator:
+        versions = Annotation.objects.filter(document__project=project, is_gold=False, annotator__username=annotator)
+        if not versions.exists():
+            raise ValueError(f"{annotator} has not annotated any document of this project.")
+    return ExportRule(kind, annotator)
+
+
+def rule_summary(project: Project, rule: ExportRule) -> str:
+    """How many documents the rule decides, and what it does with them, in a sentence."""
+    count = unresolved_disagreements(project).count()
+    if not count:
+        return "Every document several people annotated is either reviewed or annotated the same way by all of them."
+    documents = "1 document has" if count == 1 else f"{count} documents have"
+    return f"{documents} disagreeing annotators and no review: {rule.describe()}."
+
+
+def export_chunks(project: Project, fmt: str, *, finished_only: bool, rule: ExportRule):
     labels = project.labels.order_by("pk").values_list("name", flat=True)
-    response = StreamingHttpResponse(export_documents(fmt, documents, labels=labels), content_type=export.content_type)
+    return export_documents(
+        fmt, selectors.export_documents(project, finished_only=finished_only, rule=rule), labels=labels
+    )
+
+
+def streamed_export(project: Project, fmt: str, scope: str, rule: ExportRule) -> StreamingHttpResponse:
+    """The project's documents in export format `fmt`, streamed as a download (page and API)."""
+    export = EXPORT_FORMATS[fmt]
+    response = StreamingHttpResponse(
+        export_chunks(project, fmt, finished_only=scope == "finished", rule=rule), content_type=export.content_type
+    )
     filename = f"{slugify(project.name) or 'project'}-{scope}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

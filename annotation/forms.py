@@ -1,7 +1,9 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
+from annotation.exports import export_rule
 from annotation.models import Annotation, Label, Project
+from annotation.review import ExportRule
 from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
@@ -152,6 +154,49 @@ class ExportForm(forms.Form):
         choices=[("finished", "Submitted and reviewed only"), ("all", "All annotations and documents")],
         initial="finished",
     )
+    # Like the API and the command, a link without a rule leaves disagreements out.
+    rule = forms.ChoiceField(
+        choices=ExportRule.CHOICES,
+        required=False,
+        initial=ExportRule.REVIEWED_ONLY,
+        label="Where annotators disagree and nobody reviewed",
+        error_messages={"invalid_choice": "Choose a rule for disagreements: reviewed, annotator or majority."},
+    )
+    # Read only with the annotator rule; the page sends it whatever the rule.
+    annotator = forms.ChoiceField(
+        required=False,
+        label="Annotator",
+        error_messages={"invalid_choice": "%(value)s has not annotated any document of this project."},
+    )
+
+    def __init__(self, *args, project, **kwargs):
+        # Its own ids: the document filters beside it have an annotator field too.
+        super().__init__(*args, auto_id="export_%s", **kwargs)
+        self.project = project
+        names = (
+            get_user_model()
+            .objects.filter(annotations__document__project=project, annotations__is_gold=False)
+            .distinct()
+            .order_by("username")
+            .values_list("username", flat=True)
+        )
+        self.fields["annotator"].choices = [("", "whose version?")] + [(name, name) for name in names]
+
+    def rule_problems(self) -> list[str]:
+        """What is wrong with the chosen rule, in the words a person can act on."""
+        return [*self.errors.get("rule", []), *self.errors.get("annotator", []), *self.non_field_errors()]
+
+    def clean(self):
+        data = super().clean()
+        if "rule" in self.errors or "annotator" in self.errors:
+            return data
+        kind = data.get("rule") or ExportRule.REVIEWED_ONLY
+        annotator = data.get("annotator", "") if kind == ExportRule.ANNOTATOR else ""
+        try:
+            data["export_rule"] = export_rule(self.project, kind, annotator)
+        except ValueError as error:
+            raise forms.ValidationError(str(error)) from None
+        return data
 
 
 class DocumentFilterForm(forms.Form):

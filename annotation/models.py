@@ -176,10 +176,22 @@ class Annotation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
+    # The document's adjudicated annotation, built on the review page by a reviewer (its
+    # `annotator`) apart from that reviewer's own version, which stays one candidate among
+    # the others. Only gold is ever reviewed; only people's own versions are submitted.
+    is_gold = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["document", "annotator"], name="annotation_one_per_annotator"),
+            models.UniqueConstraint(
+                fields=["document", "annotator"], condition=Q(is_gold=False), name="annotation_one_per_annotator"
+            ),
+            models.UniqueConstraint(fields=["document"], condition=Q(is_gold=True), name="annotation_one_gold"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False, status__in=["in_progress", "submitted"])
+                | Q(is_gold=True, status__in=["in_progress", "reviewed"]),
+                name="annotation_gold_status",
+            ),
         ]
         indexes = [
             models.Index(fields=["annotator", "status"], name="annotation_annotator_status"),

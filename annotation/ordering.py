@@ -13,7 +13,9 @@ Order = Project.DocumentOrder
 
 def next_document(project: Project, user, *, current: Document | None) -> Document | None:
     """The next document this annotator has not finished, in the project's order."""
-    finished = Annotation.objects.filter(document=OuterRef("pk"), annotator=user, status__in=Annotation.FINISHED)
+    finished = Annotation.objects.filter(
+        document=OuterRef("pk"), annotator=user, is_gold=False, status__in=Annotation.FINISHED
+    )
     candidates = Document.objects.filter(project=project).filter(~Exists(finished)).only("pk", "project_id")
     if uses_assignments(project, user):
         candidates = candidates.filter(Exists(Assignment.objects.filter(document=OuterRef("pk"), user=user)))

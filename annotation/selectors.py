@@ -11,26 +11,16 @@ from django.db.models.functions import Coalesce, Substr
 
 from annotation.assistance import assistant
 from annotation.models import Annotation, Assignment, Document, Project, Span
+from annotation.review import ExportRule, exported_version
 from annotation.text.formats.documents import NOT_STARTED, ExportDocument
 
 EXPORT_CHUNK = 500
 OPENING = 200  # characters of a text enough for its first words
 
 
-def exported_annotation(document: Document, *, finished_only: bool) -> Annotation | None:
-    """The annotation an export carries for a document: reviewed before submitted before in
-    progress, then the most recently changed."""
-    rank = {Annotation.Status.REVIEWED: 0, Annotation.Status.SUBMITTED: 1, Annotation.Status.IN_PROGRESS: 2}
-    candidates = [
-        annotation
-        for annotation in document.annotations.all()
-        if not finished_only or annotation.status != Annotation.Status.IN_PROGRESS
-    ]
-    return min(candidates, key=lambda a: (rank[a.status], -a.updated_at.timestamp()), default=None)
-
-
-def export_documents(project: Project, *, finished_only: bool) -> Iterator[ExportDocument]:
-    """Every document of the project, chunk by chunk, so memory stays flat on big projects."""
+def export_documents(project: Project, *, finished_only: bool, rule: ExportRule) -> Iterator[ExportDocument]:
+    """Every document of the project, chunk by chunk, so memory stays flat on big projects;
+    `review.exported_version` decides what each carries."""
     annotations = Annotation.objects.select_related("annotator").prefetch_related(
         Prefetch("spans", queryset=Span.objects.select_related("label").order_by("start"))
     )
@@ -40,11 +30,10 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
         .prefetch_related(Prefetch("annotations", queryset=annotations))
     )
     for document in documents.iterator(chunk_size=EXPORT_CHUNK):
-        annotation = exported_annotation(document, finished_only=finished_only)
-        if finished_only and annotation is None:
+        everyone = list(document.annotations.all())
+        exported = exported_version(everyone, rule, finished_only=finished_only)
+        if exported is None:
             continue
-        stored = list(annotation.spans.all()) if annotation else []
-        spans = [(s.start, s.end, s.label.name) for s in stored]
         yield ExportDocument(
             id=document.pk,
             title=document.title,
@@ -52,19 +41,27 @@ def export_documents(project: Project, *, finished_only: bool) -> Iterator[Expor
             text=document.text,
             token_starts=document.token_starts,
             token_ends=document.token_ends,
-            spans=spans,
+            spans=[(s.start, s.end, s.label.name) for s in exported.spans],
             metadata=document.metadata,
-            status=annotation.status if annotation else NOT_STARTED,
-            concepts={(s.start, s.end): s.concept_id for s in stored if s.concept_id},
-            annotations=[
-                (
-                    other.annotator.email or other.annotator.get_username(),
-                    [(s.start, s.end, s.label.name) for s in other.spans.all()],
-                )
-                for other in document.annotations.all()
-                if not finished_only or other.status != Annotation.Status.IN_PROGRESS
-            ],
+            status=exported.status,
+            concepts={(s.start, s.end): s.concept_id for s in exported.spans if s.concept_id},
+            annotations=_per_person(everyone, finished_only=finished_only),
         )
+
+
+def _per_person(annotations: list[Annotation], *, finished_only: bool) -> list[tuple[str, list]]:
+    """Each annotator's version, for formats that keep them all (Label Studio), and the
+    reviewed gold under its reviewer's name where that reviewer has no version of their own."""
+    versions = [a for a in annotations if not a.is_gold and (not finished_only or a.status in Annotation.FINISHED)]
+    rows = [(_person(a.annotator), a) for a in versions]
+    gold = next((a for a in annotations if a.is_gold and a.status == Annotation.Status.REVIEWED), None)
+    if gold is not None and _person(gold.annotator) not in {name for name, _ in rows}:
+        rows.append((_person(gold.annotator), gold))
+    return [(name, [(s.start, s.end, s.label.name) for s in a.spans.all()]) for name, a in rows]
+
+
+def _person(user) -> str:
+    return user.email or user.get_username()
 
 
 def document_ids(

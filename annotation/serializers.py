@@ -5,6 +5,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotation.models import Annotation, Document, Label, Project, Span
+from annotation.review import ExportRule
 from annotation.selectors import NOT_STARTED
 from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.detect import EXPORT_FORMATS
@@ -174,6 +175,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "id",
             "document",
             "annotator",
+            "is_gold",
             "status",
             "version",
             "created_at",
@@ -208,4 +210,17 @@ class ExportFilterSerializer(serializers.Serializer):
         choices=["finished", "all"],
         default="finished",
         help_text="finished: submitted and reviewed annotations only; all: every document.",
+    )
+    rule = serializers.ChoiceField(
+        choices=[kind for kind, _ in ExportRule.CHOICES],
+        default=ExportRule.REVIEWED_ONLY,
+        help_text=(
+            "What a document whose annotators disagree and that nobody reviewed carries. reviewed: it is left out; "
+            "annotator: the version of the person named in `annotator` (documents they did not annotate are left "
+            "out); majority: the spans more than half of its annotators made. Reviewed documents carry their gold "
+            "annotation and documents whose annotators agree their shared version, whatever the rule."
+        ),
+    )
+    annotator = serializers.CharField(
+        required=False, default="", max_length=150, help_text="A user name, with rule=annotator."
     )

@@ -481,7 +481,7 @@ def _held_documents(project: Project, hashes: list[str]) -> dict[str, tuple[Docu
             held[document.content_hash] = (document, set())
     if held:
         by_pk = {document.pk: digest for digest, (document, _) in held.items()}
-        for document_id, user_id in Annotation.objects.filter(document_id__in=by_pk).values_list(
+        for document_id, user_id in Annotation.objects.filter(document_id__in=by_pk, is_gold=False).values_list(
             "document_id", "annotator_id"
         ):
             held[by_pk[document_id]][1].add(user_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import exports, history, imports, labelling, labels, members, projects
+from annotation.views import exports, history, imports, labelling, labels, members, projects, review
 
 urlpatterns = [
     path("", projects.project_list, name="home"),
@@ -19,6 +19,7 @@ urlpatterns = [
     path("projects/<int:project_id>/imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
     path("projects/<int:project_id>/imports/<int:job_id>/retry/", imports.import_retry, name="import_retry"),
     path("projects/<int:project_id>/export/", exports.export_download, name="export_download"),
+    path("projects/<int:project_id>/export/rule/", exports.export_rule, name="export_rule"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
     path("projects/<int:project_id>/documents/<int:document_id>/", labelling.annotate, name="annotate"),
     path(
@@ -44,22 +45,33 @@ urlpatterns = [
         labelling.span_delete,
         name="span_delete",
     ),
-    path("projects/<int:project_id>/documents/<int:document_id>/review/", labelling.review, name="review"),
+    path("projects/<int:project_id>/documents/<int:document_id>/review/", review.review, name="review"),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/review/next/",
+        review.next_disagreement,
+        name="review_next",
+    ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/review/start/",
-        labelling.review_action,
+        review.review_action,
         {"action": "start"},
         name="review_start",
     ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/review/take/",
-        labelling.review_action,
+        review.review_action,
         {"action": "take"},
         name="review_take",
     ),
     path(
+        "projects/<int:project_id>/documents/<int:document_id>/review/drop/",
+        review.review_action,
+        {"action": "drop"},
+        name="review_drop",
+    ),
+    path(
         "projects/<int:project_id>/documents/<int:document_id>/review/done/",
-        labelling.review_action,
+        review.review_action,
         {"action": "reviewed"},
         name="review_done",
     ),

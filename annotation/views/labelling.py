@@ -5,21 +5,19 @@ import re
 from bisect import bisect_right
 from collections import Counter
 
-from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing, ordering
-from annotation import review as review_service
-from annotation.access import Role, document_for, project_for
+from annotation.access import document_for, project_for
 from annotation.assistance import assistant
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
-from annotation.rendering import SpanView, blocks, colour_class, render_block, render_text, touched_blocks
+from annotation.rendering import SpanView, blocks, colour_class, render_block, touched_blocks
 from annotation.services import set_evaluation_split
 
 
@@ -28,7 +26,7 @@ def _document(request, project_id, document_id) -> Document:
 
 
 def _annotation(document, user) -> Annotation | None:
-    return Annotation.objects.filter(document=document, annotator=user).first()
+    return editing.own_annotation(document, user)
 
 
 def _marks(document, user, annotation) -> tuple[list[SpanView], dict]:
@@ -79,6 +77,7 @@ def _progress(document, user):
     done = Annotation.objects.filter(
         document__project_id=document.project_id,
         annotator=user,
+        is_gold=False,
         status__in=[Annotation.Status.SUBMITTED, Annotation.Status.REVIEWED],
     ).count()
     return {"done": done, "total": total, "percent": round(100 * done / total) if total else 0}
@@ -302,78 +301,3 @@ def evaluation_split(request, project_id, document_id):
     return render(
         request, "annotation/partials/evaluation_split.html", {"document": document, "project": document.project}
     )
-
-
-@require_GET
-def review(request, project_id, document_id):
-    """The annotators' versions side by side, what they agree on, and the reviewer's gold."""
-    project = project_for(request.user, project_id, Role.REVIEWER)
-    document = get_object_or_404(Document, pk=document_id, project=project)
-    versions = review_service.submitted_versions(document, excluding=request.user)
-    agreed = review_service.agreed(versions)
-    gold = _annotation(document, request.user)
-    in_gold = set(gold.spans.values_list("start", "end", "label__name")) if gold else set()
-    colours = {label.name: label.color for label in project.labels.all()}
-    gold_marks = []
-    if gold is not None:
-        rows = gold.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
-        gold_marks = [SpanView(*row) for row in rows]
-    rendered = []
-    for annotator, mentions in versions:
-        marks = [SpanView(i, s, e, label, colours.get(label, "#888888")) for i, (s, e, label) in enumerate(mentions)]
-        rendered.append(
-            {
-                "annotator": annotator,
-                "html": render_text(document.text, document.token_starts, document.token_ends, marks),
-                "others": [
-                    {
-                        "start": s,
-                        "end": e,
-                        "label": label,
-                        "text": document.text[s:e],
-                        "in_gold": (s, e, label) in in_gold,
-                    }
-                    for s, e, label in mentions
-                    if (s, e, label) not in agreed
-                ],
-            }
-        )
-    context = {
-        "project": project,
-        "document": document,
-        "versions": rendered,
-        "agreed": [{"text": document.text[s:e], "label": label} for s, e, label in sorted(agreed)],
-        "gold": gold,
-        "gold_span_count": len(gold_marks),
-        "gold_html": render_text(document.text, document.token_starts, document.token_ends, gold_marks),
-    }
-    return render(request, "annotation/review.html", context)
-
-
-@require_POST
-def review_action(request, project_id, document_id, action):
-    project = project_for(request.user, project_id, Role.REVIEWER)
-    document = get_object_or_404(Document, pk=document_id, project=project)
-    document.project = project
-    try:
-        with transaction.atomic():  # a refused take leaves no gold annotation started
-            gold = review_service.start_gold(document, request.user)
-            if action == "take":
-                mention = (int(request.POST["start"]), int(request.POST["end"]), request.POST["label"])
-                review_service.add_to_gold(gold, mention, version=gold.version)
-                messages.success(
-                    request, f'Added {mention[2]} "{document.text[mention[0] : mention[1]]}" to the gold annotation.'
-                )
-            elif action == "reviewed":
-                result = review_service.mark_reviewed(gold, version=gold.version)
-                messages.success(request, result.message)
-            else:
-                messages.success(
-                    request, "Gold annotation started from the agreed spans; edit it here, then mark it reviewed."
-                )
-                return redirect("annotate", project.pk, document.pk)
-    except (KeyError, ValueError):
-        messages.error(request, "That span was not sent whole; reload the page.")
-    except editing.EditRejected as rejected:
-        messages.error(request, str(rejected))
-    return redirect("review", project.pk, document.pk)

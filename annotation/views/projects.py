@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import selectors
 from annotation.access import Role, project_for, uses_assignments, visible_projects
+from annotation.exports import rule_summary
 from annotation.forms import (
     DocumentFilterForm,
     ExportForm,
@@ -16,6 +17,7 @@ from annotation.forms import (
     ProjectForm,
 )
 from annotation.models import Annotation, Document, Membership
+from annotation.review import ExportRule
 from annotation.services import (
     ProjectRefused,
     create_project,
@@ -86,8 +88,10 @@ def project_documents(request, project_id):
         "filters": filters,
         "has_documents": page.paginator.count or Document.objects.filter(project=project).exists(),
         "query": query.urlencode(),
-        "export_form": ExportForm(),
     }
+    if project.role in (Role.REVIEWER, Role.ADMIN):
+        context["export_form"] = ExportForm(project=project)
+        context["export_summary"] = rule_summary(project, ExportRule())
     template = "annotation/partials/document_table.html" if request.htmx else "annotation/document_list.html"
     return render(request, template, context)
 

@@ -9,6 +9,7 @@ import pytest
 from annotation import selectors
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.models import Annotation, Document, ImportJob, Label, Span
+from annotation.review import ExportRule
 from annotation.services import create_project
 from annotation.text.bio import tags_to_spans
 from annotation.text.formats.conll import parse_conll
@@ -35,7 +36,8 @@ def pubtator_mentions(text: str) -> set[tuple[str, int, int, str, str]]:
 
 
 def exported(project, fmt, *, finished_only=True) -> str:
-    return "".join(export_documents(fmt, selectors.export_documents(project, finished_only=finished_only)))
+    documents = selectors.export_documents(project, finished_only=finished_only, rule=ExportRule())
+    return "".join(export_documents(fmt, documents))
 
 
 def upload(project, user, name, data: bytes, **kwargs):

@@ -11,8 +11,9 @@ from django.urls import reverse
 from annotation import review, selectors
 from annotation.imports import ImportRejected, import_path, store_upload
 from annotation.models import Annotation, Document, Project
+from annotation.review import ExportRule
 from annotation.services import create_project
-from annotation.text.formats.detect import FORMATS, detect_format, export_documents, read_documents
+from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS, detect_format, export_documents, read_documents
 from annotation.text.formats.errors import FormatError
 from tests.cast import person
 from training.agreement import pairwise
@@ -20,6 +21,7 @@ from training.services import training_annotations
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "label_studio"
 EXPORTS = sorted(path.name for path in DATA.glob("project-*"))
+ALICE = ExportRule(ExportRule.ANNOTATOR, "alice")  # where alice and bob disagree, alice's version
 pytestmark = pytest.mark.django_db
 
 
@@ -76,10 +78,10 @@ def test_every_label_studio_export_keeps_each_annotator_and_each_empty_result(pr
 
     # The "no findings" decision counts: in training data and in a finished export.
     assert {a.document_id for a in training_annotations(project)} == {aspirin.pk, nothing.pk}
-    finished = "".join(export_documents("doccano", selectors.export_documents(project, finished_only=True)))
+    finished = "".join(export_documents("doccano", selectors.export_documents(project, finished_only=True, rule=ALICE)))
     assert '"No findings."' in finished
     # Review sees both annotators' versions of the first task; agreement compares them.
-    assert len(review.submitted_versions(aspirin, excluding=admin)) == 2
+    assert len(review.submitted_versions(aspirin)) == 2
     [pair] = pairwise(selectors.submitted_tags(project), ["DISEASE", "TREATMENT"])
     assert pair["documents"] == 1 and pair["f1"] == pytest.approx(2 / 3)
 
@@ -240,10 +242,12 @@ def team_project(project, admin):
     return project
 
 
-def reimported(project, admin, fmt, *, finished_only, directory):
-    """The project exported in `fmt`, then imported into a new project from the file."""
+def reimported(project, admin, fmt, *, finished_only, directory, rule=None):
+    """The project exported in `fmt` (where alice and bob disagree, alice's version unless
+    `rule` says otherwise), then imported into a new project from the file."""
     labels = project.labels.order_by("pk").values_list("name", flat=True)
-    chunks = export_documents(fmt, selectors.export_documents(project, finished_only=finished_only), labels=labels)
+    documents = selectors.export_documents(project, finished_only=finished_only, rule=rule or ALICE)
+    chunks = export_documents(fmt, documents, labels=labels)
     data = b"".join(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8") for chunk in chunks)
     target = create_project(f"Again {fmt}", created_by=admin)
     path = directory / f"export-{fmt}"
@@ -279,8 +283,7 @@ def test_a_team_project_survives_a_round_trip_through_its_own_export(team_projec
 @pytest.mark.parametrize("fmt", ["conll", "pubtator", "hf-dataset", "hf-dataset-sentences", "webanno-tsv"])
 def test_finished_work_survives_a_round_trip_through_every_other_format(team_project, admin, fmt, tmp_path):
     source = Document.objects.get(project=team_project, external_id="n1")
-    exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()
-    expected = mention_texts(source)[exported_by]
+    expected = mention_texts(source)["alice"]
     target = reimported(team_project, admin, fmt, finished_only=True, directory=tmp_path)
     documents = list(Document.objects.filter(project=target).order_by("pk"))
     found = [pair for document in documents for pair in mention_texts(document).get("admin", [])]
@@ -296,6 +299,29 @@ def test_finished_work_survives_a_round_trip_through_every_other_format(team_pro
             ).count("D008881")
             == 1
         )
+
+
+@pytest.mark.parametrize("fmt", sorted(EXPORT_FORMATS))
+def test_every_format_follows_the_rule_for_a_disagreement_nobody_reviewed(team_project, admin, fmt, tmp_path):
+    """alice tagged Aspirin and migraine in n1, bob migraine alone, and nobody reviewed it."""
+    rules = {
+        "reviewed": ExportRule(),
+        "alice": ALICE,
+        "majority": ExportRule(ExportRule.MAJORITY),
+    }
+    found = {}
+    for name, rule in rules.items():
+        (tmp_path / name).mkdir()
+        target = reimported(team_project, admin, fmt, finished_only=True, directory=tmp_path / name, rule=rule)
+        found[name] = [mention_texts(d) for d in Document.objects.filter(project=target) if "Aspirin" in d.text]
+        target.delete()
+    assert found["reviewed"] == []  # left out, in every format
+    if fmt == "label-studio":  # it keeps every annotator's version: nothing is chosen among them
+        everyone = {"alice": [("Aspirin", "TREATMENT"), ("migraine", "DISEASE")], "bob": [("migraine", "DISEASE")]}
+        assert found["alice"] == found["majority"] == [everyone]
+    else:
+        assert found["alice"] == [{"admin": [("Aspirin", "TREATMENT"), ("migraine", "DISEASE")]}]
+        assert found["majority"] == [{"admin": [("migraine", "DISEASE")]}]
 
 
 # As INCEpTION writes them: a trailing tab on token lines, an identifier column before the
@@ -348,7 +374,7 @@ def test_the_webanno_export_is_a_zip_inception_files_import_back_from(team_proje
     import io
     import zipfile
 
-    chunks = export_documents("webanno-tsv", selectors.export_documents(team_project, finished_only=True))
+    chunks = export_documents("webanno-tsv", selectors.export_documents(team_project, finished_only=True, rule=ALICE))
     archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
     assert sorted(archive.namelist()) == ["n1.tsv", "n2.tsv"]
     written = archive.read("n1.tsv").decode("utf-8")
@@ -359,9 +385,8 @@ def test_the_webanno_export_is_a_zip_inception_files_import_back_from(team_proje
         (tmp_path / name).write_bytes(archive.read(name))
         import_path(target, tmp_path / name, user=admin)
     source = Document.objects.get(project=team_project, external_id="n1")
-    exported_by = selectors.exported_annotation(source, finished_only=True).annotator.get_username()
     again = Document.objects.get(project=target, text=source.text)  # CRLF and all
-    assert mention_texts(again)["admin"] == mention_texts(source)[exported_by]
+    assert mention_texts(again)["admin"] == mention_texts(source)["alice"]
 
 
 def test_a_pre_annotation_to_review_imports_as_suggestions_each_annotator_decides(client, project, admin, tmp_path):

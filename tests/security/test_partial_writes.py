@@ -23,6 +23,7 @@ REFUSED_REDIRECTS = {
     "model_delete",
     "import_retry",
     "review_take",
+    "review_drop",
 }
 # Rows these may add without being a change: sessions, and the records of failed log-ins.
 NOT_CHANGES = {"django_session"}

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from annotation import editing
+from annotation import editing, review
 from annotation.imports import store_upload
 from annotation.models import ImportJob, Label, Membership
 from studio.models import AuditEntry
@@ -20,15 +20,13 @@ from training.models import ModelVersion, TrainingRun
 pytestmark = pytest.mark.django_db
 
 # Writes that change nothing the log keeps: sessions, e-mails, an uploaded file waiting for its
-# mapping (the import itself is logged), a started gold annotation with no span yet (its spans
-# are logged as they come), a prediction.
+# mapping (the import itself is logged), a prediction.
 NOT_LOGGED = {
     "login",
     "logout",
     "password_reset",
     "password_reset_confirm",
     "import_upload",
-    "review_start",
     "try_it_predict",
     "api_predict",
     "api_v1_predict",
@@ -85,6 +83,13 @@ def scene(world, settings):  # noqa: F811 (the fixture)
     }
 
 
+def gold_span(scene) -> int:
+    """A span of a gold annotation the reviewer started, for removing it."""
+    document = editing.Document.objects.get(pk=scene["document_id"])
+    gold = review.start_gold(document, scene["users"]["reviewer"])
+    return review.add_to_gold(gold, (0, 6, "DISEASE"), version=gold.version).annotation.spans.get().pk
+
+
 def page(name, data, action, **kwargs):
     return pytest.param(name, "post", data, action, kwargs, id=name)
 
@@ -132,6 +137,8 @@ WRITES = [
     page("annotation_submit", lambda s: {"version": s["version"]}, "annotation.status", reopen=True),
     page("evaluation_split", lambda s: {"split": "dev"}, "document.split"),
     page("review_take", lambda s: {"start": 0, "end": 6, "label": "DISEASE"}, "span.create", who="reviewer"),
+    page("review_start", lambda s: {}, "annotation.gold", who="reviewer"),
+    page("review_drop", lambda s: {"span": gold_span(s)}, "span.delete", who="reviewer"),
     page("review_done", lambda s: {}, "annotation.status", who="reviewer"),
     page(
         "train",

@@ -41,6 +41,7 @@ ENDPOINTS = {
     "import_progress": ("get", ADMIN, 200, {}),
     "import_retry": ("post", ADMIN, 302, {}),  # the job never failed: refused with a message
     "export_download": ("get", REVIEWER, 400, {}),
+    "export_rule": ("get", REVIEWER, 200, {}),
     "annotate_start": ("get", ANNOTATOR, 302, {}),
     "annotate": ("get", ANNOTATOR, 200, {}),
     "annotate_next": ("get", ANNOTATOR, 404, {}),  # a single document: there is no next one
@@ -59,7 +60,9 @@ ENDPOINTS = {
     "review": ("get", REVIEWER, 200, {}),
     "review_start": ("post", REVIEWER, 302, {}),
     "review_take": ("post", REVIEWER, 302, {}),  # no span sent: a message, nothing added
+    "review_drop": ("post", REVIEWER, 302, {}),  # no span sent: a message, nothing removed
     "review_done": ("post", REVIEWER, 302, {}),
+    "review_next": ("get", REVIEWER, 302, {}),  # no other disagreement: back, with a message
     "train": ("post", ADMIN, 400, {"epochs": 0}),
     "training_runs": ("get", ANNOTATOR, 200, {}),
     "training_run": ("get", ANNOTATOR, 200, {}),

@@ -5,9 +5,10 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation import selectors
+from annotation.exports import export_chunks, export_rule, rule_summary
 from annotation.management.commands._project import find_project
-from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
+from annotation.review import ExportRule
+from annotation.text.formats.detect import EXPORT_FORMATS
 
 
 class Command(BaseCommand):
@@ -21,12 +22,25 @@ class Command(BaseCommand):
             action="store_true",
             help="Include in-progress annotations and unannotated documents (default: submitted and reviewed only).",
         )
+        parser.add_argument(
+            "--rule",
+            choices=[kind for kind, _ in ExportRule.CHOICES],
+            default=ExportRule.REVIEWED_ONLY,
+            help="For documents whose annotators disagree and that nobody reviewed: leave them out (reviewed, the "
+            "default), write one person's version (annotator, with --annotator), or the spans more than half of "
+            "the annotators made (majority).",
+        )
+        parser.add_argument("--annotator", default="", help="The user name whose versions --rule annotator writes.")
         parser.add_argument("-o", "--output", type=Path, help="File to write (default: standard output).")
 
-    def handle(self, *args, project, format, all, output, **options):
+    def handle(self, *args, project, format, all, rule, annotator, output, **options):
         project = find_project(project)
-        labels = project.labels.order_by("pk").values_list("name", flat=True)
-        chunks = export_documents(format, selectors.export_documents(project, finished_only=not all), labels=labels)
+        try:
+            chosen = export_rule(project, rule, annotator)
+        except ValueError as problem:
+            raise CommandError(str(problem)) from None
+        self.stderr.write(rule_summary(project, chosen))
+        chunks = export_chunks(project, format, finished_only=not all, rule=chosen)
         if output is None:
             for chunk in chunks:
                 if isinstance(chunk, bytes):
