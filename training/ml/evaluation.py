@@ -31,10 +31,9 @@ The result:
 
 from __future__ import annotations
 
-import random
-from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2, Entities
 
@@ -149,24 +148,27 @@ def small_dev_reasons(documents: int, supports: dict[str, int]) -> list[str]:
 def f1_intervals(documents: int, gold_entities: set, pred_entities: set, labels: Sequence[str]) -> dict:
     """Percentile bootstrap over documents: resample the dev documents with replacement and
     score each resample, per label and micro."""
-    # Per document and label: [true positives, gold entities, predicted entities].
-    counts: dict[int, dict[str, list[int]]] = {}
+    names = [*labels, "micro"]
+    row = {label: index for index, label in enumerate(labels)}
+    # Per document, for each label and then micro: true positives, gold and predicted entities.
+    counts = np.zeros((documents, len(names), 3))
     for entities, column in ((gold_entities & pred_entities, 0), (gold_entities, 1), (pred_entities, 2)):
         for doc, _start, _end, label in entities:
-            counts.setdefault(doc, {}).setdefault(label, [0, 0, 0])[column] += 1
-    rng = random.Random(BOOTSTRAP_SEED)
-    samples: dict[str, list[float]] = {label: [] for label in [*labels, "micro"]}
-    for _ in range(BOOTSTRAP_RESAMPLES):
-        drawn = Counter(rng.choices(range(documents), k=documents))
-        totals = {label: [0, 0, 0] for label in samples}
-        for doc, times in drawn.items():
-            for label, values in counts.get(doc, {}).items():
-                for total in (totals[label], totals["micro"]):
-                    for column in range(3):
-                        total[column] += times * values[column]
-        for label, (true_positives, gold_count, pred_count) in totals.items():
-            samples[label].append(2 * true_positives / (gold_count + pred_count) if gold_count + pred_count else 0.0)
-    bounds = {label: _percentile_interval(values) for label, values in samples.items()}
+            counts[doc, [row[label], len(labels)], column] += 1
+    counts = counts.reshape(documents, -1)
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    totals = np.stack(
+        [
+            np.bincount(rng.integers(0, documents, documents), minlength=documents) @ counts
+            for _ in range(BOOTSTRAP_RESAMPLES)
+        ]
+    ).reshape(BOOTSTRAP_RESAMPLES, len(names), 3)
+    true_positives, found = totals[:, :, 0], totals[:, :, 1] + totals[:, :, 2]
+    f1 = np.divide(2 * true_positives, found, out=np.zeros_like(found), where=found > 0)
+    ordered = np.sort(f1, axis=0)
+    tail = (1 - CONFIDENCE) / 2
+    low, high = ordered[round(tail * (BOOTSTRAP_RESAMPLES - 1))], ordered[round((1 - tail) * (BOOTSTRAP_RESAMPLES - 1))]
+    bounds = {name: [float(low[i]), float(high[i])] for i, name in enumerate(names)}
     return {
         "confidence": CONFIDENCE,
         "resamples": BOOTSTRAP_RESAMPLES,
@@ -174,13 +176,6 @@ def f1_intervals(documents: int, gold_entities: set, pred_entities: set, labels:
         "micro": bounds.pop("micro"),
         "per_label": bounds,
     }
-
-
-def _percentile_interval(values: list[float]) -> list[float]:
-    ordered = sorted(values)
-    tail = (1 - CONFIDENCE) / 2
-    last = len(ordered) - 1
-    return [ordered[round(tail * last)], ordered[round((1 - tail) * last)]]
 
 
 def _entities(sequences: list[list[str]]) -> set[tuple[int, int, int, str]]:
