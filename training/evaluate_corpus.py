@@ -70,8 +70,8 @@ def summary(evaluation: dict) -> dict:
     """The report's view of an evaluation: scores and counts, not every error."""
     keep = ("micro", "macro", "weighted", "per_label", "token_accuracy", "confusion", "documents", "tokens")
     result = {key: evaluation[key] for key in keep}
-    result["false_positives"] = len(evaluation["false_positives"])
-    result["false_negatives"] = len(evaluation["false_negatives"])
+    result["false_positives"] = evaluation["false_positives_count"]
+    result["false_negatives"] = evaluation["false_negatives_count"]
     return result
 
 

@@ -28,3 +28,27 @@ class TrainingForm(forms.Form):
 
     def hyperparameters(self) -> dict:
         return dict(self.cleaned_data)
+
+
+ERROR_KINDS = {
+    "boundary": "Boundary: same label, other edges",
+    "label": "Label: same edges, other label",
+    "boundary+label": "Boundary and label",
+    "missed": "Missed: no prediction overlaps it",
+    "spurious": "Spurious: overlaps no gold span",
+}
+
+
+class ErrorFilterForm(forms.Form):
+    """Which dev errors the run page lists: one label's, one kind's, or all."""
+
+    label = forms.ChoiceField(required=False, error_messages={"invalid_choice": "This run has no label “%(value)s”."})
+    kind = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any kind"), *ERROR_KINDS.items()],
+        error_messages={"invalid_choice": "“%(value)s” is no error kind: choose " + ", ".join(ERROR_KINDS) + "."},
+    )
+
+    def __init__(self, *args, labels, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["label"].choices = [("", "Any label"), *((label, label) for label in labels)]

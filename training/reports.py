@@ -10,6 +10,8 @@ from annotation.access import RANK, Role
 from annotation.selectors import document_names
 from studio.background import silent_seconds
 from training.charts import line_chart
+from training.forms import ERROR_KINDS, ErrorFilterForm
+from training.ml.evaluation import small_dev_reasons
 from training.models import ModelVersion, Suggestion, SuggestionDecision, TrainingRun
 
 LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
@@ -36,7 +38,9 @@ def progress_context(run: TrainingRun) -> dict:
     }
 
 
-ERROR_LISTS = ("false_negatives", "false_positives")
+# Runs evaluated before errors were paired into rows stored these two lists instead.
+LEGACY_ERROR_LISTS = ("false_negatives", "false_positives")
+QUOTING_KEYS = ("errors", *LEGACY_ERROR_LISTS)
 
 
 def may_read_errors(role) -> bool:
@@ -46,13 +50,85 @@ def may_read_errors(role) -> bool:
 
 def metrics_for(run: TrainingRun, role) -> dict | None:
     """A run's metrics as someone of `role` may read them: annotators get the error counts,
-    not the lists."""
+    not the errors."""
     evaluation = (run.metrics or {}).get("evaluation")
     if not evaluation or may_read_errors(role):
         return run.metrics
-    counts = {f"{name}_count": len(evaluation.get(name) or []) for name in ERROR_LISTS}
-    trimmed = {key: value for key, value in evaluation.items() if key not in ERROR_LISTS}
+    counts = {f"{name}_count": len(evaluation.get(name) or []) for name in LEGACY_ERROR_LISTS if name in evaluation}
+    trimmed = {key: value for key, value in evaluation.items() if key not in QUOTING_KEYS}
     return {**run.metrics, "evaluation": {**trimmed, **counts}}
+
+
+def error_rows(evaluation: dict) -> list[dict]:
+    """The evaluation's error rows; in a run stored with the two legacy lists, each missed and
+    each spurious entity is a row of its own, with the kind it was given then."""
+    if "errors" in evaluation:
+        return evaluation["errors"]
+    rows = []
+    for name, side in zip(LEGACY_ERROR_LISTS, ("gold", "predicted")):
+        for error in evaluation.get(name) or []:
+            entity = {"label": error["label"], "text": error.get("text", "")}
+            rows.append({"gold": [], "predicted": [], **error, side: [entity]})
+    return rows
+
+
+def filtered_errors(rows: list[dict], label: str, kind: str) -> list[dict]:
+    return [
+        row
+        for row in rows
+        if (not kind or row.get("kind") == kind)
+        and (not label or any(entity["label"] == label for entity in row["gold"] + row["predicted"]))
+    ]
+
+
+def marked_pieces(row: dict) -> list[dict]:
+    """The row's stretch of text cut where a gold or predicted entity starts or ends, each piece
+    with the sides that cover it ("gold", "predicted", both or neither) as `marks`, so that
+    the snippet marks them apart. Rows without character offsets (legacy ones) are one piece."""
+    entities = [*(("gold", e) for e in row["gold"]), *(("predicted", e) for e in row["predicted"])]
+    if "start" not in row or any("start" not in entity for _, entity in entities):
+        return [{"text": row.get("text", ""), "marks": " ".join(side for side, _ in entities[:1])}]
+    edges = sorted({row["start"], row["end"], *(e[k] for _, e in entities for k in ("start", "end"))})
+    pieces = []
+    for a, b in zip(edges, edges[1:]):
+        covering = dict.fromkeys(side for side, e in entities if e["start"] <= a and b <= e["end"])
+        pieces.append({"text": row["text"][a - row["start"] : b - row["start"]], "marks": " ".join(covering)})
+    return pieces
+
+
+def error_list_context(run: TrainingRun, project, query) -> dict:
+    """The dev errors a reviewer reads, filtered by `query`'s label and kind; an unknown label
+    or kind is reported on the form and leaves that filter off."""
+    evaluation = (run.metrics or {}).get("evaluation") or {}
+    filters = ErrorFilterForm(query, labels=list(evaluation.get("per_label") or {}))
+    filters.is_valid()
+    chosen = {name: filters.cleaned_data.get(name) or "" for name in ("label", "kind")}
+    rows = error_rows(evaluation)
+    matching = filtered_errors(rows, **chosen)
+    shown = matching[:ERRORS_SHOWN]
+    names = document_names(int(row["doc_id"]) for row in shown)
+    colours = {label.name: label.css_class for label in project.labels.all()}
+    errors = [
+        {
+            **row,
+            "kind_label": ERROR_KINDS.get(row.get("kind"), row.get("kind", "")),
+            "sides": [
+                (side.capitalize(), [{**entity, "css_class": colours.get(entity["label"], "")} for entity in row[side]])
+                for side in ("gold", "predicted")
+            ],
+            "pieces": marked_pieces(row),
+            "url": reverse("annotate", args=[run.project_id, int(row["doc_id"])]),
+            "name": names.get(int(row["doc_id"]), f"Document {row['doc_id']}"),
+        }
+        for row in shown
+    ]
+    return {
+        "filters": filters,
+        "filtered": any(chosen.values()),
+        "errors": errors,
+        "error_count": len(rows),
+        "matching_count": len(matching),
+    }
 
 
 def base_model_for(run: TrainingRun, role) -> str:
@@ -90,25 +166,20 @@ def run_context(run: TrainingRun, role) -> dict:
         .first()
     )
     before = ((previous.metrics or {}).get("evaluation") or {}).get("per_label", {}) if previous else {}
+    intervals = evaluation.get("f1_intervals") or {}
     rows = []
     for label, scores in evaluation["per_label"].items():
         delta = scores["f1"] - before[label]["f1"] if label in before else None
-        rows.append({"label": label, **scores, "delta": delta})
-    averages = [(name, evaluation[name]) for name in ("micro", "macro", "weighted")]
+        interval = (intervals.get("per_label") or {}).get(label)
+        rows.append({"label": label, **scores, "delta": delta, "interval": interval})
+    averages = [
+        (name, {**evaluation[name], "interval": intervals.get(name)}) for name in ("micro", "macro", "weighted")
+    ]
+    supports = {label: scores["support"] for label, scores in evaluation["per_label"].items()}
     confusion = evaluation["confusion"]
     largest_off_diagonal = max(
         (v for i, row in enumerate(confusion["matrix"]) for j, v in enumerate(row) if i != j), default=0
     )
-    listed = evaluation["false_negatives"] + evaluation["false_positives"] if may_read_errors(role) else []
-    names = document_names(int(error["doc_id"]) for error in listed[:ERRORS_SHOWN])
-    errors = [
-        {
-            **error,
-            "url": reverse("annotate", args=[run.project_id, int(error["doc_id"])]),
-            "name": names.get(int(error["doc_id"]), f"Document {error['doc_id']}"),
-        }
-        for error in listed[:ERRORS_SHOWN]
-    ]
     context.update(
         rows=rows,
         averages=averages,
@@ -118,8 +189,8 @@ def run_context(run: TrainingRun, role) -> dict:
             (label, [(value, _heat(value, largest_off_diagonal, i == j)) for j, value in enumerate(row)])
             for i, (label, row) in enumerate(zip(confusion["labels"], confusion["matrix"]))
         ],
-        errors=errors,
-        error_count=len(evaluation["false_negatives"]) + len(evaluation["false_positives"]),
+        small_dev=small_dev_reasons(evaluation.get("documents") or 0, supports),
+        f1_intervals=intervals,
     )
     return context
 

@@ -412,6 +412,8 @@ def test_full_tiny_run_learns_writes_artifacts_and_loads_back(tiny_model, tmp_pa
     metrics = json.loads((output / "metrics.json").read_text())
     assert metrics["best_epoch"] == result.best_epoch
     assert metrics["evaluation"]["per_label"]["Disease"]["support"] > 0
+    low, high = metrics["evaluation"]["f1_intervals"]["micro"]  # a small dev split gets intervals
+    assert 0 <= low <= high <= 1
     assert json.loads((output / "hyperparameters.json").read_text())["learning_rate"] == 5e-3
     assert json.loads((output / "label_map.json").read_text())["tags"] == tag_list(["Disease", "Chemical"])
 

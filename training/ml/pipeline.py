@@ -373,6 +373,7 @@ def train(
             tokens=[doc.tokens for doc in dev_docs],
             texts=[doc.text for doc in dev_docs],
             token_offsets=[doc.token_offsets for doc in dev_docs],
+            intervals=True,
         )
         eval_seconds += time.perf_counter() - t0
         f1 = evaluation["micro"]["f1"]

@@ -54,8 +54,14 @@ def run_detail(request, project_id, run_id):
     project = project_for(request.user, project_id)
     run = get_object_or_404(services.runs_of(project).select_related("model_version"), pk=run_id)
     preannotation.fail_stale_preannotations(project)
-    context = {"project": project, "run": run, **reports.run_context(run, project.role)}
-    return render(request, "training/run.html", context)
+    context = {"project": project, "run": run, "may_read_errors": reports.may_read_errors(project.role)}
+    if context["may_read_errors"]:
+        context.update(reports.error_list_context(run, project, request.GET))
+    status = 400 if "filters" in context and context["filters"].errors else 200
+    if request.htmx:  # the error list's filters
+        return render(request, "training/partials/error_list.html", context, status=status)
+    context.update(reports.run_context(run, project.role))
+    return render(request, "training/run.html", context, status=status)
 
 
 @require_GET
