@@ -144,7 +144,7 @@ def people():
     )
     everyone = list(get_user_model().objects.order_by("username"))
     for person in everyone:
-        person.creates_projects = person.is_staff or person.is_superuser or (person.is_active and person.pk in allowed)
+        person.creates_projects = person.is_staff or person.is_superuser or person.pk in allowed
     return everyone
 
 
