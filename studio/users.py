@@ -112,6 +112,10 @@ def send_reset(request, user) -> str | None:
     mailed = delivers_mail()
     if mailed and not user.email:
         raise UserRefused(f"{user.get_username()} has no email address to send a reset link to.")
+    _may_change(request, user)
+    if not mailed and user.is_staff and user != request.user and not request.user.is_superuser:
+        # The link on screen opens the account: a staff member must not be able to take a colleague's.
+        raise UserRefused(f"{user.get_username()} is staff; only a superuser can make a reset link for that account.")
     record(request.user, "user.password_reset", obj=user, after={"link": _delivery(request, user, mailed)})
     link = set_password_link(request, user)
     if not mailed:
@@ -177,6 +181,17 @@ def _create_projects_permission() -> Permission:
 def _may_change(request, user) -> None:
     if user.is_superuser and not request.user.is_superuser:
         raise UserRefused(f"{user.get_username()} is a superuser; only a superuser can change that account.")
+
+
+def name_accounts(entries) -> None:
+    """Give each entry the `account` it is about: the user, or the member whose role changed."""
+    ids = [entry.object_id for entry in entries if entry.object_type == "user"]
+    names = dict(get_user_model().objects.filter(pk__in=ids).values_list("pk", "username"))
+    for entry in entries:
+        if entry.object_type == "user":
+            entry.account = names.get(entry.object_id, f"user #{entry.object_id}")
+        else:
+            entry.account = (entry.after or entry.before or {}).get("user", "")
 
 
 def events(*, kind: str = "", username: str = ""):

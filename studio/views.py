@@ -124,13 +124,8 @@ def user_events(request):
     chosen = {key: request.GET.get(key, "").strip() for key in ("kind", "user")}
     entries = users.events(kind=chosen["kind"], username=chosen["user"])
     page = Paginator(entries, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
-    names = dict(
-        get_user_model()
-        .objects.filter(pk__in=[entry.object_id for entry in page.object_list if entry.object_type == "user"])
-        .values_list("pk", "username")
-    )
+    users.name_accounts(page.object_list)
     for entry in page.object_list:
-        entry.subject = _subject(entry, names)
         entry.before_text, entry.after_text = describe(entry.before), describe(entry.after)
     query = request.GET.copy()
     query.pop("page", None)
@@ -141,13 +136,6 @@ def user_events(request):
         "query": query.urlencode(),
     }
     return render(request, "studio/user_events.html", context)
-
-
-def _subject(entry, names) -> str:
-    """Whom an entry is about: the account, or the member named in a role change."""
-    if entry.object_type == "user":
-        return names.get(entry.object_id, f"user #{entry.object_id}")
-    return (entry.after or entry.before or {}).get("user", "")
 
 
 def _profile(request, *, new_key=None, new_token=None, error="", token_name="", status=200):

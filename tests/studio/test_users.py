@@ -137,6 +137,22 @@ def test_without_email_a_reset_shows_its_link_even_for_someone_without_an_addres
     assert nurse.check_password(NEW_PASSWORD["new_password1"])
 
 
+def test_a_staff_member_gets_no_link_to_a_colleagues_or_a_superusers_account(client, admin, mailoutbox):
+    staff = person("staff", is_staff=True)
+    colleague = person("colleague", is_staff=True)
+    client.force_login(staff)
+    for account, reason in [
+        (admin, "admin is a superuser; only a superuser can change that account."),
+        (colleague, "colleague is staff; only a superuser can make a reset link for that account."),
+    ]:
+        refused = client.post(reverse("user_reset", args=[account.pk]), follow=True).content.decode()
+        assert reason in refused and not LINK.search(refused)
+    assert not AuditEntry.objects.exists()
+    assert LINK.search(client.post(reverse("user_reset", args=[person("nurse").pk])).content.decode())
+    client.force_login(admin)
+    assert LINK.search(client.post(reverse("user_reset", args=[colleague.pk])).content.decode())
+
+
 def test_with_email_a_reset_is_mailed(staff_client, mailoutbox, mail_delivered):
     nurse = person("nurse", email="n@example.org")
     page = staff_client.post(reverse("user_reset", args=[nurse.pk]), follow=True).content.decode()
