@@ -115,6 +115,15 @@ def test_an_invitation_by_email_needs_an_address(staff_client, mail_delivered, d
     assert not django_user_model.objects.filter(username="nurse").exists()
 
 
+def test_without_email_the_forgotten_password_page_sends_people_to_staff(client, settings):
+    page = client.get(reverse("password_reset")).content.decode()
+    assert "This studio sends no email: ask a staff member for a link to set a new password." in page
+    assert "Send the link" not in page
+    settings.EMAIL_BACKEND = f"{__name__}.DeliveringBackend"
+    page = client.get(reverse("password_reset")).content.decode()
+    assert "Send the link" in page and "ask a staff member" not in page
+
+
 def test_bad_invitations_get_specific_messages(staff_client, admin):
     taken = staff_client.post(reverse("user_invite"), {"username": "admin", "email": "a@example.org"}, follow=True)
     assert "The username &#x27;admin&#x27; is taken." in taken.content.decode()
