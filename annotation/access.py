@@ -7,6 +7,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from annotation.models import Document, Membership, Project
+from studio.users import creates_projects
 
 Role = Membership.Role
 RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.ADMIN: 3}
@@ -16,6 +17,14 @@ def visible_projects(user) -> QuerySet[Project]:
     if user.is_staff:
         return Project.objects.all()
     return Project.objects.filter(memberships__user=user)
+
+
+def check_creates_projects(user) -> None:
+    if not creates_projects(user):
+        raise PermissionDenied(
+            "Only staff, and people a staff member has allowed to, create projects: "
+            "ask a staff member to create this one for you, or to allow you."
+        )
 
 
 def role_in(user, project: Project) -> str | None:

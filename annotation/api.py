@@ -13,7 +13,14 @@ from rest_framework.views import APIView
 
 from annotation import editing, selectors
 from annotation import serializers as shapes
-from annotation.access import Role, document_for, project_for, uses_assignments, visible_projects
+from annotation.access import (
+    Role,
+    check_creates_projects,
+    document_for,
+    project_for,
+    uses_assignments,
+    visible_projects,
+)
 from annotation.exports import export_rule, streamed_export
 from annotation.forms import LabelForm
 from annotation.models import Annotation, Document, Label, Membership, Span
@@ -53,10 +60,12 @@ class ProjectList(APIView):
     @extend_schema(
         operation_id="projects_create",
         summary="Create a project (with DISEASE and TREATMENT labels); you become its admin",
+        description="Staff, and people a staff member has allowed to, create projects; others get 403.",
         request=shapes.ProjectCreateSerializer,
         responses={201: shapes.ProjectSerializer, **error_responses(400, 403)},
     )
     def post(self, request):
+        check_creates_projects(request.user)
         payload = shapes.ProjectCreateSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         try:

@@ -20,6 +20,8 @@ from django.core.cache import cache
 from django.db.models import Sum
 from django.shortcuts import render
 
+from studio.users import delivers_mail
+
 
 def client_address(request) -> str:
     """Where the request came from: REMOTE_ADDR, or with TRUSTED_PROXIES=N the address that
@@ -76,6 +78,9 @@ def locked_out(request, response=None, credentials=None):
 
 class ThrottledPasswordResetView(auth_views.PasswordResetView):
     """Says the same whether or not an e-mail went, so the limit reveals nothing either."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "mail_delivered": delivers_mail()}
 
     def form_valid(self, form):
         email = form.cleaned_data["email"].strip().lower()

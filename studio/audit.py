@@ -40,6 +40,8 @@ def describe(value) -> str:
 def _plain(value) -> str:
     if value is None:
         return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(map(_plain, value)) or "none"
     if isinstance(value, dict):

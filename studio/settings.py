@@ -227,6 +227,8 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
+# The console backend only prints: with it the studio sends no e-mail, and shows each
+# invitation's or reset's link to the staff member who made it instead (studio/users.py).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
 SESSION_COOKIE_HTTPONLY = True

@@ -1,13 +1,16 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studio import health, tokens, users
+from studio.audit import describe
 
 
 @require_GET
@@ -23,18 +26,28 @@ def _staff_only(request):
         raise PermissionDenied("Only staff manage people.")
 
 
+def _people(request, *, handover=None):
+    context = {
+        "users": users.people(),
+        "mail_delivered": users.delivers_mail(),
+        "handover": handover,
+        "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
+    }
+    return render(request, "studio/user_list.html", context)
+
+
 @require_GET
 def user_list(request):
     _staff_only(request)
-    users = get_user_model().objects.order_by("username")
-    return render(request, "studio/user_list.html", {"users": users})
+    return _people(request)
 
 
 @require_POST
+@never_cache  # the answer may hold a set-password link, shown to this staff member only
 def user_invite(request):
     _staff_only(request)
     try:
-        user = users.invite(
+        user, link = users.invite(
             request,
             username=request.POST.get("username", ""),
             email=request.POST.get("email", ""),
@@ -42,25 +55,87 @@ def user_invite(request):
         )
     except users.UserRefused as refused:
         messages.error(request, str(refused))
-    else:
-        messages.success(request, f"Invited {user.get_username()}: a set-password link went to {user.email}.")
+        return redirect("user_list")
+    if link:
+        return _people(request, handover={"user": user, "link": link, "purpose": "invitation"})
+    messages.success(request, f"Invited {user.get_username()}: a set-password link went to {user.email}.")
     return redirect("user_list")
 
 
 @require_POST
-def user_action(request, user_id, action):
+@never_cache
+def user_reset(request, user_id):
     _staff_only(request)
     user = get_object_or_404(get_user_model(), pk=user_id)
     try:
-        if action == "reset":
-            users.send_reset(request, user)
-            messages.success(request, f"A password reset link went to {user.email}.")
-        else:
-            users.set_active(request, user, action == "reactivate")
-            messages.success(request, f"{user.get_username()} is {'active' if user.is_active else 'deactivated'}.")
+        link = users.send_reset(request, user)
     except users.UserRefused as refused:
         messages.error(request, str(refused))
+        return redirect("user_list")
+    if link:
+        return _people(request, handover={"user": user, "link": link, "purpose": "reset"})
+    messages.success(request, f"A password reset link went to {user.email}.")
     return redirect("user_list")
+
+
+@require_http_methods(["GET", "POST"])
+def user_deactivate(request, user_id):
+    """A page that asks first (it works without JavaScript); the POST deactivates."""
+    _staff_only(request)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    if request.method == "GET" and user != request.user:
+        return render(request, "studio/user_deactivate.html", {"person": user})
+    # A POST, or a GET for one's own account, which set_active refuses with its reason.
+    return _change(request, user, users.set_active, False, f"{user.get_username()} is deactivated.")
+
+
+@require_POST
+def user_reactivate(request, user_id):
+    _staff_only(request)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    return _change(request, user, users.set_active, True, f"{user.get_username()} is active again.")
+
+
+@require_POST
+def user_project_creation(request, user_id):
+    _staff_only(request)
+    user = get_object_or_404(get_user_model(), pk=user_id)
+    allowed = request.POST.get("allowed") == "true"
+    done = f"{user.get_username()} {'may now create' if allowed else 'no longer creates'} projects."
+    return _change(request, user, users.allow_creating_projects, allowed, done)
+
+
+def _change(request, user, change, value, done: str):
+    try:
+        change(request, user, value)
+    except users.UserRefused as refused:
+        messages.error(request, str(refused))
+    else:
+        messages.success(request, done)
+    return redirect("user_list")
+
+
+EVENTS_PER_PAGE = 50
+
+
+@require_GET
+def user_events(request):
+    _staff_only(request)
+    chosen = {key: request.GET.get(key, "").strip() for key in ("kind", "user")}
+    entries = users.events(kind=chosen["kind"], username=chosen["user"])
+    page = Paginator(entries, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    users.name_accounts(page.object_list)
+    for entry in page.object_list:
+        entry.before_text, entry.after_text = describe(entry.before), describe(entry.after)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": page,
+        "kinds": [(key, name) for key, (name, _condition) in users.EVENT_KINDS.items()],
+        "chosen": chosen,
+        "query": query.urlencode(),
+    }
+    return render(request, "studio/user_events.html", context)
 
 
 def _profile(request, *, new_key=None, new_token=None, error="", token_name="", status=200):

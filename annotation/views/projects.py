@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from annotation import selectors
-from annotation.access import Role, project_for, uses_assignments, visible_projects
+from annotation.access import Role, check_creates_projects, project_for, uses_assignments, visible_projects
 from annotation.exports import rule_summary
 from annotation.forms import (
     DocumentFilterForm,
@@ -23,6 +23,7 @@ from annotation.services import (
     create_project,
     save_project_settings,
 )
+from studio.users import creates_projects
 
 DOCUMENTS_PER_PAGE = 50
 
@@ -41,11 +42,13 @@ def project_list(request):
             ),
         )
     )
-    return render(request, "annotation/project_list.html", {"projects": projects})
+    context = {"projects": projects, "creates_projects": creates_projects(request.user)}
+    return render(request, "annotation/project_list.html", context)
 
 
 @require_http_methods(["GET", "POST"])
 def project_create(request):
+    check_creates_projects(request.user)
     form = NewProjectForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:

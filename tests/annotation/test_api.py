@@ -11,6 +11,7 @@ from annotation.services import create_project
 from studio.models import AuditEntry
 from tests.cast import person
 from tests.conftest import make_document
+from tests.studio.test_users import allowed_to_create_projects
 
 pytestmark = pytest.mark.django_db
 
@@ -49,6 +50,7 @@ def test_staff_list_every_project_as_admins(client, project, django_user_model):
 
 
 def test_creating_a_project_makes_me_its_admin_with_the_default_labels(api, owner):
+    allowed_to_create_projects(owner)
     response = send(api, "post", reverse("api_projects"), {"name": "  Trial notes ", "description": "Oncology"})
     assert response.status_code == 201, response.content
     project = Project.objects.get(pk=response.json()["id"])

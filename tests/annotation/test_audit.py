@@ -110,6 +110,7 @@ def test_user_training_and_activation_changes_are_recorded(client, admin, django
         ({"start": 0, "end": 6, "label": "DISEASE", "source": "manual", "text": "Asthma"}, "DISEASE “Asthma” (0–6)"),
         ({"user": "nurse", "role": None}, "user: nurse; role: none"),
         ({"active": None}, "active: none"),
+        ({"active": False, "creates_projects": True}, "active: no; creates projects: yes"),
         ([[0, 6, 3, "manual", None, False], [9, 12, 3, "manual", None, False]], "2 spans"),
         ("submitted", "submitted"),
         (None, ""),

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from annotation.services import create_project
 from tests.cast import person
+from tests.studio.test_users import allowed_to_create_projects
 from training.forms import LIMITS
 from training.models import TrainingRun
 
@@ -52,7 +53,7 @@ def test_the_page_and_the_api_hold_run_options_to_the_same_bounds(client, admin,
 
 def test_people_who_are_not_staff_create_a_bounded_number_of_projects(client, django_user_model, settings):
     settings.MAX_PROJECTS_PER_USER = 2
-    clinician = person("clinician")
+    clinician = allowed_to_create_projects(person("clinician"))
     client.force_login(clinician)
     for name in ("One", "Two"):
         assert client.post(reverse("project_create"), {"name": name}).status_code == 302

@@ -99,7 +99,7 @@ def api(name, method, data, action, **kwargs):
 
 
 WRITES = [
-    page("project_create", lambda s: {"name": "Another"}, "project.create"),
+    page("project_create", lambda s: {"name": "Another"}, "project.create", who="staff"),
     page(
         "project_settings",
         lambda s: {
@@ -153,9 +153,10 @@ WRITES = [
     page("user_deactivate", lambda s: {}, "user.update", who="staff"),
     page("user_reactivate", lambda s: {}, "user.update", who="staff"),
     page("user_reset", lambda s: {}, "user.password_reset", who="staff"),
+    page("user_project_creation", lambda s: {"allowed": "true"}, "user.role", who="staff"),
     page("api_token_create", lambda s: {"name": "pipeline"}, "token.create"),
     page("api_token_revoke", lambda s: {}, "token.revoke"),
-    api("api_projects", "post", lambda s: {"name": "By script"}, "project.create"),
+    api("api_projects", "post", lambda s: {"name": "By script"}, "project.create", who="staff"),
     api("api_project", "patch", lambda s: {"suggestion_threshold": 0.3}, "project.update"),
     api("api_labels", "post", lambda s: {"name": "SYMPTOM", "color": "#654321", "hotkey": "3"}, "label.create"),
     api("api_label", "put", lambda s: {"name": "ILLNESS", "color": "#e4572e", "hotkey": "1"}, "label.update"),
@@ -207,6 +208,7 @@ UNSCOPED_WRITES = {
     "user_deactivate",
     "user_reactivate",
     "user_reset",
+    "user_project_creation",
     "api_token_create",
     "api_token_revoke",
     "api_projects",

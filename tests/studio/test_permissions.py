@@ -109,6 +109,8 @@ UNSCOPED = {
     "user_deactivate",
     "user_reactivate",
     "user_reset",
+    "user_project_creation",
+    "user_events",
     "healthz",
     "login",
     "logout",
@@ -251,3 +253,26 @@ def test_the_project_list_shows_only_my_projects(client, world):
     assert "Matrix" not in client.get(reverse("home")).content.decode()
     client.force_login(users[ANNOTATOR])
     assert "Matrix" in client.get(reverse("home")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [*ROLES, "creator"])
+def test_only_staff_and_people_allowed_to_create_projects(client, world, role):
+    """A project role is no right to create projects: only staff are, or people given the
+    right; the page, its button and the API agree."""
+    from annotation.models import Project
+    from tests.studio.test_users import allowed_to_create_projects
+
+    users, _ids = world
+    allowed = role in {"staff", "creator"}
+    client.force_login(users.get(role) or allowed_to_create_projects(person("creator")))
+    form = client.get(reverse("project_create"))
+    page = client.post(reverse("project_create"), {"name": f"Page of {role}"})
+    api = client.post(reverse("api_projects"), json.dumps({"name": f"API of {role}"}), content_type="application/json")
+    statuses = (form.status_code, page.status_code, api.status_code)
+    assert statuses == ((200, 302, 201) if allowed else (403, 403, 403))
+    assert (reverse("project_create") in client.get(reverse("home")).content.decode()) is allowed
+    assert Project.objects.filter(name__in=[f"Page of {role}", f"API of {role}"]).count() == (2 if allowed else 0)
+    if not allowed:
+        refusal = "Only staff, and people a staff member has allowed to, create projects"
+        assert refusal in form.content.decode() and api.json()["detail"].startswith(refusal)
