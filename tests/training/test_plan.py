@@ -105,6 +105,9 @@ def test_no_estimate_is_shown_when_training_cannot_start(client, admin):
     project = annotated_project(admin, documents=3)
     page = train_page(client, admin, project)
     assert "Training needs at least 10 submitted documents" in page and "Estimated duration" not in page
+    assert "hx-get" not in page
+    changed = client.get(reverse("train", args=[project.pk]), {"epochs": "3"}, headers={"HX-Request": "true"})
+    assert changed.status_code == 204  # htmx leaves the page as it is
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -41,6 +42,8 @@ def train(request, project_id):
             asked = TrainingForm(request.POST if request.method == "POST" else request.GET)
             plan = plan_run(annotations, _planned_hyperparameters(asked), services.base_model())
     if request.htmx and request.method == "GET":  # an option changed: the plan for it
+        if plan is None or active:  # training cannot start now: the page says why once reloaded
+            return HttpResponse(status=204)
         return render(request, "training/partials/training_plan.html", {"plan": plan})
     context = {
         "project": project,
