@@ -13,12 +13,14 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.models import Annotation, ImportJob, Project
-from annotation.services import import_documents, labels_by_name
+from annotation.models import Annotation, ImportJob, Project, first_words
+from annotation.rendering import SpanView, render_text
+from annotation.services import content_hash, held_texts, import_documents, labels_by_name
 from annotation.text.formats.decode import decode_upload
 from annotation.text.formats.detect import FORMATS, detect_format, is_archive, read_archive, read_documents
 from annotation.text.formats.documents import ImportedDocument
 from annotation.text.formats.errors import FormatError
+from annotation.text.tokenize import tokenize
 from studio.background import TAKEN, Heartbeat, WorkLost, recording, retrying, stale_before, stale_message
 
 logger = logging.getLogger(__name__)
@@ -41,6 +43,15 @@ GUESSED_LABEL_ALIASES = {
 
 
 SUGGESTIONS = "suggestions"  # the upload option that imports mentions as suggestions to review
+# The two ways to cut plain text: (how the check step says it, the button that asks for it).
+TEXT_SPLITS = {
+    "text": ("one per file", "Make it one document"),
+    "text-lines": ("one per line", "Split it one per line"),
+}
+PREVIEW_DOCUMENTS = 3  # the documents the check step shows with their spans
+PREVIEW_CHARACTERS = 1500  # of each: enough to judge its spans by, not a whole report
+NAMED_DUPLICATES = 10  # duplicates the check step names; the rest are counted
+UNMAPPED_COLOUR = "#888888"
 
 
 class ImportRejected(Exception):
@@ -87,19 +98,14 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
                 check_size(written, filename)
                 out.write(chunk)
         partial.rename(path)
-        fmt, documents = parse_file(path, filename, fmt, options)
         return ImportJob.objects.create(
             project=project,
             created_by=user,
             filename=filename[: ImportJob._meta.get_field("filename").max_length],
             stored_path=str(path),
             size=written,
-            format=fmt,
             options=options,
-            source_labels=dict(Counter(label for doc in documents for _, _, label in doc.all_mentions())),
-            document_count=len(documents),
-            preview=preview(documents),
-            label_mapping=suggest_label_mapping(project, documents),
+            **_check(project, path, filename, fmt, options),
         )
     except BaseException as error:  # whatever stops it, no file is left without its job
         partial.unlink(missing_ok=True)
@@ -109,7 +115,41 @@ def store_upload(project: Project, chunks, *, filename: str, size: int, user, fm
         raise
 
 
-def preview(documents: list[ImportedDocument]) -> dict:
+def _check(project: Project, path: Path, filename: str, fmt: str | None, options: dict) -> dict:
+    """What the check step shows of a stored upload, read whole: the job's fields that say it."""
+    fmt, documents = parse_file(path, filename, fmt, options)
+    return {
+        "format": fmt,
+        "source_labels": dict(Counter(label for doc in documents for _, _, label in doc.all_mentions())),
+        "document_count": len(documents),
+        "preview": preview(project, documents),
+        "label_mapping": suggest_label_mapping(project, documents),
+    }
+
+
+def split_text_again(job: ImportJob, fmt: str) -> None:
+    """Check a plain-text upload again, cut the other way (a document per file or per line)."""
+    if fmt not in TEXT_SPLITS:
+        raise ImportRejected("Choose one document per file or one document per line.")
+    if job.format not in TEXT_SPLITS:
+        raise ImportRejected(
+            f"{job.filename} is not plain text ({FORMATS.get(job.format, job.format)}): it has no split to choose."
+        )
+    if job.status != ImportJob.Status.UPLOADED:
+        raise ImportRejected(
+            f"{job.filename} is {job.get_status_display().lower()} already; its split can no longer change."
+        )
+    try:
+        checked = _check(job.project, Path(job.stored_path), job.filename, fmt, job.options)
+    except FormatError as error:
+        raise ImportRejected(f"{TEXT_SPLITS[fmt][0].capitalize()}: {error}") from None
+    except FileNotFoundError:
+        raise ImportRejected(f"The uploaded {job.filename} was removed; upload it again.") from None
+    if not ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(**checked):
+        raise ImportRejected(f"{job.filename} started importing meanwhile; its split can no longer change.")
+
+
+def preview(project: Project, documents: list[ImportedDocument]) -> dict:
     """What the import will do besides labels, for the page that asks for the mapping."""
     annotators = Counter(a.annotator for doc in documents for a in doc.annotations if a.annotator)
     return {
@@ -119,7 +159,75 @@ def preview(documents: list[ImportedDocument]) -> dict:
         "trimmed": sum(doc.trimmed for doc in documents),
         "repaired": sum(doc.repaired for doc in documents),
         "nested": sum(doc.nested_dropped for doc in documents),
+        "mentions": sum(len(doc.all_mentions()) for doc in documents),
+        "documents": [_first_document(doc, index) for index, doc in enumerate(documents[:PREVIEW_DOCUMENTS])],
+        **duplicates(project, documents),
     }
+
+
+def _first_document(doc: ImportedDocument, index: int) -> dict:
+    """One of the documents the check step shows, cut at a word once it is long, with the
+    mentions of the file (or of its first annotator) inside what is shown."""
+    text = doc.text
+    if len(text) > PREVIEW_CHARACTERS:
+        word_end = text.rfind(" ", 0, PREVIEW_CHARACTERS)
+        text = text[: word_end if word_end > 0 else PREVIEW_CHARACTERS]
+    first = doc.annotations[0] if doc.annotations and not doc.mentions else None
+    mentions = first.mentions if first else doc.mentions
+    return {
+        "name": doc.title or _place(doc, index),  # not its first words: the text shows them
+        "annotator": first.annotator if first else "",
+        "text": text,
+        "cut": len(text) < len(doc.text),
+        "mentions": sorted([start, end, label] for start, end, label in mentions if end <= len(text)),
+    }
+
+
+def duplicates(project: Project, documents: list[ImportedDocument]) -> dict:
+    """Texts the project holds already and texts the file repeats: counted, the first few named
+    with where the file has them."""
+    digests = [content_hash(doc.text) for doc in documents]
+    held = held_texts(project, digests)
+    first_place: dict[str, str] = {}
+    in_project, in_file = [], []
+    for index, (doc, digest) in enumerate(zip(documents, digests)):
+        name = f"“{doc.title or first_words(doc.text)}” ({_place(doc, index)}"
+        if digest in held:
+            in_project.append(name + ")")
+        elif digest in first_place:
+            in_file.append(f"{name}, the same text as {first_place[digest]})")
+        else:
+            first_place[digest] = _place(doc, index)
+    return {
+        "in_project": len(in_project),
+        "in_project_named": in_project[:NAMED_DUPLICATES],
+        "in_project_unnamed": len(in_project[NAMED_DUPLICATES:]),
+        "in_file": len(in_file),
+        "in_file_named": in_file[:NAMED_DUPLICATES],
+        "in_file_unnamed": len(in_file[NAMED_DUPLICATES:]),
+    }
+
+
+def _place(doc: ImportedDocument, index: int) -> str:
+    return doc.where or (f"line {doc.line}" if doc.line else f"document {index + 1}")
+
+
+def previewed_documents(job: ImportJob) -> list[dict]:
+    """The check step's first documents with their spans marked as the labelling page marks
+    them, in the colours of the labels the mapping gives them (grey: a label still to choose)."""
+    labels = {label.name: label for label in job.project.labels.all()}
+    shown = []
+    for document in job.preview.get("documents", []):
+        text, mentions = document["text"], document["mentions"]
+        tokens = tokenize(text, [edge for start, end, _ in mentions for edge in (start, end)])
+        marks = []
+        for index, (start, end, source) in enumerate(mentions):
+            label = labels.get(job.label_mapping.get(source, ""))
+            marks.append(
+                SpanView(index, start, end, label.name if label else source, label.color if label else UNMAPPED_COLOUR)
+            )
+        shown.append({**document, "html": render_text(text, tokens.starts, tokens.ends, marks)})
+    return shown
 
 
 def guessed_label(project: Project, source: str) -> tuple[str, str] | None:

@@ -413,9 +413,7 @@ def add_documents(
     hashes = [content_hash(document.text) for document in documents]
     with transaction.atomic():
         lock_project(project)
-        known = set(
-            Document.objects.filter(project=project, content_hash__in=hashes).values_list("content_hash", flat=True)
-        )
+        known = held_texts(project, hashes)
         # Every name is a project label (checked above), which the mapping finds by itself.
         summary = import_documents(
             project, documents, importer=user, create_unmapped=False, annotation_status=annotation_status
@@ -467,6 +465,15 @@ def _copy_documents(documents: list[Document]) -> None:
             for d in documents
         ),
     )
+
+
+def held_texts(project: Project, hashes: list[str]) -> set[str]:
+    """Which of these text hashes the project holds already."""
+    held = set()
+    for offset in range(0, len(hashes), 10_000):
+        documents = Document.objects.filter(project=project, content_hash__in=hashes[offset : offset + 10_000])
+        held.update(documents.values_list("content_hash", flat=True))
+    return held
 
 
 def _held_documents(project: Project, hashes: list[str]) -> dict[str, tuple[Document, set[int]]]:

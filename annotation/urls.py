@@ -18,6 +18,7 @@ urlpatterns = [
     path("projects/<int:project_id>/imports/<int:job_id>/", imports.import_job, name="import_job"),
     path("projects/<int:project_id>/imports/<int:job_id>/progress/", imports.import_progress, name="import_progress"),
     path("projects/<int:project_id>/imports/<int:job_id>/retry/", imports.import_retry, name="import_retry"),
+    path("projects/<int:project_id>/imports/<int:job_id>/split/", imports.import_split, name="import_split"),
     path("projects/<int:project_id>/export/", exports.export_download, name="export_download"),
     path("projects/<int:project_id>/export/rule/", exports.export_rule, name="export_rule"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),

@@ -235,6 +235,7 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
         "best_epoch": result.best_epoch,
         "train_seconds": result.train_seconds,
         "train_examples_per_second": result.train_examples_per_second,
+        "words_seen": result.words_seen,
         "runtime": result.runtime,
     }
     with transaction.atomic():

@@ -12,10 +12,13 @@ from annotation.forms import (
     UploadForm,
 )
 from annotation.imports import (
+    TEXT_SPLITS,
     ImportRejected,
     check_size,
     fail_stale_imports,
+    previewed_documents,
     retry_import,
+    split_text_again,
     start_import,
     store_upload,
 )
@@ -104,8 +107,28 @@ def import_job(request, project_id, job_id):
         if mapping_form and annotators
         else [],
         "import_status": job.options.get("status") or "submitted",
+        "previewed": previewed_documents(job) if mapping_form else [],
+        "text_split": _text_split(job) if mapping_form else None,
     }
     return render(request, "annotation/import_job.html", context)
+
+
+def _text_split(job: ImportJob) -> dict | None:
+    """How a plain-text upload is cut, and the format that cuts it the other way."""
+    if job.format not in TEXT_SPLITS:
+        return None
+    other = next(fmt for fmt in TEXT_SPLITS if fmt != job.format)
+    return {"mode": TEXT_SPLITS[job.format][0], "other": other, "other_action": TEXT_SPLITS[other][1]}
+
+
+@require_POST
+def import_split(request, project_id, job_id):
+    job = _import_job(request, project_id, job_id)
+    try:
+        split_text_again(job, request.POST.get("format", ""))
+    except ImportRejected as refused:
+        messages.error(request, str(refused))
+    return redirect("import_job", job.project_id, job.pk)
 
 
 def _import_context(job: ImportJob) -> dict:

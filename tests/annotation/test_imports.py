@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from django.urls import reverse
 
 from annotation import selectors
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
@@ -15,6 +16,7 @@ from annotation.text.bio import tags_to_spans
 from annotation.text.formats.conll import parse_conll
 from annotation.text.formats.detect import export_documents
 from annotation.text.formats.documents import ImportedDocument
+from tests.conftest import make_document
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 pytestmark = pytest.mark.django_db
@@ -283,3 +285,124 @@ def test_simultaneous_imports_of_the_same_texts_both_succeed(admin):
     assert not failures
     assert sorted(results) == [0, 0, 300]
     assert Document.objects.filter(project=project).count() == 300
+
+
+# ------------------------------------------------------------ the check step
+
+
+@pytest.fixture
+def logged_in(client, admin):
+    client.force_login(admin)
+    return client
+
+
+def check_page(client, job) -> str:
+    response = client.get(reverse("import_job", args=[job.project_id, job.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def doccano(*records) -> bytes:
+    return "".join(json.dumps({"text": text, "label": spans}) + "\n" for text, spans in records).encode()
+
+
+def test_the_check_step_shows_the_first_documents_with_their_spans_in_their_labels_colours(project, admin, logged_in):
+    data = doccano(
+        ("Breast cancer treated with tamoxifen.", [[0, 13, "Disease"], [27, 36, "TREATMENT"]]),
+        ("BRCA1 carriers.", [[0, 5, "Gene"]]),
+        ("Asthma.", [[0, 6, "Disease"]]),
+        ("A fourth note, not shown.", []),
+    )
+    job = upload(project, admin, "notes.jsonl", data)
+    page = check_page(logged_in, job)
+    assert "4 documents, 4 spans, 3 labels" in page
+    assert "The first 3 of 4 documents" in page
+    assert page.count('<figure class="import-preview">') == 3 and "A fourth note" not in page
+    disease = project.labels.get(name="DISEASE")
+    treatment = project.labels.get(name="TREATMENT")
+    # As the labelling page marks spans: the label the mapping gives, in its colour; a label
+    # still to choose (Gene) in grey under its own name.
+    assert f'<mark class="span {disease.css_class}" data-span="0" data-label="DISEASE"' in page
+    assert 'aria-label="DISEASE: Breast cancer"' in page
+    assert f'<mark class="span {treatment.css_class}" data-span="1" data-label="TREATMENT"' in page
+    assert '<mark class="span c-888888" data-span="0" data-label="Gene" tabindex="-1" aria-label="Gene: BRCA1"' in page
+    assert not Document.objects.exists()
+
+
+def test_a_long_document_is_previewed_up_to_a_word_with_the_spans_inside_it(project, admin):
+    text = "Fever " * 400 + "with pneumonia."
+    job = upload(
+        project, admin, "long.jsonl", doccano((text, [[0, 5, "DISEASE"], [len(text) - 10, len(text) - 1, "DISEASE"]]))
+    )
+    [shown] = job.preview["documents"]
+    assert shown["cut"] and len(shown["text"]) < 1500 and shown["text"].endswith("Fever")
+    assert shown["mentions"] == [[0, 5, "DISEASE"]]
+    assert job.preview["mentions"] == 2
+
+
+def test_duplicates_are_named_before_anything_is_stored_and_the_import_skips_exactly_those(project, admin, logged_in):
+    make_document(project, "Asthma since childhood.")
+    lines = ["Asthma since childhood.", "Chest pain at rest.", "Fever and cough.", "Chest pain at rest."]
+    job = upload(project, admin, "notes.txt", "\n".join(lines).encode(), fmt="text-lines")
+    assert (job.preview["in_project"], job.preview["in_file"]) == (1, 1)
+    page = check_page(logged_in, job)
+    assert "1 text the project holds already: not stored again." in page
+    assert "“Asthma since childhood.” (line 1)" in page
+    assert "1 text repeats an earlier one in the file: stored once." in page
+    assert "“Chest pain at rest.” (line 4, the same text as line 2)" in page
+    assert Document.objects.filter(project=project).count() == 1
+
+    job = start_import(job, label_mapping={}, create_unmapped=False)
+    assert (job.summary["documents_created"], job.summary["duplicates_skipped"]) == (2, 2)
+
+
+def test_duplicates_past_the_first_ten_are_counted_not_named(project, admin, logged_in):
+    job = upload(project, admin, "notes.txt", ("Same note.\n" * 14).encode(), fmt="text-lines")
+    page = check_page(logged_in, job)
+    assert "13 texts repeat an earlier one in the file" in page
+    assert page.count("the same text as line 1") == 10 and "and 3 more" in page
+
+
+def test_a_txt_upload_says_how_it_is_split_and_one_click_splits_it_the_other_way(project, admin, logged_in):
+    job = upload(project, admin, "notes.txt", b"Chest pain at rest.\n\nFever and cough.\nAsthma.\n")
+    assert job.format == "text"
+    page = check_page(logged_in, job)
+    assert "This file will become 1 document (one per file)." in page
+    assert 'name="format" value="text-lines"><button type="submit">Split it one per line</button>' in page
+
+    split = reverse("import_split", args=[project.pk, job.pk])
+    page = logged_in.post(split, {"format": "text-lines"}, follow=True).content.decode()
+    assert "This file will become 3 documents (one per line)." in page
+    assert "Make it one document</button>" in page
+    job.refresh_from_db()
+    assert (job.format, job.document_count, len(job.preview["documents"])) == ("text-lines", 3, 3)
+    assert [shown["name"] for shown in job.preview["documents"]] == ["line 1", "line 3", "line 4"]
+
+    page = logged_in.post(split, {"format": "text"}, follow=True).content.decode()
+    assert "This file will become 1 document (one per file)." in page
+    job.refresh_from_db()
+    assert (job.format, job.document_count) == ("text", 1)
+    start_import(job, label_mapping={}, create_unmapped=False)
+    assert list(Document.objects.filter(project=project).values_list("title", flat=True)) == ["notes"]
+
+
+def test_a_split_that_cannot_be_made_leaves_the_check_as_it_was(project, admin, logged_in):
+    lines = ("A line of a very long note about asthma. " * 2 + "\n") * 6500  # 546,000 characters
+    job = upload(project, admin, "long.txt", lines.encode(), fmt="text-lines")
+    split = reverse("import_split", args=[project.pk, job.pk])
+    page = logged_in.post(split, {"format": "text"}, follow=True).content.decode()
+    assert "One per file: long.txt" in page and "500000" in page.replace(",", "")
+    job.refresh_from_db()
+    assert (job.format, job.document_count) == ("text-lines", 6500)
+
+    page = logged_in.post(split, {"format": "sideways"}, follow=True).content.decode()
+    assert "Choose one document per file or one document per line." in page
+
+    other = upload(project, admin, "notes.jsonl", doccano(("Asthma.", [])))
+    page = logged_in.post(reverse("import_split", args=[project.pk, other.pk]), {"format": "text"}, follow=True)
+    assert "notes.jsonl is not plain text (doccano JSONL): it has no split to choose." in page.content.decode()
+
+    start_import(job, label_mapping={}, create_unmapped=False)
+    page = logged_in.post(split, {"format": "text"}, follow=True).content.decode()
+    assert "long.txt is imported already; its split can no longer change." in page
+    assert ImportJob.objects.get(pk=job.pk).format == "text-lines"

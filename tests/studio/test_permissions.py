@@ -40,6 +40,7 @@ ENDPOINTS = {
     "import_job": ("get", ADMIN, 200, {}),
     "import_progress": ("get", ADMIN, 200, {}),
     "import_retry": ("post", ADMIN, 302, {}),  # the job never failed: refused with a message
+    "import_split": ("post", ADMIN, 302, {}),  # no split named: refused with a message
     "export_download": ("get", REVIEWER, 400, {}),
     "export_rule": ("get", REVIEWER, 200, {}),
     "annotate_start": ("get", ANNOTATOR, 302, {}),

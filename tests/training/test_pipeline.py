@@ -14,14 +14,16 @@ from hypothesis import strategies as st
 
 from tests.training.conftest import build_tiny_bert
 from training.ml import examples as ex
-from training.ml.data import Hyperparameters, Progress, TrainingCancelled, TrainingDataError, TrainingDocument
-from training.ml.pipeline import (
+from training.ml.data import (
+    Hyperparameters,
+    Progress,
+    TrainingCancelled,
+    TrainingDataError,
+    TrainingDocument,
     is_dev_document,
-    load_model,
     split_documents,
-    tag_list,
-    train,
 )
+from training.ml.pipeline import load_model, tag_list, train
 
 pytestmark = pytest.mark.slow  # trains small models
 
@@ -250,7 +252,7 @@ def test_split_is_a_stable_sha1_of_the_document_id():
     assert 0.17 < sum(expected) / len(ids) < 0.23
     # Same split in another interpreter with another hash seed (Python's hash() would differ).
     code = (
-        "import json; from training.ml.pipeline import is_dev_document as d;"
+        "import json; from training.ml.data import is_dev_document as d;"
         "print(json.dumps([d('pmid-' + str(i), 0.2) for i in range(2000)]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
-from annotation.models import Annotation
+from annotation.models import Annotation, Document
 from annotation.services import create_project, import_documents
 from annotation.text.formats.documents import ImportedDocument
 from tests.conftest import wait_for
@@ -139,6 +139,8 @@ def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_se
     assert (Path(version.artifact_path) / "config.json").exists()
     assert run.metrics["evaluation"]["per_label"].keys() >= {"DISEASE", "TREATMENT"}
     assert run.progress["loss"] and len(run.data_snapshot) == 12
+    words = sum(len(document.token_starts) for document in Document.objects.filter(project=project))
+    assert run.metrics["words_seen"] == words * run.metrics["epochs_run"]  # what the train page's estimate reads
     steps = [step for step, _ in run.progress["loss"]]
     assert steps == sorted(set(steps))  # one point per training step, in order
 
@@ -173,6 +175,7 @@ def test_only_a_model_that_finds_something_and_beats_the_active_one_is_activated
             best_epoch=1,
             train_seconds=1.0,
             train_examples_per_second=1.0,
+            words_seen=30,
             runtime={},
             model_dir=tmp_path / f"model-{run.pk}",
         )

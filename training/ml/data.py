@@ -1,10 +1,13 @@
 """The plain records a training run takes and reports: its documents, its hyperparameters and
-its progress, and the errors it ends with. No torch here: the web side builds and reads these
-without loading the machine-learning libraries."""
+its progress, and the errors it ends with; and how documents split into train and dev. No
+torch here: the web side builds and reads these, and says the split before a run, without
+loading the machine-learning libraries."""
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 PRECISIONS = ("auto", "bf16", "fp32")
@@ -99,3 +102,33 @@ class Progress:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# ---------------------------------------------------------------- the train/dev split
+
+
+def _hash_position(doc_id: str) -> float:
+    """Stable across runs and machines: sha1 of the id, never Python's salted hash()."""
+    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def is_dev_document(doc_id: str, dev_fraction: float) -> bool:
+    return _hash_position(doc_id) < dev_fraction
+
+
+def split_documents(
+    documents: Sequence[TrainingDocument], dev_fraction: float
+) -> tuple[list[TrainingDocument], list[TrainingDocument]]:
+    train, dev = [], []
+    for doc in documents:
+        dev_doc = doc.is_dev if doc.is_dev is not None else is_dev_document(doc.doc_id, dev_fraction)
+        (dev if dev_doc else train).append(doc)
+    undecided = [doc for doc in train if doc.is_dev is None]
+    if not dev and dev_fraction > 0 and len(undecided) >= 2:
+        # Small projects can hash no document into dev; without one there is no report, so
+        # the document whose hash comes closest to the dev range goes there.
+        closest = min(undecided, key=lambda doc: _hash_position(doc.doc_id))
+        train.remove(closest)
+        dev.append(closest)
+    return train, dev

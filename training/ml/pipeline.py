@@ -16,7 +16,6 @@ Artifacts: `config.json` + `model.safetensors` (weights), the tokenizer files,
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import json
 import math
@@ -38,6 +37,7 @@ from training.ml.data import (
     TrainingCancelled,
     TrainingDataError,
     TrainingDocument,
+    split_documents,
 )
 from training.ml.device import Runtime, select_runtime
 from training.ml.evaluation import evaluate
@@ -52,6 +52,7 @@ class TrainingResult:
     loss_history: list[float]  # training loss of every optimiser step
     train_seconds: float  # wall time of the training loop, per-epoch dev evaluation included
     train_examples_per_second: float  # examples / time spent in training steps alone
+    words_seen: int  # words of the train and dev documents times the epochs run: what the run's time scales with
     evaluation: dict | None  # evaluation.evaluate() on dev for the best epoch; None without dev
     epoch_loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     runtime: dict = field(default_factory=dict)  # device, precision, threads
@@ -63,33 +64,6 @@ class TrainingResult:
 
 
 # ---------------------------------------------------------------- data checks
-
-
-def _hash_position(doc_id: str) -> float:
-    """Stable across runs and machines: sha1 of the id, never Python's salted hash()."""
-    digest = hashlib.sha1(doc_id.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def is_dev_document(doc_id: str, dev_fraction: float) -> bool:
-    return _hash_position(doc_id) < dev_fraction
-
-
-def split_documents(
-    documents: Sequence[TrainingDocument], dev_fraction: float
-) -> tuple[list[TrainingDocument], list[TrainingDocument]]:
-    train, dev = [], []
-    for doc in documents:
-        dev_doc = doc.is_dev if doc.is_dev is not None else is_dev_document(doc.doc_id, dev_fraction)
-        (dev if dev_doc else train).append(doc)
-    undecided = [doc for doc in train if doc.is_dev is None]
-    if not dev and dev_fraction > 0 and len(undecided) >= 2:
-        # Small projects can hash no document into dev; without one there is no report, so
-        # the document whose hash comes closest to the dev range goes there.
-        closest = min(undecided, key=lambda doc: _hash_position(doc.doc_id))
-        train.remove(closest)
-        dev.append(closest)
-    return train, dev
 
 
 def _check_documents(documents: Sequence[TrainingDocument], labels: Sequence[str]) -> None:
@@ -406,6 +380,7 @@ def train(
         loss_history=loss_history,
         train_seconds=train_seconds,
         train_examples_per_second=examples_seen / step_seconds if step_seconds else 0.0,
+        words_seen=sum(len(doc.tokens) for doc in (*train_docs, *dev_docs)) * epochs_run,
         evaluation=best["evaluation"],
         epoch_loss=epoch_loss,
         runtime=runtime.describe(),

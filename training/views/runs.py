@@ -2,6 +2,7 @@
 
 from django.contrib import messages
 from django.db import transaction
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -10,7 +11,9 @@ from annotation.access import Role, project_for
 from studio.navigation import redirect_to_next
 from training import preannotation, reports, services
 from training.forms import TrainingForm
+from training.ml.data import Hyperparameters
 from training.models import ModelVersion, TrainingRun
+from training.plan import plan_run
 
 
 @require_http_methods(["GET", "POST"])
@@ -18,7 +21,7 @@ def train(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
     form = TrainingForm(request.POST or None)
     active = services.runs_of(project).filter(status__in=TrainingRun.QUEUED_OR_RUNNING).first()
-    refusal, warnings, status = None, [], 200
+    refusal, warnings, plan, status = None, [], None, 200
     if request.method == "POST" and form.is_valid():
         try:
             run = services.start_run(project, request.user, form.hyperparameters())
@@ -32,11 +35,32 @@ def train(request, project_id):
         status = 400
     if refusal is None:
         try:
-            _annotations, warnings = services.check_training_data(project)
+            annotations, warnings = services.check_training_data(project)
         except services.TrainingRefused as error:
             refusal = str(error)
-    context = {"project": project, "form": form, "active": active, "refusal": refusal, "warnings": warnings}
+        else:
+            asked = TrainingForm(request.POST if request.method == "POST" else request.GET)
+            plan = plan_run(annotations, _planned_hyperparameters(asked), services.base_model())
+    if request.htmx and request.method == "GET":  # an option changed: the plan for it
+        if plan is None or active:  # training cannot start now: the page says why once reloaded
+            return HttpResponse(status=204)
+        return render(request, "training/partials/training_plan.html", {"plan": plan})
+    context = {
+        "project": project,
+        "form": form,
+        "active": active,
+        "refusal": refusal,
+        "warnings": warnings + (plan.warnings if plan else []),
+        "plan": plan,
+    }
     return render(request, "training/train.html", context, status=status)
+
+
+def _planned_hyperparameters(form: TrainingForm) -> Hyperparameters:
+    """The options typed so far, each where it is valid and else its default: what the page's
+    estimate is for."""
+    form.is_valid()
+    return Hyperparameters(**form.cleaned_data)
 
 
 @require_GET
