@@ -20,6 +20,7 @@ class Block:
     end_token: int  # exclusive
     start: int  # character range the block draws, gaps included
     end: int
+    line: int = 1  # of its first token: a block never spans a line break between tokens
 
 
 @dataclass(frozen=True)
@@ -40,20 +41,23 @@ class SpanView:
 
 def blocks(text: str, starts: list[int], ends: list[int]) -> list[Block]:
     cuts = [0]
+    lines = [1 + text.count("\n", 0, starts[0]) if starts else 1]
     count = 0
     for index in range(len(starts) - 1):
         count += 1
         gap = text[ends[index] : starts[index + 1]]
         sentence_end = text[starts[index] : ends[index]] in SENTENCE_END
-        if "\n" in gap or (count >= BLOCK_TOKENS and sentence_end) or count >= 2 * BLOCK_TOKENS:
+        breaks = gap.count("\n")
+        if breaks or (count >= BLOCK_TOKENS and sentence_end) or count >= 2 * BLOCK_TOKENS:
             cuts.append(index + 1)
+            lines.append(lines[-1] + breaks)
             count = 0
     cuts.append(len(starts))
     result = []
     for number, (first, end) in enumerate(zip(cuts, cuts[1:])):
         char_start = 0 if first == 0 else starts[first]
         char_end = len(text) if end == len(starts) else starts[end]
-        result.append(Block(number, first, end, char_start, char_end))
+        result.append(Block(number, first, end, char_start, char_end, lines[number]))
     return result or [Block(0, 0, 0, 0, len(text))]
 
 
@@ -71,7 +75,7 @@ def render_block(
     inside = [s for s in spans[lo:hi] if s.end > block.start and s.start < block.end]
 
     swap = ' hx-swap-oob="outerHTML"' if oob else ""
-    out = [f'<span class="block" id="b-{block.index}"{swap}>']
+    out = [f'<span class="block" id="b-{block.index}" data-line="{block.line}"{swap}>']
     position = block.start
     open_span = None
     pending = iter(inside)
@@ -97,7 +101,16 @@ def render_block(
 
 
 def render_text(text: str, starts: list[int], ends: list[int], spans: list[SpanView]) -> str:
-    return "".join(render_block(b, text, starts, ends, spans) for b in blocks(text, starts, ends))
+    """The blocks, grouped into one element per paragraph (up to a line break): the browser
+    lays out a paragraph on its own, so an edit redraws one paragraph, not a whole long note,
+    and paragraphs out of sight wait to be laid out until they are scrolled to."""
+    out = ['<div class="para">']
+    for block in blocks(text, starts, ends):
+        out.append(render_block(block, text, starts, ends, spans))
+        if text[block.start : block.end].endswith("\n") and block.end < len(text):
+            out.append('</div><div class="para">')
+    out.append("</div>")
+    return "".join(out)
 
 
 def _open_mark(span: SpanView, text: str) -> str:

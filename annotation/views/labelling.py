@@ -1,8 +1,6 @@
 """The labelling page and its edit endpoints. Each edit answers with htmx out-of-band
 fragments: the text blocks it touched, the legend and the editor state."""
 
-import re
-from bisect import bisect_right
 from collections import Counter
 
 from django.db import transaction
@@ -17,7 +15,7 @@ from annotation.access import document_for, project_for
 from annotation.assistance import assistant
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
-from annotation.rendering import SpanView, blocks, colour_class, render_block, touched_blocks
+from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
 from annotation.services import set_evaluation_split
 
 
@@ -45,23 +43,6 @@ def _marks(document, user, annotation) -> tuple[list[SpanView], dict]:
 def _legend(document, marks):
     counts = Counter(mark.label for mark in marks if not mark.is_suggestion)
     return [(label, counts.get(label.name, 0)) for label in document.project.labels.all()]
-
-
-def _span_rows(document, marks) -> list[dict]:
-    """The span list beside the text: each span's label, words and line, to jump back to."""
-    text = document.text
-    line_breaks = [match.start() for match in re.finditer("\n", text)]
-    return [
-        {
-            "id": mark.id,
-            "label": mark.label,
-            "css_class": colour_class(mark.color),
-            "text": " ".join(text[mark.start : mark.end].split()),
-            "line": bisect_right(line_breaks, mark.start) + 1,
-        }
-        for mark in marks
-        if not mark.is_suggestion
-    ]
 
 
 def _editor_state(annotation) -> dict:
@@ -95,18 +76,14 @@ def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     annotation = _annotation(document, request.user)
     spans, panel = _marks(document, request.user, annotation)
-    text_blocks = blocks(document.text, document.token_starts, document.token_ends)
     context = {
         "project": document.project,
         "document": document,
         "annotation": annotation,
         **_editor_state(annotation),
-        "text_html": "".join(
-            render_block(b, document.text, document.token_starts, document.token_ends, spans) for b in text_blocks
-        ),
+        "text_html": render_text(document.text, document.token_starts, document.token_ends, spans),
         "labels": document.project.labels.all(),
         "legend": _legend(document, spans),
-        "span_rows": _span_rows(document, spans),
         "progress": _progress(document, request.user),
         "guidelines": render_markdown(document.project.guidelines),
         "previous": _neighbour(document, request.user, forward=False),
@@ -194,7 +171,6 @@ def _answer(
             render_block(b, document.text, document.token_starts, document.token_ends, spans, oob=True) for b in redraw
         ],
         "legend": _legend(document, spans),
-        "span_rows": _span_rows(document, spans),
         **_editor_state(annotation),
         "progress": _progress(document, request.user) if with_progress else None,
         **panel,

@@ -167,6 +167,45 @@
     }
   });
 
+  // The span list beside the text, read off the marks after each answer (one row per span, in
+  // text order), so an edit's answer stays the few blocks it touched however many spans there are.
+  let listed = null;
+  function listSpans() {
+    const marks = [...text.querySelectorAll("mark.span")].filter(
+      (mark, at, all) => at === 0 || all[at - 1].dataset.span !== mark.dataset.span
+    );
+    const signature = marks.map((mark) => `${mark.dataset.span}:${mark.dataset.label}`).join(",");
+    if (signature === listed) return;
+    listed = signature;
+    const card = document.getElementById("span-list");
+    const rows = marks.map((mark) => {
+      const words = mark.getAttribute("aria-label").slice(mark.dataset.label.length + 2);
+      const line = mark.closest("[data-line]").dataset.line;
+      const row = document.createElement("button");
+      row.type = "button";
+      row.className = "span-row";
+      row.dataset.jump = mark.dataset.span;
+      row.setAttribute("aria-label", `Go to ${mark.dataset.label} ${words}, line ${line}`);
+      const chip = document.createElement("span");
+      chip.className = `label-chip ${[...mark.classList].find((name) => name.startsWith("c-")) ?? ""}`;
+      chip.textContent = mark.dataset.label;
+      const item = document.createElement("li");
+      item.append(row);
+      row.append(chip, part("span-words", words), part("span-line muted", `line ${line}`));
+      return item;
+    });
+    card.querySelector("ol").replaceChildren(...rows);
+    card.querySelector(".span-list-empty").hidden = rows.length > 0;
+    document.getElementById("span-count").textContent = `(${rows.length})`;
+  }
+
+  function part(className, content) {
+    const element = document.createElement("span");
+    element.className = className;
+    element.textContent = content;
+    return element;
+  }
+
   // The span list beside the text: a click selects that span and brings it into view.
   root.addEventListener("click", (event) => {
     const row = event.target.closest("[data-jump]");
@@ -237,6 +276,7 @@
   document.body.addEventListener("htmx:afterSettle", afterAnswer);
   document.body.addEventListener("htmx:afterRequest", afterAnswer);
   function afterAnswer() {
+    listSpans();
     const outcome = document.getElementById("editor-state").dataset.outcome;
     if (outcome === "ok") {
       selection = null;
@@ -354,6 +394,7 @@
   const bar = document.getElementById("annotate-bar");
   new ResizeObserver(() => root.style.setProperty("--bar-height", `${bar.offsetHeight}px`)).observe(bar);
 
+  listSpans();
   // On opening, the text has the focus: on the first suggestion if there is one, else on the first token.
   text.focus({ preventScroll: true });
   if (!stepSuggestion(1) && tokenCount()) placeCursor(0);
