@@ -67,7 +67,8 @@ def start_gold(document: Document, reviewer) -> Annotation:
         is_gold=True,
         defaults={"annotator": reviewer, "bio_tags": ["O"] * len(document.token_starts)},
     )
-    gold.document = document
+    # Changes are recorded under the reviewer who makes them; the row keeps who started it.
+    gold.document, gold.annotator = document, reviewer
     if created:
         record(reviewer, "annotation.gold", project_id=document.project_id, document_id=document.pk, obj=gold)
         for mention in sorted(agreed(submitted_versions(document))):
@@ -86,7 +87,7 @@ def mark_reviewed(gold: Annotation, *, version: int) -> editing.EditResult:
         locked.version += 1
         locked.save(update_fields=["status", "submitted_at", "version", "updated_at"])
         record(
-            locked.annotator,
+            gold.annotator,
             "annotation.status",
             project_id=gold.document.project_id,
             document_id=gold.document_id,

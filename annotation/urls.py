@@ -22,7 +22,6 @@ urlpatterns = [
     path("projects/<int:project_id>/export/", exports.export_download, name="export_download"),
     path("projects/<int:project_id>/export/rule/", exports.export_rule, name="export_rule"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
-    path("projects/<int:project_id>/documents/<int:document_id>/", labelling.annotate, name="annotate"),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/next/",
         labelling.neighbour,
@@ -34,17 +33,6 @@ urlpatterns = [
         labelling.neighbour,
         {"direction": "previous"},
         name="annotate_previous",
-    ),
-    path("projects/<int:project_id>/documents/<int:document_id>/spans/", labelling.span_add, name="span_add"),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/spans/<int:span_id>/label/",
-        labelling.span_relabel,
-        name="span_relabel",
-    ),
-    path(
-        "projects/<int:project_id>/documents/<int:document_id>/spans/<int:span_id>/delete/",
-        labelling.span_delete,
-        name="span_delete",
     ),
     path("projects/<int:project_id>/documents/<int:document_id>/review/", review.review, name="review"),
     path(
@@ -81,7 +69,21 @@ urlpatterns = [
         labelling.evaluation_split,
         name="evaluation_split",
     ),
-    path("projects/<int:project_id>/documents/<int:document_id>/undo/", labelling.undo, name="annotation_undo"),
-    path("projects/<int:project_id>/documents/<int:document_id>/redo/", labelling.redo, name="annotation_redo"),
-    path("projects/<int:project_id>/documents/<int:document_id>/submit/", labelling.submit, name="annotation_submit"),
+]
+
+# The labelling page and its edits, for one's own version and, under gold/, for a reviewer
+# editing the document's gold annotation.
+EDITOR = [
+    ("", labelling.annotate, "annotate"),
+    ("spans/", labelling.span_add, "span_add"),
+    ("spans/<int:span_id>/label/", labelling.span_relabel, "span_relabel"),
+    ("spans/<int:span_id>/delete/", labelling.span_delete, "span_delete"),
+    ("undo/", labelling.undo, "annotation_undo"),
+    ("redo/", labelling.redo, "annotation_redo"),
+    ("submit/", labelling.submit, "annotation_submit"),
+]
+DOCUMENT = "projects/<int:project_id>/documents/<int:document_id>/"
+urlpatterns += [path(DOCUMENT + route, view, name=name) for route, view, name in EDITOR]
+urlpatterns += [
+    path(DOCUMENT + "gold/" + route, view, {"gold": True}, name="gold_" + name) for route, view, name in EDITOR
 ]

@@ -1,8 +1,13 @@
 """The labelling page and its edit endpoints. Each edit answers with htmx out-of-band
-fragments: the text blocks it touched, the legend and the editor state."""
+fragments: the text blocks it touched, the legend and the editor state.
+
+The same page and endpoints edit a document's gold annotation for a reviewer (`gold=True`,
+under .../gold/): the same editor, without model suggestions, and "submit" marks it reviewed."""
 
 from collections import Counter
+from functools import partial
 
+from django.contrib import messages
 from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -11,7 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from annotation import editing, ordering
-from annotation.access import document_for, project_for
+from annotation import review as adjudication
+from annotation.access import Role, document_for, project_for
 from annotation.assistance import assistant
 from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
@@ -19,20 +25,23 @@ from annotation.rendering import SpanView, blocks, render_block, render_text, to
 from annotation.services import set_evaluation_split
 
 
-def _document(request, project_id, document_id) -> Document:
-    return document_for(project_for(request.user, project_id), document_id)
+def _document(request, project_id, document_id, gold=False) -> Document:
+    return document_for(project_for(request.user, project_id, Role.REVIEWER if gold else Role.ANNOTATOR), document_id)
 
 
-def _annotation(document, user) -> Annotation | None:
-    return editing.own_annotation(document, user)
+def _annotation(document, user, gold=False) -> Annotation | None:
+    return adjudication.gold_of(document) if gold else editing.own_annotation(document, user)
 
 
-def _marks(document, user, annotation) -> tuple[list[SpanView], dict]:
+def _marks(document, user, annotation, gold=False) -> tuple[list[SpanView], dict]:
     """The annotator's spans and the suggestions still open to them, in text order, and the
-    context of the assistant's panel beside the text."""
+    context of the assistant's panel beside the text (a gold annotation is built from the
+    annotators' work, not from a model's)."""
+    marks, panel = [], {}
     helper = assistant()
-    marks, panel = helper.help(document, user, annotation)
-    if helper.panel_template:
+    if not gold:
+        marks, panel = helper.help(document, user, annotation)
+    if helper.panel_template and not gold:
         panel = {"panel_template": helper.panel_template, **panel}
     if annotation is not None:
         rows = annotation.spans.order_by("start").values_list("pk", "start", "end", "label__name", "label__color")
@@ -43,6 +52,19 @@ def _marks(document, user, annotation) -> tuple[list[SpanView], dict]:
 def _legend(document, marks):
     counts = Counter(mark.label for mark in marks if not mark.is_suggestion)
     return [(label, counts.get(label.name, 0)) for label in document.project.labels.all()]
+
+
+def _edit_urls(document, gold: bool) -> dict:
+    """Where the page sends its edits: the annotator's own version, or the gold annotation."""
+    prefix, args = ("gold_" if gold else ""), [document.project_id, document.pk]
+    return {
+        "add": reverse(prefix + "span_add", args=args),
+        "relabel": reverse(prefix + "span_relabel", args=[*args, 0]),
+        "delete": reverse(prefix + "span_delete", args=[*args, 0]),
+        "undo": reverse(prefix + "annotation_undo", args=args),
+        "redo": reverse(prefix + "annotation_redo", args=args),
+        "submit": reverse(prefix + "annotation_submit", args=args),
+    }
 
 
 def _editor_state(annotation) -> dict:
@@ -72,25 +94,33 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 
 
 @require_GET
-def annotate(request, project_id, document_id):
-    document = _document(request, project_id, document_id)
-    annotation = _annotation(document, request.user)
-    spans, panel = _marks(document, request.user, annotation)
+def annotate(request, project_id, document_id, gold=False):
+    document = _document(request, project_id, document_id, gold)
+    annotation = _annotation(document, request.user, gold)
+    if gold and annotation is None:
+        messages.info(request, "Start the gold annotation here first; then edit it on the labelling page.")
+        return redirect("review", project_id, document_id)
+    spans, panel = _marks(document, request.user, annotation, gold)
     context = {
         "project": document.project,
         "document": document,
         "annotation": annotation,
+        "gold": gold,
+        "urls": _edit_urls(document, gold),
         **_editor_state(annotation),
         "text_html": render_text(document.text, document.token_starts, document.token_ends, spans),
         "labels": document.project.labels.all(),
         "legend": _legend(document, spans),
-        "progress": _progress(document, request.user),
         "guidelines": render_markdown(document.project.guidelines),
-        "previous": _neighbour(document, request.user, forward=False),
-        "next": _neighbour(document, request.user, forward=True),
-        "order_reason": ordering.reason(document.project, document),
         **panel,
     }
+    if not gold:
+        context |= {
+            "progress": _progress(document, request.user),
+            "previous": _neighbour(document, request.user, forward=False),
+            "next": _neighbour(document, request.user, forward=True),
+            "order_reason": ordering.reason(document.project, document),
+        }
     return render(request, "annotation/annotate.html", context)
 
 
@@ -113,21 +143,22 @@ def neighbour(request, project_id, document_id, direction):
     return redirect(url)
 
 
-def edit(request, project_id, document_id, operation, *, changes_progress=False):
+def edit(request, project_id, document_id, operation, *, changes_progress=False, gold=False):
     """Run one edit and answer with the fragments it changed (409 redraws everything)."""
-    document = _document(request, project_id, document_id)
+    document = _document(request, project_id, document_id, gold)
+    answer = partial(_answer, request, document, gold=gold)
     try:
         version = int(request.POST.get("version", ""))
     except ValueError:
-        return _answer(request, document, message="The page sent no version; reload it.", level="error", status=400)
+        return answer(message="The page sent no version; reload it.", level="error", status=400)
     try:
         with transaction.atomic():  # a refused first edit leaves no empty annotation behind
-            annotation = editing.annotation_for(document, request.user)
+            annotation = (
+                _gold_to_edit(document, request.user) if gold else editing.annotation_for(document, request.user)
+            )
             result = operation(annotation, version, request.POST)
     except editing.VersionConflict:
-        return _answer(
-            request,
-            document,
+        return answer(
             message="This document was changed elsewhere (another tab?). Showing the current "
             "version; everything that was saved is kept.",
             level="conflict",
@@ -135,15 +166,22 @@ def edit(request, project_id, document_id, operation, *, changes_progress=False)
             redraw_all=True,
         )
     except editing.EditRejected as rejected:
-        return _answer(request, document, message=str(rejected), level="error", status=400)
-    return _answer(
-        request,
-        document,
+        return answer(message=str(rejected), level="error", status=400)
+    return answer(
         message=result.message,
         touched=result.touched,
         annotation=result.annotation,
-        with_progress=changes_progress,
+        with_progress=changes_progress and not gold,
     )
+
+
+def _gold_to_edit(document, reviewer) -> Annotation:
+    gold = adjudication.gold_of(document)
+    if gold is None:
+        raise editing.EditRejected("Start the gold annotation on the review page first.")
+    # Changes are recorded under the reviewer who makes them; the row keeps who started it.
+    gold.document, gold.annotator = document, reviewer
+    return gold
 
 
 def _answer(
@@ -157,12 +195,13 @@ def _answer(
     redraw_all=False,
     annotation=None,
     with_progress=True,
+    gold=False,
 ):
     """The fragments an edit changed. Counting the annotator's progress costs two counts over
     the project, so edits that cannot change it leave the progress card as it is."""
     if annotation is None:
-        annotation = _annotation(document, request.user)
-    spans, panel = _marks(document, request.user, annotation)
+        annotation = _annotation(document, request.user, gold)
+    spans, panel = _marks(document, request.user, annotation, gold)
     all_blocks = blocks(document.text, document.token_starts, document.token_ends)
     redraw = all_blocks if redraw_all else touched_blocks(all_blocks, list(touched))
     context = {
@@ -172,7 +211,7 @@ def _answer(
         ],
         "legend": _legend(document, spans),
         **_editor_state(annotation),
-        "progress": _progress(document, request.user) if with_progress else None,
+        "progress": _progress(document, request.user) if with_progress and not gold else None,
         **panel,
         "message": message,
         "level": level,
@@ -196,11 +235,11 @@ def label_from(document, data) -> Label:
 
 
 @require_POST
-def span_add(request, project_id, document_id):
+def span_add(request, project_id, document_id, gold=False):
     def operation(annotation, version, data):
         document = annotation.document
         first, last, label = _int(data, "first"), _int(data, "last"), label_from(document, data)
-        if 0 <= first <= last < len(document.token_starts):
+        if 0 <= first <= last < len(document.token_starts) and not gold:
             accepted = assistant().accept_over(
                 annotation, request.user, version=version, label=label, first_token=first, last_token=last
             )
@@ -208,47 +247,51 @@ def span_add(request, project_id, document_id):
                 return accepted
         return editing.add_span(annotation, version=version, first_token=first, last_token=last, label=label)
 
-    return edit(request, project_id, document_id, operation)
+    return edit(request, project_id, document_id, operation, gold=gold)
 
 
 @require_POST
-def span_relabel(request, project_id, document_id, span_id):
+def span_relabel(request, project_id, document_id, span_id, gold=False):
     def operation(annotation, version, data):
         return editing.change_label(
             annotation, version=version, span_id=span_id, label=label_from(annotation.document, data)
         )
 
-    return edit(request, project_id, document_id, operation)
+    return edit(request, project_id, document_id, operation, gold=gold)
 
 
 @require_POST
-def span_delete(request, project_id, document_id, span_id):
+def span_delete(request, project_id, document_id, span_id, gold=False):
     return edit(
         request,
         project_id,
         document_id,
         lambda annotation, version, data: editing.delete_span(annotation, version=version, span_id=span_id),
+        gold=gold,
     )
 
 
 @require_POST
-def undo(request, project_id, document_id):
-    return edit(request, project_id, document_id, lambda a, version, data: editing.undo(a, version=version))
+def undo(request, project_id, document_id, gold=False):
+    return edit(request, project_id, document_id, lambda a, version, data: editing.undo(a, version=version), gold=gold)
 
 
 @require_POST
-def redo(request, project_id, document_id):
-    return edit(request, project_id, document_id, lambda a, version, data: editing.redo(a, version=version))
+def redo(request, project_id, document_id, gold=False):
+    return edit(request, project_id, document_id, lambda a, version, data: editing.redo(a, version=version), gold=gold)
 
 
 @require_POST
-def submit(request, project_id, document_id):
+def submit(request, project_id, document_id, gold=False):
+    """Submit one's own version, or mark the gold annotation reviewed."""
+    finish = adjudication.mark_reviewed if gold else editing.submit
     return edit(
         request,
         project_id,
         document_id,
-        lambda a, version, data: editing.submit(a, version=version),
+        lambda a, version, data: finish(a, version=version),
         changes_progress=True,
+        gold=gold,
     )
 
 

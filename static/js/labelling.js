@@ -380,7 +380,7 @@
   function mayLeave() {
     if (warnedLeaving || document.getElementById("editor-state").dataset.unsubmitted !== "true") return true;
     warnedLeaving = true;
-    say("This document is not submitted yet (your edits are saved). Ctrl+Enter submits it and opens the next; leave again to keep it in progress.", "warning");
+    say(root.dataset.leaveWarning, "warning");
     return false;
   }
 

@@ -8,6 +8,7 @@ from annotation import editing, review
 from annotation.models import Annotation, Membership
 from annotation.selectors import submitted_tags
 from annotation.services import create_project
+from studio.models import AuditEntry
 from tests.cast import person
 from tests.conftest import make_document
 from training.services import training_annotations
@@ -272,3 +273,44 @@ def test_the_api_and_the_command_take_the_same_rule(exported_project, admin, tmp
     assert [json.loads(line)["label"] for line in output.read_text().splitlines()][0] == [[0, 6, "DISEASE"]]
     with pytest.raises(Exception, match="zoe has not annotated any document of this project."):
         call_command("export_documents", exported_project.name, "--rule", "annotator", "--annotator", "zoe")
+
+
+def test_a_reviewer_edits_the_gold_on_the_labelling_page_with_undo_and_marks_it_reviewed(client, disputed):
+    project, document, reviewer = disputed
+    args = [project.pk, document.pk]
+    client.force_login(reviewer)
+    not_started = client.get(reverse("gold_annotate", args=args), follow=True)
+    assert not_started.redirect_chain == [(reverse("review", args=args), 302)]
+    assert "Start the gold annotation here first" in not_started.content.decode()
+
+    client.post(reverse("review_start", args=args))
+    gold = Annotation.objects.get(document=document, is_gold=True)
+    page = client.get(reverse("gold_annotate", args=args)).content.decode()
+    assert "Gold: " in page and "Mark reviewed" in page
+    assert reverse("gold_span_add", args=args) in page
+
+    treatment = project.labels.get(name="TREATMENT")
+    added = client.post(
+        reverse("gold_span_add", args=args), {"first": 2, "last": 2, "label": treatment.pk, "version": gold.version}
+    )
+    assert added.status_code == 200, added.content.decode()  # "with": a span no annotator made
+    gold.refresh_from_db()
+    assert sorted(gold.spans.values_list("start", "end")) == [(0, 6), (15, 19)]
+    client.post(reverse("gold_annotation_undo", args=args), {"version": gold.version})
+    gold.refresh_from_db()
+    assert sorted(gold.spans.values_list("start", "end")) == [(0, 6)]
+    client.post(reverse("gold_annotation_submit", args=args), {"version": gold.version})
+    gold.refresh_from_db()
+    assert gold.status == "reviewed"
+    assert not Annotation.objects.filter(document=document, annotator=reviewer, is_gold=False).exists()
+    assert list(gold.spans.values_list("label__name", flat=True)) == ["DISEASE"]
+    entries = AuditEntry.objects.filter(document_id=document.pk, action="span.create", actor_id=reviewer.pk)
+    assert entries.count() == 2  # the agreed span at the start, then the one added here
+
+    annotator = type(reviewer).objects.get(username="ann")
+    client.force_login(annotator)
+    refused = client.post(
+        reverse("gold_span_add", args=args), {"first": 1, "last": 1, "label": treatment.pk, "version": 9}
+    )
+    assert refused.status_code in (403, 404)
+    assert gold.spans.count() == 1

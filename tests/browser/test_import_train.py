@@ -2,6 +2,7 @@
 become (with a one-click switch of how plain text is cut), and what "Train model" will do."""
 
 import json
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from training.models import TrainingRun
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/tmp/shots/i16-confirm")
+SHOTS = Path(tempfile.gettempdir()) / "studio-screenshots"
 DOCS_SHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "import_check.png"
 NOTES = "\n".join(
     [

@@ -2,6 +2,7 @@
 set-password link, and the newcomer uses it in a browser of their own; deactivating asks
 first. Nothing on these pages breaks the Content-Security-Policy."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from tests.browser.test_csp import watch
 from tests.cast import person
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path("/tmp/shots/i16-onboarding")
+SHOTS = Path(tempfile.gettempdir()) / "studio-screenshots"
 PASSPHRASE = "ward-rounds-at-nine"
 
 

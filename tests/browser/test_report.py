@@ -1,6 +1,7 @@
 """A finished run's report in a real Chromium: the dev errors filtered in place, the small-dev
 warning with F1 intervals, and the page on a phone without sideways scrolling."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from tests.training.test_run_report import evaluated_run
 from training.models import ModelVersion
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-SHOTS = Path("/tmp/shots/i16-report")
+SHOTS = Path(tempfile.gettempdir()) / "studio-screenshots"
 FEATURE_TOUR = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "report.png"
 PROGRESS = {
     "loss": [[step, 1.6 / step**0.5] for step in range(1, 25)],

@@ -1,6 +1,7 @@
 """Review in a real Chromium: "Next disagreement" walks the documents whose annotators differ,
 the gold is built without leaving the review page, and a reviewed document leaves the list."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.conftest import make_document
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/tmp/shots/i16-review")
+SHOTS = Path(tempfile.gettempdir()) / "studio-screenshots"
 
 
 def submitted(document, user, spans):
@@ -126,3 +127,28 @@ def test_the_export_form_states_the_rule_it_will_follow(login_page, live_server,
     with page.expect_download() as download:
         page.get_by_role("button", name="Export").click()
     assert download.value.suggested_filename == "respiratory-finished-doccano.jsonl"
+
+
+def test_a_reviewer_adds_a_span_nobody_made_to_the_gold_on_the_labelling_page(
+    login_page, live_server, reviewed_project
+):
+    project, first, last, rita = reviewed_project
+    page = login_page(rita)
+    page.goto(live_server.url + reverse("review", args=[project.pk, last.pk]))
+    page.get_by_role("button", name="Start the gold annotation").click()
+    page.get_by_role("link", name="Edit it on the labelling page").click()
+    expect(page.locator(".doc-title")).to_have_text("Gold: Last note")
+    expect(page.locator("#suggestion-panel")).to_have_count(0)
+    page.locator('#doc-text .t[data-i="2"]').dblclick()  # "rash": neither annotator tagged it as it is here
+    page.keyboard.press("1")
+    expect(page.locator("#editor-message")).to_contain_text('Tagged "rash" as DISEASE.')
+    page.keyboard.press("Control+Enter")
+    expect(page.locator("#editor-message")).to_contain_text("Marked reviewed")
+    shot(page, "gold-on-the-labelling-page")
+    gold = Annotation.objects.get(document=last, is_gold=True)
+    assert gold.status == "reviewed"
+    assert sorted((last.text[s.start : s.end], s.label.name) for s in gold.spans.select_related("label")) == [
+        ("penicillin", "TREATMENT"),
+        ("rash", "DISEASE"),
+    ]
+    assert not Annotation.objects.filter(document=last, annotator=rita, is_gold=False).exists()

@@ -15,7 +15,7 @@ from annotation.models import ImportJob, Label, Membership
 from studio.models import AuditEntry
 from studio.tokens import create_token
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for, world  # noqa: F401
-from training.models import ModelVersion, TrainingRun
+from training.models import ModelVersion, Suggestion, TrainingRun
 
 pytestmark = pytest.mark.django_db
 
@@ -84,11 +84,29 @@ def scene(world, settings):  # noqa: F811 (the fixture)
     }
 
 
-def gold_span(scene) -> int:
-    """A span of a gold annotation the reviewer started, for removing it."""
+def gold_scene(scene) -> dict:
+    """A gold annotation the reviewer started, with one span: what editing the gold needs."""
     document = editing.Document.objects.get(pk=scene["document_id"])
     gold = review.start_gold(document, scene["users"]["reviewer"])
-    return review.add_to_gold(gold, (0, 6, "DISEASE"), version=gold.version).annotation.spans.get().pk
+    gold = review.add_to_gold(gold, (0, 6, "DISEASE"), version=gold.version).annotation
+    return {"gold": gold, "gold_span": gold.spans.get().pk, "gold_version": gold.version}
+
+
+def gold_span(scene) -> int:
+    return gold_scene(scene)["gold_span"]
+
+
+def gold_undone(scene) -> int:
+    return editing.undo(scene["gold"], version=scene["gold_version"]).annotation.version
+
+
+def rejected(scene) -> int:
+    """The owner rejects the model's suggestion, for showing it again; the version after."""
+    from training import decisions
+
+    annotation = editing.Annotation.objects.get(annotator=scene["owner"], is_gold=False)
+    suggestion = Suggestion.objects.get(pk=scene["suggestion_id"])
+    return decisions.reject(annotation, suggestion, version=scene["version"], user=scene["owner"]).annotation.version
 
 
 def page(name, data, action, **kwargs):
@@ -136,7 +154,29 @@ WRITES = [
     page("annotation_undo", lambda s: {"version": s["version"]}, "annotation.undo"),
     page("annotation_redo", lambda s: {"version": s["version"] + 1}, "annotation.redo", undo_first=True),
     page("annotation_submit", lambda s: {"version": s["version"]}, "annotation.status", reopen=True),
+    page("suggestions_restore", lambda s: {"version": rejected(s)}, "suggestion.undecided"),
     page("evaluation_split", lambda s: {"split": "dev"}, "document.split"),
+    *(
+        page("gold_" + name, data, action, who="reviewer", gold=True, **span)
+        for name, data, action, span in (
+            (
+                "span_add",
+                lambda s: {"version": s["gold_version"], "first": 2, "last": 2, "label": s["label_id"]},
+                "span.create",
+                {},
+            ),
+            (
+                "span_relabel",
+                lambda s: {"version": s["gold_version"], "label": Label.objects.get(name="TREATMENT").pk},
+                "span.update",
+                {"span_id": "gold_span"},
+            ),
+            ("span_delete", lambda s: {"version": s["gold_version"]}, "span.delete", {"span_id": "gold_span"}),
+            ("annotation_undo", lambda s: {"version": s["gold_version"]}, "annotation.undo", {}),
+            ("annotation_redo", lambda s: {"version": gold_undone(s)}, "annotation.redo", {}),
+            ("annotation_submit", lambda s: {"version": s["gold_version"]}, "annotation.status", {}),
+        )
+    ),
     page("review_take", lambda s: {"start": 0, "end": 6, "label": "DISEASE"}, "span.create", who="reviewer"),
     page("review_start", lambda s: {}, "annotation.gold", who="reviewer"),
     page("review_drop", lambda s: {"span": gold_span(s)}, "span.delete", who="reviewer"),
@@ -180,6 +220,8 @@ def test_every_allowed_write_is_logged(client, scene, name, method, data, action
     if options.pop("undo_first", False):
         annotation = editing.Annotation.objects.get(annotator=scene["owner"])
         editing.undo(annotation, version=scene["version"])
+    if options.pop("gold", False):
+        scene = {**scene, **gold_scene(scene)}
     if options.pop("no_queued_run", False):  # and no label without examples
         TrainingRun.objects.filter(pk=scene["queued"].pk).update(status="cancelled")
         scene["spare"].delete()

@@ -57,7 +57,20 @@ ENDPOINTS = {
     "annotation_undo": ("post", ANNOTATOR, 400, BAD_EDIT),
     "annotation_redo": ("post", ANNOTATOR, 400, BAD_EDIT),
     "annotation_submit": ("post", ANNOTATOR, 400, BAD_EDIT),
+    "suggestions_restore": ("post", ANNOTATOR, 400, BAD_EDIT),
     "evaluation_split": ("post", ANNOTATOR, 400, {"split": "sideways"}),
+    "gold_annotate": ("get", REVIEWER, 302, {}),  # no gold started yet: to the review page, with a message
+    **{
+        "gold_" + name: ("post", REVIEWER, 400, BAD_EDIT)
+        for name in (
+            "span_add",
+            "span_relabel",
+            "span_delete",
+            "annotation_undo",
+            "annotation_redo",
+            "annotation_submit",
+        )
+    },
     "review": ("get", REVIEWER, 200, {}),
     "review_start": ("post", REVIEWER, 302, {}),
     "review_take": ("post", REVIEWER, 302, {}),  # no span sent: a message, nothing added
