@@ -11,11 +11,12 @@ from annotation import selectors
 from annotation.imports import ImportRejected, import_path, start_import, store_upload
 from annotation.models import Annotation, Document, ImportJob, Label, Span
 from annotation.review import ExportRule
-from annotation.services import create_project
+from annotation.services import create_project, import_documents
 from annotation.text.bio import tags_to_spans
 from annotation.text.formats.conll import parse_conll
 from annotation.text.formats.detect import export_documents
 from annotation.text.formats.documents import ImportedDocument
+from annotation.text.formats.jsonl import read_doccano_jsonl
 from tests.conftest import make_document
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -406,3 +407,28 @@ def test_a_split_that_cannot_be_made_leaves_the_check_as_it_was(project, admin, 
     page = logged_in.post(split, {"format": "text"}, follow=True).content.decode()
     assert "long.txt is imported already; its split can no longer change." in page
     assert ImportJob.objects.get(pk=job.pk).format == "text-lines"
+
+
+def test_the_demo_is_half_annotated_and_half_left_for_suggestions(admin):
+    from django.core.management import call_command
+
+    from annotation.management.commands.load_demo import DEMO_NAME
+
+    call_command("load_demo", stdout=io.StringIO())
+    documents = Document.objects.filter(project__name=DEMO_NAME)
+    annotated = documents.filter(annotations__isnull=False).distinct()
+    assert documents.count() == 40
+    assert annotated.count() == 20
+    assert all(document.annotations.get().spans.exists() for document in annotated)
+
+
+def test_a_doccano_record_without_spans_is_not_annotated_and_an_empty_list_is(clinician):
+    project = create_project("Doccano", created_by=clinician)
+    lines = [
+        '{"text": "Gout flared.", "label": [[0, 4, "DISEASE"]]}',
+        '{"text": "Nothing to tag here.", "label": []}',
+        '{"text": "Not looked at yet."}',
+    ]
+    import_documents(project, list(read_doccano_jsonl(lines)), importer=clinician)
+    annotated = {d.text: d.annotations.exists() for d in Document.objects.filter(project=project)}
+    assert annotated == {"Gout flared.": True, "Nothing to tag here.": True, "Not looked at yet.": False}

@@ -28,8 +28,9 @@ def read_doccano_jsonl(lines: Iterable[str]) -> Iterator[ImportedDocument]:
                 external_id=id_string(record.get("id")),
                 metadata=unclaimed(record, ("text", "title", "id", "status", *_SPAN_KEYS)),
                 mentions=_mentions(record, number),
-                # The studio's own export says whether anyone had started the document.
-                annotated=False if status == NOT_STARTED else None,
+                # The studio's own export says whether anyone had started the document; a
+                # record without any list of spans was not annotated (an empty list was).
+                annotated=False if status == NOT_STARTED or not any(key in record for key in _SPAN_KEYS) else None,
                 line=number,
             )
         )
