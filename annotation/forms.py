@@ -7,7 +7,7 @@ from annotation.review import ExportRule
 from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
-from annotation.text.redact import MODES
+from annotation.text.redact import SAME_LENGTH, TAG
 
 CREATE, DROP = "__create__", "__drop__"
 
@@ -171,7 +171,7 @@ class ExportForm(forms.Form):
     )
 
     redact = forms.ChoiceField(
-        choices=[("", "Nothing redacted"), *((mode, f"Redact with {words}") for mode, words in MODES.items())],
+        choices=[("", "No redaction"), (SAME_LENGTH, "Redact: █ mask, offsets kept"), (TAG, "Redact: [LABEL] tags")],
         required=False,
         label="Redaction",
         error_messages={"invalid_choice": "Redact with mask or tag, or choose nothing redacted."},
