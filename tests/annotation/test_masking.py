@@ -147,3 +147,17 @@ def test_the_labels_page_and_the_api_set_which_labels_identify(client, project, 
         content_type="application/json",
     )
     assert answer.status_code == 200 and answer.json()["identifying"] is False
+
+
+def test_a_rejected_suggestion_is_listed_masked(client, project, people, note):
+    from training.models import Suggestion
+
+    suggestion = Suggestion.objects.get(document=note)
+    client.force_login(people["annotator"])
+    url = reverse("suggestion_reject", args=[project.pk, note.pk, suggestion.pk])
+    answer = client.post(url, {"version": 1})
+    assert answer.status_code == 200, answer.content.decode()
+    assert '<span class="span-words">█████</span>' in answer.content.decode()
+    assert shows_names(answer.content) == []
+    client.force_login(people["reviewer"])
+    assert "Jones" in client.get(reverse("annotate", args=[project.pk, note.pk])).content.decode()
