@@ -14,8 +14,9 @@ from annotation.text.redact import mask
 
 
 def sees_identifying(project: Project) -> bool:
-    """Whether the visitor `access.project_for` found the project for reads identifying text."""
-    return project.role != Membership.Role.ANNOTATOR or project.annotators_see_identifying
+    """Whether the visitor `access.project_for` found the project for reads identifying text
+    (a project loaded without a visitor, by a command or a task, reads everything)."""
+    return getattr(project, "role", None) != Membership.Role.ANNOTATOR or project.annotators_see_identifying
 
 
 def identifying_ranges(document_ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:

@@ -161,3 +161,18 @@ def test_a_rejected_suggestion_is_listed_masked(client, project, people, note):
     assert shows_names(answer.content) == []
     client.force_login(people["reviewer"])
     assert "Jones" in client.get(reverse("annotate", args=[project.pk, note.pk])).content.decode()
+
+
+def test_an_annotator_cannot_find_a_note_by_a_masked_name(client, project, people, note):
+    make_document(project, "Mrs Smith has a cough.", "Clinic")  # nobody tagged this Smith: visible
+    url = reverse("project_documents", args=[project.pk])
+    client.force_login(people["annotator"])
+    assert [
+        title for title in ("Admission", "Clinic") if title in client.get(url, {"q": "smith"}).content.decode()
+    ] == ["Clinic"]
+    assert "Admission" in client.get(url, {"q": "asthma"}).content.decode()
+    api = client.get(f"/api/v1/projects/{project.pk}/documents/", {"q": "john"}).json()
+    assert api["count"] == 0
+    client.force_login(people["reviewer"])
+    found = client.get(url, {"q": "smith"}).content.decode()
+    assert "Admission" in found and "Clinic" in found

@@ -10,6 +10,8 @@ import zipfile
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 
 from annotation import selectors
 from annotation.exports import export_redaction
@@ -207,3 +209,47 @@ def test_the_command_redacts_and_refuses_a_redaction_it_cannot_make(project, tmp
             *args, "--redact", "tag", "--redact-label", "NAME", "-o", str(tmp_path / "x"), stderr=io.StringIO()
         )
     assert not (tmp_path / "x").exists()
+
+
+@st.composite
+def tagged_notes(draw):
+    """A text of words and punctuation, its tokens, and flat spans over whole tokens, each
+    PHI or DISEASE."""
+    words = draw(st.lists(st.sampled_from(["Anna", "Berg", "fever", ",", "of", "12", "(", ")", "é"]), min_size=1))
+    text = "".join(f"{word}{draw(st.sampled_from([' ', '', chr(10)]))}" for word in words).strip() or "x"
+    tokens = tokenize(text)
+    spans, index = [], 0
+    while index < len(tokens.starts):
+        length = draw(st.integers(0, 3))
+        if length and index + length <= len(tokens.starts):
+            label = draw(st.sampled_from(["PHI", "DISEASE"]))
+            spans.append((tokens.starts[index], tokens.ends[index + length - 1], label))
+            index += length
+        else:
+            index += 1
+    return ExportDocument(1, "", "", text, tokens.starts, tokens.ends, spans, {})
+
+
+@given(tagged_notes(), st.sampled_from(sorted(MODES)))
+def test_every_kept_span_and_token_covers_its_own_words_after_redaction(document, mode):
+    redacted = redact_document(document, {"PHI"}, mode)
+    text, source = redacted.text, document.text
+    kept = [(source[s:e], label) for s, e, label in document.spans if label != "PHI"]
+    assert [(text[s:e], label) for s, e, label in redacted.spans if label != "PHI"] == kept
+    for (s, e, label), (new_s, new_e, _) in zip(document.spans, redacted.spans):
+        if label == "PHI" and mode == TAG:
+            assert text[new_s:new_e] == "[PHI]"
+        elif label == "PHI":
+            assert text[new_s:new_e] == "".join(c if c.isspace() else MASK for c in source[s:e])
+    words = []
+    for start, end in zip(document.token_starts, document.token_ends):
+        inside = next(
+            (span for span in document.spans if span[0] <= start and end <= span[1] and span[2] == "PHI"), None
+        )
+        if inside is None or mode == SAME_LENGTH:
+            words.append(text[start:end] if mode == SAME_LENGTH else source[start:end])
+        elif start == inside[0]:
+            words.append("[PHI]")  # one token for the whole tag
+    assert [text[s:e] for s, e in zip(redacted.token_starts, redacted.token_ends)] == words
+    if mode == SAME_LENGTH:
+        assert (redacted.token_starts, redacted.token_ends) == (document.token_starts, document.token_ends)
