@@ -1,11 +1,13 @@
 """Who may see and do what, in one place: every page, partial, export, download and API
 endpoint gets its project through `project_for`, so an object in a project the user does not
-belong to is a 404, and a role too low for the action is a 403."""
+belong to is a 404, and a role too low for the action is a 403. A document comes with the
+text its visitor may read (`masking`)."""
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
 
+from annotation.masking import mask_for_visitor
 from annotation.models import Document, Membership, Project
 from studio.users import creates_projects
 
@@ -64,4 +66,5 @@ def document_for(project: Project, document_id, queryset=None):
     if document is None:
         raise Http404("No such document in your queue.")
     document.project = project
+    mask_for_visitor(project, [document])
     return document

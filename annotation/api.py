@@ -21,8 +21,9 @@ from annotation.access import (
     uses_assignments,
     visible_projects,
 )
-from annotation.exports import export_rule, streamed_export
+from annotation.exports import export_redaction, export_rule, streamed_export
 from annotation.forms import LabelForm
+from annotation.masking import mask_for_visitor
 from annotation.models import Annotation, Document, Label, Membership, Span
 from annotation.services import (
     PROJECT_NAME_TAKEN,
@@ -309,7 +310,13 @@ class AnnotationList(APIView):
                 annotations = annotations.filter(**{field: chosen[field]})
         if "annotator" in chosen:
             annotations = annotations.filter(annotator_id=chosen["annotator"])
-        return paginated(self, request, _with_spans(annotations).order_by("id"), shapes.AnnotationSerializer)
+        return paginated(
+            self,
+            request,
+            _with_spans(annotations).order_by("id"),
+            shapes.AnnotationSerializer,
+            before=lambda page: mask_for_visitor(project, [annotation.document for annotation in page]),
+        )
 
 
 class EditState(serializers.Serializer):
@@ -319,13 +326,14 @@ class EditState(serializers.Serializer):
     spans = shapes.SpanSerializer(many=True)
 
 
-def _edit_state(annotation: Annotation, message: str = "") -> dict:
+def _edit_state(annotation: Annotation, document: Document, message: str = "") -> dict:
+    """`document` from `_document`: its text is what the visitor may read."""
     spans = Span.objects.filter(annotation=annotation).select_related("label").order_by("start")
     return {
         "version": annotation.version,
         "status": annotation.status,
         "message": message,
-        "spans": shapes.SpanSerializer(spans, many=True, context={"text": annotation.document.text}).data,
+        "spans": shapes.SpanSerializer(spans, many=True, context={"text": document.text}).data,
     }
 
 
@@ -348,7 +356,7 @@ def _run_edit(request, project_id, document_id, payload_class, change):
         )
     except editing.EditRejected as rejected:
         raise ValidationError({"detail": str(rejected)}) from None
-    return Response(_edit_state(result.annotation, result.message))
+    return Response(_edit_state(result.annotation, document, result.message))
 
 
 EDIT_ERRORS = error_responses(400, 404, 409)
@@ -366,8 +374,7 @@ class Spans(APIView):
         annotation = editing.own_annotation(document, request.user)
         if annotation is None:
             return Response({"version": 1, "status": selectors.NOT_STARTED, "message": "", "spans": []})
-        annotation.document = document
-        return Response(_edit_state(annotation))
+        return Response(_edit_state(annotation, document))
 
     @extend_schema(
         operation_id="spans_replace",
@@ -436,4 +443,9 @@ class Export(APIView):
             rule = export_rule(project, chosen["rule"], chosen["annotator"])
         except ValueError as problem:
             raise ValidationError({"annotator": [str(problem)]}) from None
-        return streamed_export(project, chosen["format"], chosen["scope"], rule)
+        names = [name.strip() for name in chosen["redact_labels"].split(",") if name.strip()]
+        try:
+            redaction = export_redaction(project, chosen["redact"], names)
+        except ValueError as problem:
+            raise ValidationError({"redact": [str(problem)]}) from None
+        return streamed_export(project, chosen["format"], chosen["scope"], rule, redaction)

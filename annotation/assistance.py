@@ -52,6 +52,11 @@ class Assistant:
     def order_reason(self, project: Project, document: Document) -> str:
         return "No model has scored this document yet, so it comes in import order."
 
+    def identifying_ranges(self, document_ids: list[int]) -> list[tuple[int, int, int]]:
+        """(document id, start, end) of what the assistant proposes to tag with an identifying
+        label: hidden like the spans of one (`annotation.masking`)."""
+        return []
+
     def with_open_suggestions(self, documents: QuerySet, viewer) -> QuerySet:
         """Those of `documents` holding suggestions `viewer` (anyone, when None) has not decided on."""
         return documents.none()

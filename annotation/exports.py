@@ -7,6 +7,7 @@ from annotation import selectors
 from annotation.models import Annotation, Project
 from annotation.review import ExportRule, unresolved_disagreements
 from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
+from annotation.text.redact import MODES, Redaction
 
 
 def export_rule(project: Project, kind: str, annotator: str = "") -> ExportRule:
@@ -28,19 +29,49 @@ def rule_summary(project: Project, rule: ExportRule) -> str:
     return f"{documents} disagreeing annotators and no review: {rule.describe()}."
 
 
-def export_chunks(project: Project, fmt: str, *, finished_only: bool, rule: ExportRule):
+def export_redaction(project: Project, mode: str, label_names: list[str] = ()) -> Redaction | None:
+    """What an export hides: nothing without a mode, else the named labels' text, or the
+    identifying labels' when none are named. ValueError says what is wrong with the choice."""
+    if not mode:
+        if label_names:
+            raise ValueError("Choose how to redact (mask or tag) for the labels to redact.")
+        return None
+    if mode not in MODES:
+        raise ValueError(f"Redact with one of {', '.join(MODES)}, not {mode!r}.")
+    labels = {label.name: label for label in project.labels.all()}
+    unknown = sorted({name for name in label_names if name.upper() not in labels})
+    if unknown:
+        raise ValueError(f"Unknown label {', '.join(unknown)}; the project's labels are {', '.join(labels)}.")
+    chosen = {name.upper() for name in label_names} or {name for name, label in labels.items() if label.identifying}
+    if not chosen:
+        raise ValueError(
+            "The project has no identifying label to redact: mark one on the settings page, or name the labels."
+        )
+    return Redaction(frozenset(chosen), mode)
+
+
+def export_chunks(
+    project: Project, fmt: str, *, finished_only: bool, rule: ExportRule, redaction: Redaction | None = None
+):
     labels = project.labels.order_by("pk").values_list("name", flat=True)
     return export_documents(
-        fmt, selectors.export_documents(project, finished_only=finished_only, rule=rule), labels=labels
+        fmt,
+        selectors.export_documents(project, finished_only=finished_only, rule=rule),
+        labels=labels,
+        redaction=redaction,
     )
 
 
-def streamed_export(project: Project, fmt: str, scope: str, rule: ExportRule) -> StreamingHttpResponse:
+def streamed_export(
+    project: Project, fmt: str, scope: str, rule: ExportRule, redaction: Redaction | None = None
+) -> StreamingHttpResponse:
     """The project's documents in export format `fmt`, streamed as a download (page and API)."""
     export = EXPORT_FORMATS[fmt]
     response = StreamingHttpResponse(
-        export_chunks(project, fmt, finished_only=scope == "finished", rule=rule), content_type=export.content_type
+        export_chunks(project, fmt, finished_only=scope == "finished", rule=rule, redaction=redaction),
+        content_type=export.content_type,
     )
-    filename = f"{slugify(project.name) or 'project'}-{scope}{export.file_ending}"
+    redacted = "-redacted" if redaction else ""
+    filename = f"{slugify(project.name) or 'project'}-{scope}{redacted}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

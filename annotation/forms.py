@@ -1,12 +1,13 @@
 from django import forms
 from django.contrib.auth import get_user_model
 
-from annotation.exports import export_rule
+from annotation.exports import export_redaction, export_rule
 from annotation.models import Annotation, Label, Project
 from annotation.review import ExportRule
 from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.conll import SENTENCES_PER_DOCUMENT
 from annotation.text.formats.detect import EXPORT_FORMATS, FORMATS
+from annotation.text.redact import SAME_LENGTH, TAG
 
 CREATE, DROP = "__create__", "__drop__"
 
@@ -53,7 +54,7 @@ class NewProjectForm(ProjectForm):
 class LabelForm(forms.ModelForm):
     class Meta:
         model = Label
-        fields = ["name", "color", "hotkey"]
+        fields = ["name", "color", "hotkey", "identifying"]
         labels = {"color": "Colour"}
         widgets = {"color": forms.TextInput(attrs={"type": "color"})}
         error_messages = {"color": {"max_length": "Use a colour like #e4572e."}}
@@ -169,10 +170,27 @@ class ExportForm(forms.Form):
         error_messages={"invalid_choice": "%(value)s has not annotated any document of this project."},
     )
 
+    redact = forms.ChoiceField(
+        choices=[("", "No redaction"), (SAME_LENGTH, "Redact: █ mask, offsets kept"), (TAG, "Redact: [LABEL] tags")],
+        required=False,
+        label="Redaction",
+        error_messages={"invalid_choice": "Redact with mask or tag, or choose nothing redacted."},
+    )
+    # Unticked: the identifying labels, as for the API and the command.
+    redact_labels = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Labels to redact",
+        error_messages={"invalid_choice": "%(value)s is not a label of this project."},
+    )
+
     def __init__(self, *args, project, **kwargs):
         # Its own ids: the document filters beside it have an annotator field too.
         super().__init__(*args, auto_id="export_%s", **kwargs)
         self.project = project
+        labels = list(project.labels.all())
+        self.fields["redact_labels"].choices = [(label.name, label.name) for label in labels]
+        self.fields["redact_labels"].initial = [label.name for label in labels if label.identifying]
         names = (
             get_user_model()
             .objects.filter(annotations__document__project=project, annotations__is_gold=False)
@@ -186,8 +204,18 @@ class ExportForm(forms.Form):
         """What is wrong with the chosen rule, in the words a person can act on."""
         return [*self.errors.get("rule", []), *self.errors.get("annotator", []), *self.non_field_errors()]
 
+    def redaction_problems(self) -> list[str]:
+        return [*self.errors.get("redact", []), *self.errors.get("redact_labels", [])]
+
     def clean(self):
         data = super().clean()
+        if "redact" not in self.errors and "redact_labels" not in self.errors:
+            try:
+                data["redaction"] = export_redaction(
+                    self.project, data.get("redact", ""), data.get("redact_labels", [])
+                )
+            except ValueError as error:
+                self.add_error("redact", str(error))
         if "rule" in self.errors or "annotator" in self.errors:
             return data
         kind = data.get("rule") or ExportRule.REVIEWED_ONLY

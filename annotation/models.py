@@ -42,6 +42,12 @@ class Project(models.Model):
         default=TrainingSource.GOLD_FIRST,
         help_text="Which annotations training uses.",
     )
+    annotators_see_identifying = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Annotators see the text of identifying labels; otherwise it reaches them masked "
+        "(reviewers and admins always see it).",
+    )
     document_order = models.CharField(
         max_length=20,
         choices=DocumentOrder,
@@ -84,6 +90,12 @@ class Label(models.Model):
         validators=[RegexValidator(r"^#[0-9a-fA-F]{6}$", "Use a colour like #e4572e.")],
     )
     hotkey = models.CharField(max_length=1, blank=True)
+    identifying = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Its text identifies a person: masked for annotators the project does not allow, and "
+        "redacted by exports that ask for it.",
+    )
 
     class Meta:
         ordering = ["hotkey", "name"]
@@ -153,6 +165,12 @@ class Document(models.Model):
             return self.title
         text = self.__dict__.get("opening") or ("" if "text" in self.get_deferred_fields() else self.text)
         return first_words(text) or self.external_id or f"Document {self.pk}"
+
+    def save(self, *args, **kwargs):
+        fields = kwargs.get("update_fields")
+        if getattr(self, "text_masked", False) and (fields is None or "text" in fields):
+            raise ValueError("A document read with its identifying text masked cannot store its text.")
+        super().save(*args, **kwargs)
 
     @property
     def token_count(self):

@@ -4,12 +4,13 @@ import re
 from collections.abc import Iterator
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.search import SearchQuery
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Substr
 
 from annotation.assistance import assistant
+from annotation.masking import sees_identifying
 from annotation.models import Annotation, Assignment, Document, Project, Span
 from annotation.review import ExportRule, exported_version
 from annotation.text.formats.documents import NOT_STARTED, ExportDocument
@@ -89,6 +90,8 @@ def document_ids(
         documents = assistant().with_open_suggestions(documents, viewer)
     if query:
         documents = documents.filter(search=search_query(query))
+        if not sees_identifying(project):
+            documents = documents.exclude(Exists(_identifying_match(query)))
     annotations = Annotation.objects.filter(document=OuterRef("pk"))
     if own is not None:
         annotations = annotations.filter(annotator=own)
@@ -101,6 +104,17 @@ def document_ids(
     elif status:
         documents = documents.filter(Exists(annotations.filter(status=status)))
     return documents.order_by("id").values_list("pk", flat=True)
+
+
+def _identifying_match(query: str) -> QuerySet:
+    """Identifying spans of the outer document whose own words match the search: a visitor
+    who reads them masked must not find the document by them either."""
+    document_text = Substr("annotation__document__text", F("start") + 1, F("end") - F("start"))
+    return (
+        Span.objects.filter(annotation__document=OuterRef("pk"), label__identifying=True)
+        .annotate(words=SearchVector(document_text, config="english"))
+        .filter(words=search_query(query))
+    )
 
 
 def document_names(ids) -> dict[int, str]:

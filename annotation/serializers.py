@@ -10,6 +10,7 @@ from annotation.selectors import NOT_STARTED
 from annotation.services import PROJECT_NAME_TAKEN, PROJECT_SETTINGS
 from annotation.text.formats.detect import EXPORT_FORMATS
 from annotation.text.formats.documents import MAX_CHARACTERS
+from annotation.text.redact import MODES
 from studio.api import check_storable
 
 
@@ -48,7 +49,7 @@ class LabelSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Label
-        fields = ["id", "name", "color", "hotkey", "span_count"]
+        fields = ["id", "name", "color", "hotkey", "identifying", "span_count"]
 
 
 class LabelWriteSerializer(serializers.Serializer):
@@ -64,6 +65,12 @@ class LabelWriteSerializer(serializers.Serializer):
         r"^#[0-9a-fA-F]{6}$", help_text="Like #e4572e.", error_messages={"invalid": "Use a colour like #e4572e."}
     )
     hotkey = serializers.CharField(max_length=1, required=False, allow_blank=True, default="")
+    identifying = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Its text identifies a person: masked for annotators unless the project allows them, and "
+        "replaced by exports that redact.",
+    )
 
 
 class SpanInSerializer(serializers.Serializer):
@@ -223,4 +230,18 @@ class ExportFilterSerializer(serializers.Serializer):
     )
     annotator = serializers.CharField(
         required=False, default="", max_length=150, help_text="A user name, with rule=annotator."
+    )
+    redact = serializers.ChoiceField(
+        choices=list(MODES),
+        required=False,
+        default="",
+        allow_blank=True,
+        help_text="Hide the text of the labels in `redact_labels`: mask (each character becomes █, every offset "
+        "kept) or tag (the span's text becomes [LABEL], later offsets shift). Unset: nothing is redacted.",
+    )
+    redact_labels = serializers.CharField(
+        required=False,
+        default="",
+        max_length=2000,
+        help_text="Comma-separated label names to redact, with `redact`; default: the project's identifying labels.",
     )

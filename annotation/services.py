@@ -98,6 +98,7 @@ PROJECT_SETTINGS = [
     "document_order",
     "training_source",
     "annotators_per_document",
+    "annotators_see_identifying",
 ]
 
 
@@ -176,7 +177,7 @@ def save_label(label: Label, *, actor=None) -> Label:
 
 
 def _label_values(label: Label) -> dict:
-    return {"name": label.name, "color": label.color, "hotkey": label.hotkey}
+    return {"name": label.name, "color": label.color, "hotkey": label.hotkey, "identifying": label.identifying}
 
 
 class LabelInUse(Exception):

@@ -38,9 +38,12 @@ class Pagination(PageNumberPagination):
         return parameters
 
 
-def paginated(view, request, rows, serializer_class, **kwargs):
+def paginated(view, request, rows, serializer_class, *, before=None, **kwargs):
+    """One page of `rows`, serialised; `before`, if given, sees the page's rows first."""
     paginator = Pagination()
     page = paginator.paginate_queryset(rows, request, view=view)
+    if before is not None:
+        before(page)
     return paginator.get_paginated_response(serializer_class(page, many=True, **kwargs).data)
 
 

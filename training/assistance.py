@@ -47,6 +47,10 @@ class ModelAssistant(Assistant):
     def replay_decisions(self, annotation, decisions, *, undo):
         return replay(annotation, decisions, undo=undo)
 
+    def identifying_ranges(self, document_ids):
+        suggestions = Suggestion.objects.filter(document_id__in=document_ids, label__identifying=True)
+        return list(suggestions.values_list("document_id", "start", "end"))
+
     def import_suggestions(self, proposals):
         Suggestion.objects.bulk_create(
             [

@@ -15,12 +15,12 @@ def export_download(request, project_id):
     project = project_for(request.user, project_id, Role.REVIEWER)
     form = ExportForm(request.GET, project=project)
     if not form.is_valid():
-        problem = " ".join(form.rule_problems()) or (
+        problem = " ".join(form.rule_problems() + form.redaction_problems()) or (
             f"Choose an export format ({', '.join(EXPORT_FORMATS)}) and a scope (finished or all)."
         )
         return HttpResponse(problem, status=400, content_type="text/plain")
     data = form.cleaned_data
-    return streamed_export(project, data["format"], data["scope"], data["export_rule"])
+    return streamed_export(project, data["format"], data["scope"], data["export_rule"], data["redaction"])
 
 
 @require_GET

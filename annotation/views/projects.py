@@ -16,6 +16,7 @@ from annotation.forms import (
     NewProjectForm,
     ProjectForm,
 )
+from annotation.masking import mask_for_visitor
 from annotation.models import Annotation, Document, Membership
 from annotation.review import ExportRule
 from annotation.services import (
@@ -83,6 +84,7 @@ def project_documents(request, project_id):
     )
     page = Paginator(ids, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
     page.object_list = selectors.document_rows(list(page.object_list), own=_own(request, project))
+    mask_for_visitor(project, page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     context = {

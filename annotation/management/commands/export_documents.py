@@ -5,10 +5,11 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from annotation.exports import export_chunks, export_rule, rule_summary
+from annotation.exports import export_chunks, export_redaction, export_rule, rule_summary
 from annotation.management.commands._project import find_project
 from annotation.review import ExportRule
 from annotation.text.formats.detect import EXPORT_FORMATS
+from annotation.text.redact import MODES
 
 
 class Command(BaseCommand):
@@ -31,16 +32,33 @@ class Command(BaseCommand):
             "the annotators made (majority).",
         )
         parser.add_argument("--annotator", default="", help="The user name whose versions --rule annotator writes.")
+        parser.add_argument(
+            "--redact",
+            choices=sorted(MODES),
+            help="Hide the text of the --redact-label labels (default: the identifying ones): mask keeps every "
+            "offset (each character becomes █), tag writes [LABEL] in its place and shifts what follows.",
+        )
+        parser.add_argument(
+            "--redact-label",
+            action="append",
+            default=[],
+            dest="redact_labels",
+            metavar="LABEL",
+            help="A label whose text --redact hides; repeat for more.",
+        )
         parser.add_argument("-o", "--output", type=Path, help="File to write (default: standard output).")
 
-    def handle(self, *args, project, format, all, rule, annotator, output, **options):
+    def handle(self, *args, project, format, all, rule, annotator, redact, redact_labels, output, **options):
         project = find_project(project)
         try:
             chosen = export_rule(project, rule, annotator)
+            redaction = export_redaction(project, redact or "", redact_labels)
         except ValueError as problem:
             raise CommandError(str(problem)) from None
         self.stderr.write(rule_summary(project, chosen))
-        chunks = export_chunks(project, format, finished_only=not all, rule=chosen)
+        if redaction:
+            self.stderr.write(f"Redacted ({redaction.mode}): {', '.join(sorted(redaction.labels))}")
+        chunks = export_chunks(project, format, finished_only=not all, rule=chosen, redaction=redaction)
         if output is None:
             for chunk in chunks:
                 if isinstance(chunk, bytes):

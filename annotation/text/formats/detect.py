@@ -19,6 +19,7 @@ from annotation.text.formats.labelstudio import read_label_studio, read_label_st
 from annotation.text.formats.pubtator import read_pubtator, write_pubtator
 from annotation.text.formats.text import read_text
 from annotation.text.formats.webanno import read_webanno_tsv, write_webanno_zip
+from annotation.text.redact import Redaction, redact_document
 
 FORMATS = {
     "text": "Plain text (one document)",
@@ -267,11 +268,14 @@ EXPORT_FORMATS = {
 
 
 def export_documents(
-    fmt: str, documents: Iterable[ExportDocument], *, labels: Iterable[str] = ()
+    fmt: str, documents: Iterable[ExportDocument], *, labels: Iterable[str] = (), redaction: Redaction | None = None
 ) -> Iterable[str] | Iterable[bytes]:
     """Stream the documents in an export format, chunk by chunk; `labels`, the project's
-    label names, fix the tag ids of the formats that number them."""
+    label names, fix the tag ids of the formats that number them. A redaction hides its
+    labels' text here, before any writer sees a document."""
     if fmt not in EXPORT_FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
     export = EXPORT_FORMATS[fmt]
+    if redaction is not None:
+        documents = (redact_document(document, redaction.labels, redaction.mode) for document in documents)
     return export.write(documents, labels=labels) if export.takes_labels else export.write(documents)
