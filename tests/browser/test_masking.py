@@ -1,6 +1,7 @@
 """A masked labelling page in a real Chromium: the annotator labels around names they never
 receive, and the admin marks a label identifying and exports with it redacted."""
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import make_document
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 NOTE = "Mr John Smith, 54, was admitted with asthma.\nDr Jones started salbutamol and prednisolone."
-SHOTS = Path("/tmp/shots/w-redact")
+SHOTS = Path(tempfile.gettempdir()) / "studio-screenshots"
 
 
 @pytest.fixture
