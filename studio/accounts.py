@@ -133,7 +133,8 @@ class LoginView(auth_views.LoginView):
 
     def post(self, request, *args, **kwargs):
         if not settings.LOCAL_PASSWORDS:
-            form = AuthenticationForm(request)
+            form = AuthenticationForm(request, data={"username": request.POST.get("username", "")})
+            form.errors.clear()
             form.add_error(None, passwords_off_message())
             return self.render_to_response(self.get_context_data(form=form), status=403)
         return super().post(request, *args, **kwargs)

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
@@ -6,6 +7,7 @@ from django.urls import include, path
 from studio import accounts, sso, views
 from studio.accounts import local_passwords_only
 
+User = get_user_model()
 handler500 = "studio.outage.server_error"
 
 urlpatterns = [
@@ -49,6 +51,12 @@ urlpatterns = [
         local_passwords_only(auth_views.PasswordResetCompleteView.as_view()),
         name="password_reset_complete",
     ),
+    # The admin's own pages that take or set a password, under the same rule.
     path("admin/login/", login_not_required(local_passwords_only(admin.site.login))),
+    path("admin/password_change/", local_passwords_only(admin.site.admin_view(admin.site.password_change))),
+    path(
+        "admin/auth/user/<id>/password/",
+        local_passwords_only(admin.site.admin_view(admin.site.get_model_admin(User).user_change_password)),
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -33,6 +33,7 @@ LOGIN_URL = "/accounts/login/"
 USE_TZ = True
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
+    "OIDC_ISS_ENDPOINT": os.environ.get("PROVIDER_ISSUER", ""),
     "OIDC_RSA_PRIVATE_KEY": os.environ.get("OIDC_RSA_PRIVATE_KEY", ""),
     "OAUTH2_VALIDATOR_CLASS": "tests.oidc_provider.validator.ClaimsValidator",
     "SCOPES": {"openid": "OpenID Connect", "email": "E-mail", "profile": "Profile"},
