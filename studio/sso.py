@@ -4,7 +4,8 @@ OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET.
 The provider's endpoints come from its discovery document, read on the first sign-in, so a
 provider that is down stops nobody from starting the studio or logging in with a password.
 A person is matched to an account by the OIDC_USERNAME_CLAIM claim, and a new account is made
-on their first sign-in. Staff follows the provider: when OIDC_STAFF_GROUPS is set, each
+on their first sign-in; while LOCAL_PASSWORDS is on, an account with a studio password is never
+matched. Staff follows the provider: when OIDC_STAFF_GROUPS is set, each
 sign-in makes the person staff exactly when the OIDC_STAFF_CLAIM claim names one of those
 groups (superusers are left as they are). Project roles are not mapped: they are given per
 project by its admins, as for everyone else, and the provider knows no projects.
@@ -136,6 +137,13 @@ class Backend(OIDCAuthenticationBackend):
         return user
 
     def update_user(self, user, claims):
+        if settings.LOCAL_PASSWORDS and user.has_usable_password():
+            # Whoever the provider names must not take over an account that logs in with a
+            # studio password; with passwords off, the provider alone says who is who.
+            raise SignOnFailed(
+                f"the account {user.get_username()} logs in with a studio password here; "
+                "ask staff to remove its password, or log in with it."
+            )
         if not settings.OIDC_STAFF_GROUPS or user.is_superuser:
             return user
         staff = _names_staff(claims)

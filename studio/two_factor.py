@@ -20,7 +20,6 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import urlencode
 from django_otp import login as otp_login
-from django_otp import match_token
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
@@ -127,12 +126,17 @@ def confirm(request, code: str) -> list[str]:
 
 def verify(request, code: str) -> str:
     """Finish a half-done log-in with an app's code or a recovery code; says which it was."""
-    token = _digits(code) if _digits(code).isdigit() else code.strip().lower()
+    token = _digits(code)
     if not token:
         raise CodeRefused("Type the code your authenticator app shows, or one of your recovery codes.")
-    if not all(device.verify_is_allowed()[0] for device in _devices(request.user)):
-        raise CodeRefused("Wait a few seconds before the next code: each wrong code makes the wait longer.")
-    device = match_token(request.user, token)
+    # Digits are the app's; anything else is a recovery code. Trying only that kind keeps a
+    # recovery code from counting as a wrong app code, which would hold the next one back.
+    kind = TOTPDevice if token.isdigit() else StaticDevice
+    with transaction.atomic():
+        devices = list(kind.objects.select_for_update().filter(user=request.user, confirmed=True))
+        if not all(device.verify_is_allowed()[0] for device in devices):
+            raise CodeRefused("Wait a few seconds before the next code: each wrong code makes the wait longer.")
+        device = next((device for device in devices if device.verify_token(token.lower())), None)
     if device is None:
         raise CodeRefused(
             "That code is not right. Codes change every 30 seconds: check that the phone's clock is right, "
@@ -140,14 +144,10 @@ def verify(request, code: str) -> str:
         )
     request.session.pop(PENDING, None)
     otp_login(request, device)
-    if isinstance(device, StaticDevice):
+    if kind is StaticDevice:
         left = device.token_set.count()
         return f"You used a recovery code; {left} remain{'s' if left == 1 else ''}. Each works once."
     return ""
-
-
-def _devices(user):
-    return [*TOTPDevice.objects.filter(user=user, confirmed=True), *StaticDevice.objects.filter(user=user)]
 
 
 def _digits(code: str) -> str:

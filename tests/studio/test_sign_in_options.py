@@ -11,6 +11,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import reverse
 
 from studio.models import AuditEntry
+from studio.sso import Backend, SignOnFailed
 from tests.cast import PASSWORD, person
 from tests.conftest import ROOT, subprocess_env
 from tests.studio.test_pages import named_urls
@@ -189,3 +190,31 @@ def test_settings_nobody_could_use_stop_the_start(env, message):
     result = settings_with(**env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_provider_never_takes_over_an_account_with_a_studio_password(passwords_off):
+    passwords_off.LOCAL_PASSWORDS = True
+    passwords_off.OIDC_STAFF_GROUPS = ["studio-staff"]
+    backend = Backend()
+    local = person("admin", superuser=True)
+    claims = {"preferred_username": "admin", "groups": ["studio-staff"]}
+    with pytest.raises(SignOnFailed, match="the account admin logs in with a studio password here"):
+        backend.update_user(local, claims)
+
+    invited = person("dr.house")
+    invited.set_unusable_password()
+    invited.save()
+    assert backend.update_user(invited, claims).is_staff  # added by staff, waiting for their first sign-in
+
+    passwords_off.LOCAL_PASSWORDS = False  # the provider alone says who is who
+    assert backend.update_user(local, {"preferred_username": "admin", "groups": []}) == local
+    local.refresh_from_db()
+    assert local.is_staff and local.is_superuser  # a superuser keeps staff whatever the groups say
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("claims", [{}, {"preferred_username": ""}, {"preferred_username": ["dr.grey"]}])
+def test_a_provider_that_names_nobody_is_refused_with_the_claim_to_check(passwords_off, claims):
+    with pytest.raises(SignOnFailed, match="sent no 'preferred_username' claim to name your account"):
+        Backend().verify_claims(claims)

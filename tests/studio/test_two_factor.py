@@ -101,10 +101,20 @@ def test_each_recovery_code_works_once(client, enrolled):
     assert client.get(reverse("home")).status_code == 302
 
 
+def test_a_recovery_code_does_not_hold_back_the_apps_next_code(client, enrolled):
+    nurse, device, codes = enrolled
+    log_in(client, nurse)
+    client.post(reverse("two_factor_verify"), {"code": codes[1]})
+    client.logout()
+    log_in(client, nurse)
+    assert client.post(reverse("two_factor_verify"), {"code": code_for(device, drift=1)}).status_code == 302
+    assert client.get(reverse("home")).status_code == 200
+
+
 def test_repeated_wrong_codes_are_slowed_down(client, enrolled):
     nurse, device, _codes = enrolled
     log_in(client, nurse)
-    client.post(reverse("two_factor_verify"), {"code": "not-a-code"})
+    client.post(reverse("two_factor_verify"), {"code": "000000" if code_for(device, drift=1) != "000000" else "111111"})
     throttled = client.post(reverse("two_factor_verify"), {"code": code_for(device, drift=1)})
     assert throttled.status_code == 400 and "Wait a few seconds before the next code" in throttled.content.decode()
     assert client.get(reverse("home")).status_code == 302
