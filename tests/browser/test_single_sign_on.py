@@ -2,7 +2,7 @@
 process of its own on a PostgreSQL database of its own, signing with an RSA key made here)
 and the studio with local passwords turned off, in a real Chromium. The first sign-in makes
 the account, the provider's groups decide who is staff at every sign-in, and logging out
-ends the session at the provider too."""
+ends the session at the provider too; an account deactivated in the studio stays out."""
 
 import json
 import socket
@@ -156,10 +156,22 @@ def test_sign_in_makes_the_account_maps_staff_from_groups_and_logs_out_at_the_pr
     page.set_default_timeout(15_000)
     violations = watch(page)
 
+    hospital_settings.LOCAL_PASSWORDS = True  # while a studio still has both
+    page.goto(live_server.url + reverse("login"))
+    expect(page.get_by_role("link", name="Sign in with Hospital login")).to_be_visible()
+    expect(page.get_by_label("Password")).to_be_visible()
+    shot(page, "sso-and-password-login-page")
+    hospital_settings.LOCAL_PASSWORDS = False
+
     page.goto(live_server.url + reverse("login"))
     expect(page.get_by_role("link", name="Sign in with Hospital login")).to_be_visible()
     expect(page.get_by_label("Password")).to_have_count(0)
     shot(page, "sso-login-page")
+    page.goto(live_server.url + reverse("password_reset"))
+    expect(page.get_by_role("alert")).to_have_text(
+        "This studio takes no passwords: sign in with Hospital login instead."
+    )
+    shot(page, "sso-password-reset-refused")
 
     sign_in(page, live_server, grey)
     expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
@@ -198,5 +210,18 @@ def test_sign_in_makes_the_account_maps_staff_from_groups_and_logs_out_at_the_pr
     assert not get_user_model().objects.get(username="nurse.ward").is_staff
     expect(page.get_by_role("link", name="People")).to_have_count(0)
     assert get_user_model().objects.filter(username__in=["dr.grey", "nurse.ward"]).count() == 2
+    page.get_by_role("button", name="Log out").click()
+
+    # Deactivated in the studio, the provider's word is not enough.
+    get_user_model().objects.filter(username="nurse.ward").update(is_active=False)
+    page.get_by_role("link", name="Sign in with Hospital login").click()
+    page.get_by_label("Username").fill(ward["username"])
+    page.get_by_label("Password").fill(ward["password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("status")).to_contain_text(
+        "Signing in with Hospital login did not work: the account nurse.ward is deactivated here; ask staff."
+    )
+    expect(page.get_by_role("button", name="Log out")).to_have_count(0)
+    shot(page, "sso-deactivated-account")
     assert violations == []
     page.context.close()

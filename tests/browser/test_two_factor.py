@@ -69,6 +69,11 @@ def test_staff_enrol_then_log_in_with_a_code_and_with_a_recovery_code(browser, l
     shot(page, "two-factor-recovery-codes")
     page.get_by_role("link", name="Go on").click()  # to where the last click was going
     expect(page.get_by_role("heading", name="Projects", exact=True)).to_be_visible()
+    page.get_by_role("link", name="Profile").click()
+    expect(page.locator("main")).to_contain_text(
+        "On: you log in with your password and a code from your authenticator app."
+    )
+    shot(page, "two-factor-on-the-profile-page")
 
     page.get_by_role("button", name="Log out").click()
     log_in_with_password(page, live_server, "chief")
