@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import requests
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import BACKEND_SESSION_KEY
+from django.contrib.auth import BACKEND_SESSION_KEY, get_user_model
 from django.core.exceptions import SuspiciousOperation
 from django.db import transaction
 from django.http import Http404
@@ -85,9 +85,7 @@ class Backend(OIDCAuthenticationBackend):
 
     def __init__(self, *args, **kwargs):
         # Django loads every backend for every log-in, a password one too: the provider's
-        # endpoints are looked up only when a sign-in needs them.
-        from django.contrib.auth import get_user_model
-
+        # endpoints are looked up only when a sign-in needs them (__getattr__).
         self.UserModel = get_user_model()
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
         self.OIDC_RP_CLIENT_SECRET = settings.OIDC_RP_CLIENT_SECRET
@@ -197,6 +195,8 @@ class AuthenticateView(OIDCAuthenticationRequestView):
     get_settings = staticmethod(_setting)
 
     def __init__(self, **kwargs):
+        # Not the parent's: it looks the endpoint up as the view is made, where a provider that
+        # is down could not be reported; get() does it instead.
         super(OIDCAuthenticationRequestView, self).__init__(**kwargs)
         self.OIDC_RP_CLIENT_ID = settings.OIDC_RP_CLIENT_ID
 

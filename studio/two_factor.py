@@ -35,6 +35,7 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 PENDING = "two_factor_pending"
 VERIFY, ENROL = "two_factor_verify", "two_factor_setup"
 ENROLMENT_KEY = "two_factor_enrolment_key"
+STEP_NAMES = {VERIFY: "enter your two-factor code", ENROL: "set up two-factor log-in on the Profile page"}
 
 
 class CodeRefused(Exception):
@@ -71,7 +72,7 @@ class TwoFactorMiddleware:
         if not step or request.resolver_match.url_name in {step, *self.STILL_ALLOWED}:
             return None
         if request.path.startswith("/api/"):
-            return JsonResponse({"detail": "Finish logging in first: enter your two-factor code."}, status=403)
+            return JsonResponse({"detail": f"Finish logging in first: {STEP_NAMES[step]}."}, status=403)
         return redirect(f"{reverse(step)}?{urlencode({'next': request.get_full_path()})}")
 
 

@@ -126,6 +126,8 @@ def test_staff_must_enrol_first_when_the_setting_says_so(client, settings):
     log_in(client, chief)
     response = client.get(reverse("user_list"))
     assert response.status_code == 302 and response.url.startswith(reverse("two_factor_setup"))
+    api = client.get("/api/v1/projects/")
+    assert api.status_code == 403 and "set up two-factor log-in" in api.json()["detail"]
     page = client.get(reverse("two_factor_setup"))
     assert "Staff log in with a code from an authenticator app here" in page.content.decode()
     client.post(reverse("two_factor_setup"), {"code": code_for(page.context["device"])})
