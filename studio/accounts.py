@@ -8,6 +8,8 @@ who spreads over many addresses. Both locks lift LOGIN_LOCK_MINUTES after the la
 Password-reset e-mails are limited per address and per account the same way.
 """
 
+from functools import wraps
+
 from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username
@@ -18,8 +20,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.cache import cache
 from django.db.models import Sum
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
 
+from studio import sso
 from studio.users import delivers_mail
 
 
@@ -97,3 +101,49 @@ def _allow(key: str) -> bool:
     except ValueError:  # expired between add and incr
         cache.add(key, 1, timeout=3600)
         return True
+
+
+def passwords_off_message() -> str:
+    return f"This studio takes no passwords: sign in with {settings.OIDC_PROVIDER_NAME} instead."
+
+
+def local_passwords_only(view):
+    """Every page that takes or sets a password refuses, saying how to sign in, when
+    LOCAL_PASSWORDS is false."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if not settings.LOCAL_PASSWORDS:
+            return render(request, "registration/passwords_off.html", {"refusal": passwords_off_message()}, status=403)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+class LoginView(auth_views.LoginView):
+    """The log-in page: the password form and, with single sign-on, its button; only the
+    button when local passwords are off."""
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "local_passwords": settings.LOCAL_PASSWORDS,
+            "sign_on_name": settings.OIDC_PROVIDER_NAME if settings.OIDC_ISSUER else "",
+        }
+
+    def post(self, request, *args, **kwargs):
+        if not settings.LOCAL_PASSWORDS:
+            form = AuthenticationForm(request, data={"username": request.POST.get("username", "")})
+            form.errors.clear()
+            form.add_error(None, passwords_off_message())
+            return self.render_to_response(self.get_context_data(form=form), status=403)
+        return super().post(request, *args, **kwargs)
+
+
+class LogoutView(auth_views.LogoutView):
+    """Logging out of a session that began at the provider goes on to log out there too."""
+
+    def post(self, request, *args, **kwargs):
+        provider_logout = sso.logout_url(request)  # read before the session is emptied
+        response = super().post(request, *args, **kwargs)
+        return HttpResponseRedirect(provider_logout) if provider_logout else response

@@ -5,4 +5,4 @@ class StudioConfig(AppConfig):
     name = "studio"
 
     def ready(self):
-        from studio import signals  # noqa: F401  (connects the receivers)
+        from studio import signals, two_factor  # noqa: F401  (connect the receivers)

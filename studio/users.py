@@ -63,7 +63,7 @@ def invite(request, *, username: str, email: str, is_staff: bool = False):
     (None when it went by e-mail)."""
     User = get_user_model()
     username, email = username.strip(), email.strip()
-    mailed = delivers_mail()
+    mailed = delivers_mail() and settings.LOCAL_PASSWORDS
     if not username:
         raise UserRefused("Give the new person a username.")
     try:
@@ -83,6 +83,8 @@ def invite(request, *, username: str, email: str, is_staff: bool = False):
         user.save()
         after = {"username": username, "email": email, "staff": is_staff, "link": _delivery(request, user, mailed)}
         record(request.user, "user.create", obj=user, after=after)
+    if not settings.LOCAL_PASSWORDS:  # they sign in with the provider, under this username
+        return user, None
     link = set_password_link(request, user)
     if not mailed:
         return user, link
@@ -109,6 +111,8 @@ def set_active(request, user, active: bool) -> None:
 
 def send_reset(request, user) -> str | None:
     """The reset link when it is for the staff member to hand over; None when it was mailed."""
+    if not settings.LOCAL_PASSWORDS:
+        raise UserRefused(f"This studio takes no passwords: people sign in with {settings.OIDC_PROVIDER_NAME}.")
     mailed = delivers_mail()
     if mailed and not user.email:
         raise UserRefused(f"{user.get_username()} has no email address to send a reset link to.")
@@ -131,6 +135,8 @@ def send_reset(request, user) -> str | None:
 
 def _delivery(request, user, mailed: bool) -> str:
     """How the link went, for the log; never the link itself."""
+    if not settings.LOCAL_PASSWORDS:
+        return f"none: signs in with {settings.OIDC_PROVIDER_NAME}"
     return f"emailed to {user.email}" if mailed else f"shown to {request.user.get_username()}"
 
 

@@ -6,10 +6,12 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from studio import health, tokens, users
+from studio import health, sso, tokens, two_factor, users
 from studio.audit import describe
 
 
@@ -29,7 +31,9 @@ def _staff_only(request):
 def _people(request, *, handover=None):
     context = {
         "users": users.people(),
-        "mail_delivered": users.delivers_mail(),
+        "mail_delivered": users.delivers_mail() and settings.LOCAL_PASSWORDS,
+        "local_passwords": settings.LOCAL_PASSWORDS,
+        "sign_on_name": settings.OIDC_PROVIDER_NAME,
         "handover": handover,
         "link_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
     }
@@ -58,6 +62,9 @@ def user_invite(request):
         return redirect("user_list")
     if link:
         return _people(request, handover={"user": user, "link": link, "purpose": "invitation"})
+    if not settings.LOCAL_PASSWORDS:
+        messages.success(request, f"Added {user.get_username()}: they sign in with {settings.OIDC_PROVIDER_NAME}.")
+        return redirect("user_list")
     messages.success(request, f"Invited {user.get_username()}: a set-password link went to {user.email}.")
     return redirect("user_list")
 
@@ -147,6 +154,9 @@ def _profile(request, *, new_key=None, new_token=None, error="", token_name="", 
         "error": error,
         "token_name": token_name,
         "api_base": request.build_absolute_uri("/api/v1/"),
+        "signed_on": sso.signed_on(request),
+        "sign_on_name": settings.OIDC_PROVIDER_NAME,
+        "two_factor": two_factor.has_app(request.user),
     }
     return render(request, "studio/profile.html", context, status=status)
 
@@ -172,3 +182,57 @@ def api_token_revoke(request, token_id):
     token = tokens.revoke_token(request.user, token_id)
     messages.success(request, f"Revoked the token “{token.name}” ({token.prefix}…): it no longer works.")
     return redirect("profile")
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache  # the page holds the app's secret, and then the only copy of the recovery codes
+def two_factor_setup(request):
+    if sso.signed_on(request):
+        context = {"signed_on": True, "sign_on_name": settings.OIDC_PROVIDER_NAME}
+        return render(request, "studio/two_factor_setup.html", context)
+    error = ""
+    if request.method == "POST":
+        try:
+            codes = two_factor.confirm(request, request.POST.get("code", ""))
+        except two_factor.CodeRefused as refused:
+            error = str(refused)
+        else:
+            return render(request, "studio/two_factor_codes.html", {"codes": codes, "next": _next(request)})
+    device = two_factor.enrolment_device(request)
+    context = {
+        "enrolled": two_factor.has_app(request.user),
+        "required": settings.STAFF_REQUIRE_2FA and request.user.is_staff,
+        "device": device,
+        "qr_code": two_factor.qr_code(device),
+        "secret": two_factor.secret(device),
+        "error": error,
+        "next": _next(request),
+    }
+    return render(request, "studio/two_factor_setup.html", context, status=400 if error else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@never_cache
+def two_factor_verify(request):
+    if request.session.get(two_factor.PENDING) != two_factor.VERIFY:
+        return redirect(_next(request))
+    error = ""
+    if request.method == "POST":
+        try:
+            note = two_factor.verify(request, request.POST.get("code", ""))
+        except two_factor.CodeRefused as refused:
+            error = str(refused)
+        else:
+            if note:
+                messages.info(request, note)
+            return redirect(_next(request))
+    context = {"error": error, "next": _next(request)}
+    return render(request, "registration/two_factor_verify.html", context, status=400 if error else 200)
+
+
+def _next(request) -> str:
+    """The page a log-in was on its way to, when it is on this site."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+        return target
+    return reverse("home")

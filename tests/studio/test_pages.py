@@ -16,6 +16,9 @@ PUBLIC_URL_NAMES = {
     "password_reset_done",
     "password_reset_confirm",
     "password_reset_complete",
+    # Single sign-on begins and ends logged out (tests/browser/test_single_sign_on.py).
+    "oidc_authentication_init",
+    "oidc_authentication_callback",
 }
 
 
