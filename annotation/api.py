@@ -38,6 +38,7 @@ from annotation.services import (
     save_project_settings,
 )
 from annotation.text.formats.documents import ImportedDocument
+from studio import access_log
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 
@@ -277,11 +278,24 @@ class DocumentDetail(APIView):
         responses={200: shapes.DocumentDetailSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, document_id):
-        return Response(shapes.DocumentDetailSerializer(_document(request, project_id, document_id)).data)
+        document = _document(request, project_id, document_id)
+        _opened(request, document.project, [document])
+        return Response(shapes.DocumentDetailSerializer(document).data)
 
 
 def _document(request, project_id, document_id) -> Document:
     return document_for(project_for(request.user, project_id), document_id, Document.objects.defer("search"))
+
+
+def _opened(request, project, documents, detail=""):
+    access_log.record(
+        request.user,
+        access_log.Action.OPEN,
+        via=access_log.Via.API,
+        project=project,
+        documents=documents,
+        detail=detail,
+    )
 
 
 def _with_spans(annotations):
@@ -309,7 +323,10 @@ class AnnotationList(APIView):
                 annotations = annotations.filter(**{field: chosen[field]})
         if "annotator" in chosen:
             annotations = annotations.filter(annotator_id=chosen["annotator"])
-        return paginated(self, request, _with_spans(annotations).order_by("id"), shapes.AnnotationSerializer)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(_with_spans(annotations).order_by("id"), request, view=self)
+        _opened(request, project, dict.fromkeys(a.document_id for a in page), detail="annotations")
+        return paginator.get_paginated_response(shapes.AnnotationSerializer(page, many=True).data)
 
 
 class EditState(serializers.Serializer):
@@ -363,6 +380,7 @@ class Spans(APIView):
     )
     def get(self, request, project_id, document_id):
         document = _document(request, project_id, document_id)
+        _opened(request, document.project, [document], detail="spans")
         annotation = editing.own_annotation(document, request.user)
         if annotation is None:
             return Response({"version": 1, "status": selectors.NOT_STARTED, "message": "", "spans": []})
@@ -436,4 +454,6 @@ class Export(APIView):
             rule = export_rule(project, chosen["rule"], chosen["annotator"])
         except ValueError as problem:
             raise ValidationError({"annotator": [str(problem)]}) from None
-        return streamed_export(project, chosen["format"], chosen["scope"], rule)
+        return streamed_export(
+            project, chosen["format"], chosen["scope"], rule, reader=request.user, via=access_log.Via.API
+        )

@@ -7,6 +7,7 @@ from annotation import selectors
 from annotation.models import Annotation, Project
 from annotation.review import ExportRule, unresolved_disagreements
 from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
+from studio import access_log
 
 
 def export_rule(project: Project, kind: str, annotator: str = "") -> ExportRule:
@@ -28,19 +29,32 @@ def rule_summary(project: Project, rule: ExportRule) -> str:
     return f"{documents} disagreeing annotators and no review: {rule.describe()}."
 
 
-def export_chunks(project: Project, fmt: str, *, finished_only: bool, rule: ExportRule):
+def export_chunks(project: Project, fmt: str, *, finished_only: bool, rule: ExportRule, reader, via: str):
+    """The export's chunks; when the stream ends, finished or cut off, the access log records
+    `reader` and every document handed to the format so far."""
     labels = project.labels.order_by("pk").values_list("name", flat=True)
-    return export_documents(
-        fmt, selectors.export_documents(project, finished_only=finished_only, rule=rule), labels=labels
-    )
+    handed = []
+
+    def counted(documents):
+        for document in documents:
+            handed.append(document.id)
+            yield document
+
+    documents = selectors.export_documents(project, finished_only=finished_only, rule=rule)
+    try:
+        yield from export_documents(fmt, counted(documents), labels=labels)
+    finally:
+        scope = "finished" if finished_only else "all"
+        access_log.record(
+            reader, access_log.Action.EXPORT, via=via, project=project, documents=handed, detail=f"{fmt}, {scope}"
+        )
 
 
-def streamed_export(project: Project, fmt: str, scope: str, rule: ExportRule) -> StreamingHttpResponse:
+def streamed_export(project: Project, fmt: str, scope: str, rule: ExportRule, *, reader, via: str):
     """The project's documents in export format `fmt`, streamed as a download (page and API)."""
     export = EXPORT_FORMATS[fmt]
-    response = StreamingHttpResponse(
-        export_chunks(project, fmt, finished_only=scope == "finished", rule=rule), content_type=export.content_type
-    )
+    chunks = export_chunks(project, fmt, finished_only=scope == "finished", rule=rule, reader=reader, via=via)
+    response = StreamingHttpResponse(chunks, content_type=export.content_type)
     filename = f"{slugify(project.name) or 'project'}-{scope}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

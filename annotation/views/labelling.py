@@ -19,6 +19,7 @@ from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, colour_class, render_block, touched_blocks
 from annotation.services import set_evaluation_split
+from studio import access_log
 
 
 def _document(request, project_id, document_id) -> Document:
@@ -93,6 +94,9 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 @require_GET
 def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
+    access_log.record(
+        request.user, access_log.Action.OPEN, via=access_log.Via.PAGE, project=document.project, documents=[document]
+    )
     annotation = _annotation(document, request.user)
     spans, panel = _marks(document, request.user, annotation)
     text_blocks = blocks(document.text, document.token_starts, document.token_ends)

@@ -112,6 +112,8 @@ UNSCOPED = {
     "user_reset",
     "user_project_creation",
     "user_events",
+    "access_log",
+    "access_log_csv",
     "healthz",
     "login",
     "logout",

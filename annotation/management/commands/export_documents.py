@@ -1,3 +1,4 @@
+import getpass
 import os
 import sys
 import tempfile
@@ -9,6 +10,15 @@ from annotation.exports import export_chunks, export_rule, rule_summary
 from annotation.management.commands._project import find_project
 from annotation.review import ExportRule
 from annotation.text.formats.detect import EXPORT_FORMATS
+from studio import access_log
+
+
+def _account() -> str:
+    """The system account running the command: the export's reader in the access log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no password entry for the uid
+        return f"uid {os.getuid()}"
 
 
 class Command(BaseCommand):
@@ -40,7 +50,9 @@ class Command(BaseCommand):
         except ValueError as problem:
             raise CommandError(str(problem)) from None
         self.stderr.write(rule_summary(project, chosen))
-        chunks = export_chunks(project, format, finished_only=not all, rule=chosen)
+        chunks = export_chunks(
+            project, format, finished_only=not all, rule=chosen, reader=_account(), via=access_log.Via.COMMAND
+        )
         if output is None:
             for chunk in chunks:
                 if isinstance(chunk, bytes):
