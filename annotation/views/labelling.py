@@ -95,7 +95,12 @@ def _neighbour(document, user, *, forward: bool) -> Document | None:
 def annotate(request, project_id, document_id):
     document = _document(request, project_id, document_id)
     access_log.record(
-        request.user, access_log.Action.OPEN, via=access_log.Via.PAGE, project=document.project, documents=[document]
+        request.user,
+        access_log.Action.OPEN,
+        via=access_log.Via.PAGE,
+        project=document.project,
+        documents=[document],
+        detail="labelling page",
     )
     annotation = _annotation(document, request.user)
     spans, panel = _marks(document, request.user, annotation)
