@@ -1,7 +1,8 @@
 """Who read which documents: the append-only access log, its staff page's filters and its CSV.
 
 Reading endpoints call `record` once per request: one INSERT of ids and names they already
-hold, no query of their own (bench/access_log.py measures what it adds to a page view)."""
+hold, no query of their own, committed without waiting for the disk (bench/access_log.py
+measures what it adds to a page view)."""
 
 import csv
 from datetime import date, datetime, time, timedelta
@@ -14,6 +15,18 @@ from studio.audit import record as audit
 from studio.models import AccessEntry
 
 Action, Via = AccessEntry.Action, AccessEntry.Via
+COLUMNS = [field for field in AccessEntry._meta.concrete_fields if not field.primary_key]
+# One statement, its own transaction, and a commit that does not wait for the disk: a flushed
+# commit costs 3 to 5 ms, and each extra round trip about 1 ms on a busy machine, most of a
+# page view's budget. A database crash can lose the last fraction of a second of entries,
+# never leave half of one.
+UNFLUSHED_INSERT = (
+    "INSERT INTO {table} ({columns}) VALUES ({values}) RETURNING set_config('synchronous_commit', 'off', true)".format(
+        table=AccessEntry._meta.db_table,
+        columns=", ".join(field.column for field in COLUMNS),
+        values=", ".join(["%s"] * len(COLUMNS)),
+    )
+)
 CSV_HEADER = ["when", "who", "action", "via", "project id", "project", "document ids", "document", "detail"]
 
 
@@ -24,17 +37,24 @@ def record(actor, action: str, *, via: str, project, documents=(), detail: str =
     documents = list(documents)
     ids = [getattr(document, "pk", document) for document in documents]
     single = documents[0] if len(documents) == 1 else None
-    AccessEntry.objects.create(
+    entry = AccessEntry(
         actor_id=getattr(actor, "pk", None),
         actor_name=actor.get_username() if hasattr(actor, "get_username") else (actor or "")[:150],
         action=action,
         via=via,
         project_id=getattr(project, "pk", None),
-        project_name=getattr(project, "name", ""),
+        project_name=getattr(project, "name", "")[:200],
         document_ids=ids,
         document_name=str(single.name)[:500] if hasattr(single, "name") else "",
         detail=detail[:200],
     )
+    if connection.in_atomic_block:  # it commits with the work it belongs to
+        entry.save(force_insert=True)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            UNFLUSHED_INSERT, [field.get_db_prep_save(getattr(entry, field.attname), connection) for field in COLUMNS]
+        )
 
 
 class FilterProblem(ValueError):

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, transaction
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation import editing
 from annotation.exports import export_chunks
@@ -153,3 +154,23 @@ def test_pre_annotation_logs_the_documents_it_predicted_on(annotated, monkeypatc
     logged = AccessEntry.objects.get()
     assert (logged.action, logged.via, logged.actor_name) == (Action.PREDICT, Via.WORKER, "")
     assert logged.document_ids == [document.pk] and logged.detail == f"pre-annotation, model v{version.pk}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_outside_a_transaction_is_one_statement_that_commits_on_its_own(clinician, django_assert_num_queries):
+    project = SimpleNamespace(pk=5, name="Ürologie " + "x" * 300)
+    with django_assert_num_queries(1):
+        access_log.record(clinician, Action.OPEN, via=Via.API, project=project, documents=[], detail="spans")
+    with django_assert_num_queries(1):
+        access_log.record("root", Action.EXPORT, via=Via.COMMAND, project=project, documents=[4, 9])
+    first, second = AccessEntry.objects.order_by("id")
+    assert (first.actor_id, first.actor_name, first.document_ids, first.detail) == (
+        clinician.pk,
+        "clinician",
+        [],
+        "spans",
+    )
+    assert first.project_name == project.name[:200] and first.at <= timezone.now()
+    assert (second.actor_id, second.actor_name, second.document_ids) == (None, "root", [4, 9])
+    with pytest.raises(DatabaseError, match="append-only"):
+        AccessEntry.objects.filter(pk=first.pk).update(detail="")
