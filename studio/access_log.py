@@ -45,7 +45,8 @@ def record(actor, action: str, *, via: str, project, documents=(), detail: str =
         project_id=getattr(project, "pk", None),
         project_name=getattr(project, "name", "")[:200],
         document_ids=ids,
-        document_name=str(single.name)[:500] if hasattr(single, "name") else "",
+        # The title only: a name made of the text's first words would outlive its deletion.
+        document_name=getattr(single, "title", "")[:500],
         detail=detail[:200],
     )
     if connection.in_atomic_block:  # it commits with the work it belongs to

@@ -87,7 +87,7 @@ class AccessEntry(models.Model):
     project_id = models.BigIntegerField(null=True, blank=True)
     project_name = models.CharField(max_length=200, blank=True)
     document_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
-    document_name = models.CharField(max_length=500, blank=True, help_text="The one document's name, if one.")
+    document_name = models.CharField(max_length=500, blank=True, help_text="The one document's title, if one.")
     detail = models.CharField(max_length=200, blank=True)
 
     class Meta:

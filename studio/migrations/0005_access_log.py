@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
                 ('project_id', models.BigIntegerField(blank=True, null=True)),
                 ('project_name', models.CharField(blank=True, max_length=200)),
                 ('document_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), blank=True, default=list, size=None)),
-                ('document_name', models.CharField(blank=True, help_text="The one document's name, if one.", max_length=500)),
+                ('document_name', models.CharField(blank=True, help_text="The one document's title, if one.", max_length=500)),
                 ('detail', models.CharField(blank=True, max_length=200)),
             ],
             options={

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation.access import Role, project_for
 from studio import access_log
 from studio.navigation import redirect_to_next
-from training import preannotation, reports, services
+from training import forgetting, preannotation, reports, services
 from training.forms import TrainingForm
 from training.ml.data import Hyperparameters
 from training.models import ModelVersion, TrainingRun
@@ -67,11 +67,9 @@ def _planned_hyperparameters(form: TrainingForm) -> Hyperparameters:
 @require_GET
 def runs(request, project_id):
     project = project_for(request.user, project_id)
-    context = {
-        "project": project,
-        "runs": services.runs_of(project).select_related("started_by", "model_version"),
-    }
-    return render(request, "training/runs.html", context)
+    runs = list(services.runs_of(project).select_related("started_by", "model_version"))
+    forgetting.count_deleted_documents(runs)
+    return render(request, "training/runs.html", {"project": project, "runs": runs})
 
 
 @require_GET
