@@ -39,6 +39,7 @@ from annotation.services import (
     save_project_settings,
 )
 from annotation.text.formats.documents import ImportedDocument
+from studio import access_log
 from studio.api import Pagination, error_responses, page_of, paginated, query_filters
 
 
@@ -278,11 +279,24 @@ class DocumentDetail(APIView):
         responses={200: shapes.DocumentDetailSerializer, **error_responses(404)},
     )
     def get(self, request, project_id, document_id):
-        return Response(shapes.DocumentDetailSerializer(_document(request, project_id, document_id)).data)
+        document = _document(request, project_id, document_id)
+        _opened(request, document.project, [document])
+        return Response(shapes.DocumentDetailSerializer(document).data)
 
 
 def _document(request, project_id, document_id) -> Document:
     return document_for(project_for(request.user, project_id), document_id, Document.objects.defer("search"))
+
+
+def _opened(request, project, documents, detail=""):
+    access_log.record(
+        request.user,
+        access_log.Action.OPEN,
+        via=access_log.Via.API,
+        project=project,
+        documents=documents,
+        detail=detail,
+    )
 
 
 def _with_spans(annotations):
@@ -310,12 +324,17 @@ class AnnotationList(APIView):
                 annotations = annotations.filter(**{field: chosen[field]})
         if "annotator" in chosen:
             annotations = annotations.filter(annotator_id=chosen["annotator"])
+
+        def masked_and_logged(page):
+            mask_for_visitor(project, [annotation.document for annotation in page])
+            _opened(request, project, dict.fromkeys(a.document_id for a in page), detail="annotations")
+
         return paginated(
             self,
             request,
             _with_spans(annotations).order_by("id"),
             shapes.AnnotationSerializer,
-            before=lambda page: mask_for_visitor(project, [annotation.document for annotation in page]),
+            before=masked_and_logged,
         )
 
 
@@ -371,6 +390,7 @@ class Spans(APIView):
     )
     def get(self, request, project_id, document_id):
         document = _document(request, project_id, document_id)
+        _opened(request, document.project, [document], detail="spans")
         annotation = editing.own_annotation(document, request.user)
         if annotation is None:
             return Response({"version": 1, "status": selectors.NOT_STARTED, "message": "", "spans": []})
@@ -448,4 +468,6 @@ class Export(APIView):
             redaction = export_redaction(project, chosen["redact"], names)
         except ValueError as problem:
             raise ValidationError({"redact": [str(problem)]}) from None
-        return streamed_export(project, chosen["format"], chosen["scope"], rule, redaction)
+        return streamed_export(
+            project, chosen["format"], chosen["scope"], rule, redaction, reader=request.user, via=access_log.Via.API
+        )

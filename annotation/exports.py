@@ -8,6 +8,7 @@ from annotation.models import Annotation, Project
 from annotation.review import ExportRule, unresolved_disagreements
 from annotation.text.formats.detect import EXPORT_FORMATS, export_documents
 from annotation.text.redact import MODES, Redaction
+from studio import access_log
 
 
 def export_rule(project: Project, kind: str, annotator: str = "") -> ExportRule:
@@ -51,26 +52,50 @@ def export_redaction(project: Project, mode: str, label_names: list[str] = ()) -
 
 
 def export_chunks(
-    project: Project, fmt: str, *, finished_only: bool, rule: ExportRule, redaction: Redaction | None = None
+    project: Project,
+    fmt: str,
+    *,
+    finished_only: bool,
+    rule: ExportRule,
+    reader,
+    via: str,
+    redaction: Redaction | None = None,
 ):
+    """The export's chunks; when the stream ends, finished or cut off, the access log records
+    `reader` and every document handed to the format so far."""
     labels = project.labels.order_by("pk").values_list("name", flat=True)
-    return export_documents(
-        fmt,
-        selectors.export_documents(project, finished_only=finished_only, rule=rule),
-        labels=labels,
-        redaction=redaction,
-    )
+    handed = []
+
+    def counted(documents):
+        for document in documents:
+            handed.append(document.id)
+            yield document
+
+    documents = selectors.export_documents(project, finished_only=finished_only, rule=rule)
+    try:
+        yield from export_documents(fmt, counted(documents), labels=labels, redaction=redaction)
+    finally:
+        scope = "finished" if finished_only else "all"
+        redacted = f", {redaction.mode} redacted" if redaction else ""
+        access_log.record(
+            reader,
+            access_log.Action.EXPORT,
+            via=via,
+            project=project,
+            documents=handed,
+            detail=f"{fmt}, {scope}{redacted}",
+        )
 
 
 def streamed_export(
-    project: Project, fmt: str, scope: str, rule: ExportRule, redaction: Redaction | None = None
+    project: Project, fmt: str, scope: str, rule: ExportRule, redaction: Redaction | None = None, *, reader, via: str
 ) -> StreamingHttpResponse:
     """The project's documents in export format `fmt`, streamed as a download (page and API)."""
     export = EXPORT_FORMATS[fmt]
-    response = StreamingHttpResponse(
-        export_chunks(project, fmt, finished_only=scope == "finished", rule=rule, redaction=redaction),
-        content_type=export.content_type,
+    chunks = export_chunks(
+        project, fmt, finished_only=scope == "finished", rule=rule, reader=reader, via=via, redaction=redaction
     )
+    response = StreamingHttpResponse(chunks, content_type=export.content_type)
     redacted = "-redacted" if redaction else ""
     filename = f"{slugify(project.name) or 'project'}-{scope}{redacted}{export.file_ending}"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

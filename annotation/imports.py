@@ -409,6 +409,29 @@ def sweep_uploads() -> list[Path]:
     return removed
 
 
+def purge_uploads(cutoff) -> dict[str, int]:
+    """Remove the files of uploads made before `cutoff` that no import is reading: those still
+    waiting for their label mapping (the job fails, saying why) and those of finished imports.
+    Counts of each, by what they were."""
+    old = ImportJob.objects.filter(created_at__lt=cutoff).exclude(stored_path="")
+    waiting = old.filter(status=ImportJob.Status.UPLOADED)
+    finished = old.filter(status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED])
+    counts = {}
+    for what, jobs in (("upload files", waiting), ("finished job files", finished)):
+        paths = [Path(path) for path in jobs.values_list("stored_path", flat=True)]
+        counts[what] = sum(path.is_file() for path in paths)
+        for path in paths:
+            path.unlink(missing_ok=True)
+    days = settings.RETENTION_DAYS
+    waiting.update(
+        status=ImportJob.Status.FAILED,
+        error=f"The upload was removed after {days} days, the studio's retention period.",
+        finished_at=timezone.now(),
+    )
+    old.filter(status__in=[ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED]).update(stored_path="")
+    return counts
+
+
 def annotation_options(options: dict) -> dict:
     """How the upload's options say its annotations are stored: their status, and whose
     they are when the file names no annotator."""

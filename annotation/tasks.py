@@ -4,7 +4,7 @@ from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from annotation import consistency, imports
+from annotation import consistency, imports, retention
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,11 @@ def fail_stale_imports_task() -> None:
 @db_periodic_task(crontab(minute="41"))
 def sweep_uploads_task() -> None:
     imports.sweep_uploads()
+
+
+@db_periodic_task(crontab(hour="2", minute="29"))
+def retention_purge_task() -> None:
+    retention.purge_expired()
 
 
 @on_startup()

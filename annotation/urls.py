@@ -1,6 +1,6 @@
 from django.urls import path
 
-from annotation.views import exports, history, imports, labelling, labels, members, projects, review
+from annotation.views import deletion, exports, history, imports, labelling, labels, members, projects, review
 
 urlpatterns = [
     path("", projects.project_list, name="home"),
@@ -8,6 +8,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", projects.project_documents, name="project_documents"),
     path("projects/<int:project_id>/status/", projects.status_summary, name="status_summary"),
     path("projects/<int:project_id>/settings/", projects.project_settings, name="project_settings"),
+    path("projects/<int:project_id>/delete/", deletion.project_delete, name="project_delete"),
     path("projects/<int:project_id>/labels/", labels.label_save, name="label_create"),
     path("projects/<int:project_id>/labels/<int:label_id>/", labels.label_save, name="label_update"),
     path("projects/<int:project_id>/labels/<int:label_id>/delete/", labels.label_delete, name="label_delete"),
@@ -22,6 +23,11 @@ urlpatterns = [
     path("projects/<int:project_id>/export/", exports.export_download, name="export_download"),
     path("projects/<int:project_id>/export/rule/", exports.export_rule, name="export_rule"),
     path("projects/<int:project_id>/annotate/", labelling.start, name="annotate_start"),
+    path(
+        "projects/<int:project_id>/documents/<int:document_id>/delete/",
+        deletion.document_delete,
+        name="document_delete",
+    ),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/next/",
         labelling.neighbour,

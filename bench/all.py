@@ -10,7 +10,7 @@ import argparse
 import subprocess
 import sys
 
-from bench import api, document_list, import_documents, labelling
+from bench import access_log, api, document_list, import_documents, labelling
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     document_list.main([])
     labelling.main([])
     api.main([])
+    access_log.main([])
     # Torch benchmarks each take their own process: they set thread counts and load models.
     # The soak restarts PostgreSQL under a real gunicorn: its own process too.
     modules = [

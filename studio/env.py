@@ -26,7 +26,7 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean: use one of true, false, 1, 0, yes, no, on, off")
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int | None, *, minimum: int = 0) -> int | None:
     raw = os.environ.get(name)
     if raw is None or not raw.strip():
         return default

@@ -1,5 +1,8 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils import timezone
 
 
 class ApiToken(models.Model):
@@ -52,6 +55,47 @@ class AuditEntry(models.Model):
         indexes = [
             models.Index(fields=["project_id", "-at"], name="audit_project"),
             models.Index(fields=["document_id", "-at"], name="audit_document"),
+        ]
+
+    def __str__(self):
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action}"
+
+
+class AccessEntry(models.Model):
+    """Who read which documents, when, and how: opening one, exporting a project, predicting on
+    a text. Append-only like the audit log: a database trigger refuses UPDATE, and DELETE except
+    inside the retention purge, which says so to the database and records what it removed. Ids
+    and names are copied, not foreign keys, so deleting a user, project or document leaves the
+    record of who read it."""
+
+    class Action(models.TextChoices):
+        OPEN = "open", "Opened"
+        EXPORT = "export", "Exported"
+        PREDICT = "predict", "Predicted on"
+
+    class Via(models.TextChoices):
+        PAGE = "page", "Page"
+        API = "api", "API"
+        COMMAND = "command", "Command"
+        WORKER = "worker", "Worker"
+
+    at = models.DateTimeField(default=timezone.now)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=10, choices=Action.choices)
+    via = models.CharField(max_length=10, choices=Via.choices)
+    project_id = models.BigIntegerField(null=True, blank=True)
+    project_name = models.CharField(max_length=200, blank=True)
+    document_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    document_name = models.CharField(max_length=500, blank=True, help_text="The one document's title, if one.")
+    detail = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["-at"], name="access_at"),
+            models.Index(fields=["actor_name", "-at"], name="access_actor"),
+            GinIndex(fields=["document_ids"], name="access_documents"),
         ]
 
     def __str__(self):

@@ -181,6 +181,9 @@ if HEARTBEAT_TIMEOUT < 2 * HEARTBEAT_SECONDS:
     )
 # Uploaded files of failed imports are kept this long for "Retry", then removed.
 IMPORT_RETENTION_DAYS = env_int("IMPORT_RETENTION_DAYS", 7, minimum=1)
+# Upload files, access log entries and finished import jobs' files older than this many days
+# are purged every night; unset keeps them forever.
+RETENTION_DAYS = env_int("RETENTION_DAYS", None, minimum=1)
 
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]

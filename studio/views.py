@@ -4,14 +4,14 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from studio import health, sso, tokens, two_factor, users
+from studio import access_log, health, sso, tokens, two_factor, users
 from studio.audit import describe
 
 
@@ -143,6 +143,41 @@ def user_events(request):
         "query": query.urlencode(),
     }
     return render(request, "studio/user_events.html", context)
+
+
+ACCESS_FILTERS = ("user", "document", "since", "until")
+
+
+def _access_entries(request):
+    """The filters chosen on the access log page, the entries they select, and what is wrong
+    with them (then no entry is selected)."""
+    chosen = {key: request.GET.get(key, "").strip() for key in ACCESS_FILTERS}
+    try:
+        return chosen, access_log.entries(**chosen), ""
+    except access_log.FilterProblem as problem:
+        return chosen, access_log.AccessEntry.objects.none(), str(problem)
+
+
+@require_GET
+def access_entries(request):
+    _staff_only(request)
+    chosen, found, problem = _access_entries(request)
+    page = Paginator(found, EVENTS_PER_PAGE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"page": page, "chosen": chosen, "problem": problem, "query": query.urlencode()}
+    return render(request, "studio/access_log.html", context, status=400 if problem else 200)
+
+
+@require_GET
+def access_entries_csv(request):
+    _staff_only(request)
+    _chosen, found, problem = _access_entries(request)
+    if problem:
+        return HttpResponse(problem, status=400, content_type="text/plain")
+    response = StreamingHttpResponse(access_log.csv_lines(found), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="access-log.csv"'
+    return response
 
 
 def _profile(request, *, new_key=None, new_token=None, error="", token_name="", status=200):

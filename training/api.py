@@ -10,11 +10,12 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from annotation.access import Role, project_for
+from studio import access_log
 from studio.api import error_responses, page_of, paginated
 from training import prediction, services
 from training import serializers as shapes
 from training.models import ModelVersion, TrainingRun
-from training.reports import metrics_for
+from training.reports import metrics_for, quoted_rows, record_quoted_reads
 from training.throttles import PredictThrottle
 
 
@@ -22,7 +23,12 @@ def _run(request, project_id, run_id, role=Role.ANNOTATOR) -> tuple[TrainingRun,
     """The run, and the serializer context for the reader's role."""
     project = project_for(request.user, project_id, role)
     run = get_object_or_404(services.runs_of(project).select_related("started_by", "model_version"), pk=run_id)
-    return run, {"role": project.role}
+    return run, {"role": project.role, "project": project}
+
+
+def _record_quoted_reads(request, run, context) -> None:
+    rows = quoted_rows(run, context["role"])
+    record_quoted_reads(request.user, context["project"], run, rows, via=access_log.Via.API)
 
 
 @extend_schema(tags=["training"])
@@ -70,6 +76,7 @@ class RunDetail(APIView):
     )
     def get(self, request, project_id, run_id):
         run, context = _run(request, project_id, run_id)
+        _record_quoted_reads(request, run, context)
         return Response(shapes.RunDetailSerializer(run, context=context).data)
 
 
@@ -82,6 +89,7 @@ class RunMetrics(APIView):
     )
     def get(self, request, project_id, run_id):
         run, context = _run(request, project_id, run_id)
+        _record_quoted_reads(request, run, context)
         return Response(
             {"status": run.status, "progress": run.progress or {}, "metrics": metrics_for(run, context["role"])}
         )
@@ -156,6 +164,7 @@ class Predict(APIView):
             return Response({"detail": str(unavailable)}, status=status.HTTP_409_CONFLICT)
         except prediction.PredictionRefused as refused:
             raise ValidationError({"detail": str(refused), "text": [str(refused)]}) from None
+        prediction.log_prediction(request.user, project, version, text, via=access_log.Via.API)
         spans = [
             {
                 "start": s.start,

@@ -6,6 +6,10 @@ class TrainingConfig(AppConfig):
 
     def ready(self):
         from annotation.assistance import register
+        from annotation.deletion import document_deleted, project_deleted
+        from training import forgetting
         from training.assistance import ModelAssistant
 
         register(ModelAssistant())
+        document_deleted.connect(forgetting.drop_document_quotes)
+        project_deleted.connect(forgetting.remove_model_folders)

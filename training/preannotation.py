@@ -11,6 +11,7 @@ from django.db.models.functions import Length
 from django.utils import timezone
 
 from annotation.models import Annotation, Document, Project
+from studio import access_log
 from studio.background import (
     TAKEN,
     Heartbeat,
@@ -157,4 +158,12 @@ def _store_predictions(version, documents, predictor, labels) -> None:
             update_conflicts=True,
             unique_fields=["model_version", "document"],
             update_fields=["min_max_probability", "mean_entropy", "expected_counts"],
+        )
+        access_log.record(
+            None,
+            access_log.Action.PREDICT,
+            via=access_log.Via.WORKER,
+            project=version.project,
+            documents=documents,
+            detail=f"pre-annotation, model v{version.pk}",
         )

@@ -6,9 +6,16 @@ import logging
 from django.conf import settings
 
 from annotation.models import Project
+from studio import access_log
 from training.models import ModelVersion
 
 logger = logging.getLogger(__name__)
+
+
+def log_prediction(user, project: Project, version: ModelVersion, text: str, *, via: str) -> None:
+    """A prediction on a typed text reads no stored document: the log keeps its size and model."""
+    detail = f"a text of {len(text):,} characters, model v{version.pk}"
+    access_log.record(user, access_log.Action.PREDICT, via=via, project=project, detail=detail)
 
 
 class PredictionRefused(Exception):

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from annotation.access import RANK, Role
 from annotation.selectors import document_names
+from studio import access_log
 from studio.background import silent_seconds
 from training.charts import line_chart
 from training.forms import ERROR_KINDS, ErrorFilterForm
@@ -57,6 +58,20 @@ def metrics_for(run: TrainingRun, role) -> dict | None:
     counts = {f"{name}_count": len(evaluation.get(name) or []) for name in LEGACY_ERROR_LISTS if name in evaluation}
     trimmed = {key: value for key, value in evaluation.items() if key not in QUOTING_KEYS}
     return {**run.metrics, "evaluation": {**trimmed, **counts}}
+
+
+def record_quoted_reads(user, project, run: TrainingRun, rows: list[dict], *, via: str) -> None:
+    """Dev error rows quote their documents' text: showing them is reading those documents."""
+    documents = sorted({int(row["doc_id"]) for row in rows})
+    if documents:
+        detail = f"dev errors of run {run.pk}"
+        access_log.record(user, access_log.Action.OPEN, via=via, project=project, documents=documents, detail=detail)
+
+
+def quoted_rows(run: TrainingRun, role) -> list[dict]:
+    """The dev error rows the run's metrics quote to someone of `role` (none to annotators)."""
+    evaluation = (run.metrics or {}).get("evaluation")
+    return error_rows(evaluation) if evaluation and may_read_errors(role) else []
 
 
 def error_rows(evaluation: dict) -> list[dict]:

@@ -8,6 +8,7 @@ from annotation.access import Role, project_for
 from annotation.exports import rule_summary, streamed_export
 from annotation.forms import ExportForm
 from annotation.text.formats.detect import EXPORT_FORMATS
+from studio import access_log
 
 
 @require_GET
@@ -20,7 +21,15 @@ def export_download(request, project_id):
         )
         return HttpResponse(problem, status=400, content_type="text/plain")
     data = form.cleaned_data
-    return streamed_export(project, data["format"], data["scope"], data["export_rule"], data["redaction"])
+    return streamed_export(
+        project,
+        data["format"],
+        data["scope"],
+        data["export_rule"],
+        data["redaction"],
+        reader=request.user,
+        via=access_log.Via.PAGE,
+    )
 
 
 @require_GET

@@ -5,6 +5,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from annotation.access import Role, project_for
+from studio import access_log
 from studio.audit import describe
 from studio.models import AuditEntry
 
@@ -24,6 +25,16 @@ def audit_log(request, project_id):
     if chosen["document"].isdigit() and len(chosen["document"]) < 19:  # a bigint
         entries = entries.filter(document_id=int(chosen["document"]))
     page = Paginator(entries, AUDIT_PER_PAGE).get_page(request.GET.get("page"))
+    quoted = sorted({entry.document_id for entry in page.object_list if entry.document_id})
+    if quoted:  # span entries quote the words they marked
+        access_log.record(
+            request.user,
+            access_log.Action.OPEN,
+            via=access_log.Via.PAGE,
+            project=project,
+            documents=quoted,
+            detail="change history",
+        )
     for entry in page.object_list:
         entry.before_text, entry.after_text = describe(entry.before), describe(entry.after)
     query = request.GET.copy()

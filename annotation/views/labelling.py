@@ -23,6 +23,7 @@ from annotation.markdown import render_markdown
 from annotation.models import Annotation, Document, Label
 from annotation.rendering import SpanView, blocks, render_block, render_text, touched_blocks
 from annotation.services import set_evaluation_split
+from studio import access_log
 
 
 def _document(request, project_id, document_id, gold=False) -> Document:
@@ -100,6 +101,14 @@ def annotate(request, project_id, document_id, gold=False):
     if gold and annotation is None:
         messages.info(request, "Start the gold annotation here first; then edit it on the labelling page.")
         return redirect("review", project_id, document_id)
+    access_log.record(
+        request.user,
+        access_log.Action.OPEN,
+        via=access_log.Via.PAGE,
+        project=document.project,
+        documents=[document],
+        detail="gold on the labelling page" if gold else "labelling page",
+    )
     spans, panel = _marks(document, request.user, annotation, gold)
     context = {
         "project": document.project,

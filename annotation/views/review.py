@@ -12,6 +12,7 @@ from annotation import review as adjudication
 from annotation.access import Role, project_for
 from annotation.models import Document
 from annotation.rendering import SpanView, render_text
+from studio import access_log
 
 
 def _reviewed_document(request, project_id, document_id):
@@ -24,6 +25,14 @@ def _reviewed_document(request, project_id, document_id):
 @require_GET
 def review(request, project_id, document_id):
     project, document = _reviewed_document(request, project_id, document_id)
+    access_log.record(
+        request.user,
+        access_log.Action.OPEN,
+        via=access_log.Via.PAGE,
+        project=project,
+        documents=[document],
+        detail="review page",
+    )
     versions = adjudication.submitted_versions(document)
     agreed = adjudication.agreed(versions)
     gold = adjudication.gold_of(document)

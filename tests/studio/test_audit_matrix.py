@@ -132,6 +132,8 @@ WRITES = [
         },
         "project.update",
     ),
+    page("document_delete", lambda s: {"confirm": "yes"}, "document.delete"),
+    page("project_delete", lambda s: {"confirm": "yes"}, "project.delete"),
     page("label_create", lambda s: {"name": "SYMPTOM", "color": "#654321", "hotkey": "3"}, "label.create"),
     page("label_update", lambda s: {"name": "ILLNESS", "color": "#e4572e", "hotkey": "1"}, "label.update"),
     page("label_delete", lambda s: {}, "label.delete", label_id="spare"),

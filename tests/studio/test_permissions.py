@@ -29,6 +29,8 @@ ENDPOINTS = {
     "project_documents": ("get", ANNOTATOR, 200, {}),
     "status_summary": ("get", ANNOTATOR, 200, {}),
     "project_settings": ("get", ADMIN, 200, {}),
+    "project_delete": ("post", ADMIN, 400, {}),  # the box is not ticked: nothing is deleted
+    "document_delete": ("post", ADMIN, 400, {}),
     "audit_log": ("get", REVIEWER, 200, {}),
     "agreement": ("get", REVIEWER, 200, {}),
     "member_save": ("post", ADMIN, 302, {"username": "nobody", "role": "annotator"}),
@@ -125,6 +127,8 @@ UNSCOPED = {
     "user_reset",
     "user_project_creation",
     "user_events",
+    "access_log",
+    "access_log_csv",
     "healthz",
     "login",
     "logout",

@@ -8,8 +8,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from annotation.access import Role, project_for
+from studio import access_log
 from studio.navigation import redirect_to_next
-from training import preannotation, reports, services
+from training import forgetting, preannotation, reports, services
 from training.forms import TrainingForm
 from training.ml.data import Hyperparameters
 from training.models import ModelVersion, TrainingRun
@@ -66,11 +67,9 @@ def _planned_hyperparameters(form: TrainingForm) -> Hyperparameters:
 @require_GET
 def runs(request, project_id):
     project = project_for(request.user, project_id)
-    context = {
-        "project": project,
-        "runs": services.runs_of(project).select_related("started_by", "model_version"),
-    }
-    return render(request, "training/runs.html", context)
+    runs = list(services.runs_of(project).select_related("started_by", "model_version"))
+    forgetting.count_deleted_documents(runs)
+    return render(request, "training/runs.html", {"project": project, "runs": runs})
 
 
 @require_GET
@@ -81,6 +80,7 @@ def run_detail(request, project_id, run_id):
     context = {"project": project, "run": run, "may_read_errors": reports.may_read_errors(project.role)}
     if context["may_read_errors"]:
         context.update(reports.error_list_context(run, project, request.GET))
+        reports.record_quoted_reads(request.user, project, run, context["errors"], via=access_log.Via.PAGE)
     status = 400 if "filters" in context and context["filters"].errors else 200
     if request.htmx:  # the error list's filters
         return render(request, "training/partials/error_list.html", context, status=status)

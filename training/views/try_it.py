@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from annotation.access import project_for
 from annotation.rendering import SpanView, render_text
 from annotation.text.tokenize import tokenize
+from studio import access_log
 from training import prediction
 from training.models import ModelVersion
 from training.throttles import PredictThrottle
@@ -36,6 +37,7 @@ def predict(request, project_id):
         version, found = prediction.predict(project, text)
     except prediction.PredictionRefused as refused:
         return render(request, "training/partials/prediction.html", {"error": str(refused)})
+    prediction.log_prediction(request.user, project, version, text, via=access_log.Via.PAGE)
     colours = {label.name: label.color for label in project.labels.all()}
     tokens = tokenize(text)
     marks = [

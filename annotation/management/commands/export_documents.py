@@ -1,3 +1,4 @@
+import getpass
 import os
 import sys
 import tempfile
@@ -10,6 +11,15 @@ from annotation.management.commands._project import find_project
 from annotation.review import ExportRule
 from annotation.text.formats.detect import EXPORT_FORMATS
 from annotation.text.redact import MODES
+from studio import access_log
+
+
+def _account() -> str:
+    """The system account running the command: the export's reader in the access log."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name and no password entry for the uid
+        return f"uid {os.getuid()}"
 
 
 class Command(BaseCommand):
@@ -58,7 +68,15 @@ class Command(BaseCommand):
         self.stderr.write(rule_summary(project, chosen))
         if redaction:
             self.stderr.write(f"Redacted ({redaction.mode}): {', '.join(sorted(redaction.labels))}")
-        chunks = export_chunks(project, format, finished_only=not all, rule=chosen, redaction=redaction)
+        chunks = export_chunks(
+            project,
+            format,
+            finished_only=not all,
+            rule=chosen,
+            reader=_account(),
+            via=access_log.Via.COMMAND,
+            redaction=redaction,
+        )
         if output is None:
             for chunk in chunks:
                 if isinstance(chunk, bytes):
