@@ -300,7 +300,7 @@
     if (action === "accept-all") post(suggestionUrls().acceptAllUrl, {});
     if (action === "reject-all") post(suggestionUrls().rejectAllUrl, {});
     if (action === "restore") {
-      const chosen = event.target.closest("[data-suggestion]")?.dataset.suggestion;
+      const chosen = event.target.closest("[data-rejected]")?.dataset.rejected;
       post(suggestionUrls().restoreUrl, chosen ? { suggestion: chosen } : {});
     }
   });

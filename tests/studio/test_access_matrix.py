@@ -12,6 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from annotation import review
+from annotation.models import Document
 from studio.models import AccessEntry
 from tests.studio.test_audit_matrix import UNSCOPED_WRITES
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for, world  # noqa: F401
@@ -55,6 +57,10 @@ NOT_A_READ = {
     "api_docs": "the schema",
     "access_log": "the log itself",
     "access_log_csv": "the log itself",
+    "two_factor_setup": "one's own authenticator key",
+    "two_factor_verify": "the code form",
+    "oidc_authentication_init": "a redirect to the sign-on provider",
+    "oidc_authentication_callback": "a redirect back from the sign-on provider",
 }
 
 
@@ -82,6 +88,7 @@ def dev_errors_quoting(document_id) -> dict:
 READS = [
     read("annotate", Action.OPEN),
     read("review", Action.OPEN),
+    read("gold_annotate", Action.OPEN, gold=True),
     read("audit_log", Action.OPEN),
     read("training_run", Action.OPEN, dev_errors=True),
     read("export_download", Action.EXPORT, data={"format": "doccano", "scope": "all"}),
@@ -122,6 +129,8 @@ def test_every_read_is_logged(
 ):
     users, ids = world
     owner = users["admin"]  # the project admin reads everything the matrix offers
+    if options.get("gold"):
+        review.start_gold(Document.objects.get(pk=ids["document_id"]), owner)
     if options.get("dev_errors"):
         TrainingRun.objects.filter(pk=ids["run_id"]).update(metrics=dev_errors_quoting(ids["document_id"]))
     client.force_login(owner)
