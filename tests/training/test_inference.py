@@ -20,13 +20,13 @@ import torch
 from annotation.text.tokenize import tokenize
 from training.ml import inference
 from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.decoding import fill_pieceless
 from training.ml.inference import (
     DocumentPrediction,
     Predictor,
     Suggestion,
     aggregate,
     clear_predictor_cache,
-    fill_pieceless,
     load_predictor,
     piece_windows,
     predictor_cache_info,
