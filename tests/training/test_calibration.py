@@ -108,3 +108,11 @@ def test_calibrate_measures_tokens_and_entities_before_and_after():
     t = measured["temperature"]
     expected = (softmax(dev_logits[0][0], t)[1] + softmax(dev_logits[0][1], t)[2]) / 2
     assert disease[0][0] == pytest.approx(expected)
+
+
+def test_a_dev_split_the_model_gets_entirely_right_keeps_the_temperature_near_one():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 1, size=(60, len(TAGS)))
+    gold = logits.argmax(axis=1)
+    logits[np.arange(60), gold] += 9  # every token right, and sure of it
+    assert 0.8 < fit_temperature(logits, gold) <= 1.0
