@@ -29,7 +29,9 @@ class ModelAssistant(Assistant):
             for s in rejected
         ]
         panel = {"suggestion_count": len(marks), "active_model": model, "rejected": rejected}
-        return marks, {**panel, **threshold_control(document.project, thresholds)}
+        if model is not None:  # the control shows beside an active model only
+            panel |= threshold_control(document.project, thresholds)
+        return marks, panel
 
     def accept_over(self, annotation, user, *, version, label, first_token, last_token):
         document = annotation.document
