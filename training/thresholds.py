@@ -45,15 +45,6 @@ class ShownFrom:
             _connector=Q.OR,
         )
 
-    @property
-    def slider(self) -> float:
-        """Where the threshold control starts: the viewer's choice, else the lowest threshold
-        that shows anything."""
-        if self.own is not None:
-            return self.own
-        shown = [t for t in (*self.labels.values(), self.others) if t <= 1]
-        return min(shown) if shown else 1.0
-
 
 def model_thresholds(project, version: ModelVersion | None) -> dict[str, float]:
     """Per label, the confidence from which `version`'s suggestions reach the project's target
@@ -107,9 +98,9 @@ def choose_threshold(project, user, threshold: float | None) -> None:
 
 
 def threshold_control(project, shown: ShownFrom) -> dict:
-    """What the threshold control shows: where its slider starts, and from what confidence
-    each of the project's labels is shown, and why (the viewer's choice, the model's dev
-    threshold, or the project's)."""
+    """What the threshold control shows: from what confidence each of the project's labels is
+    shown, and why (the viewer's choice, the model's dev threshold, or the project's), and
+    where its slider starts."""
     rows = []
     for label in project.labels.all():
         threshold = shown.threshold(label.name)
@@ -122,4 +113,7 @@ def threshold_control(project, shown: ShownFrom) -> dict:
                 "source": source,
             }
         )
-    return {"shown_from": shown, "threshold_rows": rows}
+    # The slider starts at the viewer's choice, else at the lowest threshold that shows anything.
+    shown_at = [row["threshold"] for row in rows if row["threshold"] is not None]
+    slider = shown.own if shown.own is not None else min(shown_at, default=1.0)
+    return {"shown_from": shown, "threshold_rows": rows, "slider": slider}
