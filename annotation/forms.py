@@ -24,6 +24,16 @@ class ProjectForm(forms.ModelForm):
         },
         help_text=Project._meta.get_field("suggestion_threshold").help_text,
     )
+    target_precision = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
+        error_messages={
+            "min_value": "Use a number from 0 to 1, e.g. 0.8 for 8 suggestions right in 10 shown.",
+            "max_value": "Use a number from 0 to 1, e.g. 0.8 for 8 suggestions right in 10 shown.",
+        },
+        help_text=Project._meta.get_field("target_precision").help_text,
+    )
     annotators_per_document = forms.IntegerField(
         min_value=0,
         max_value=100,
@@ -45,7 +55,7 @@ class ProjectForm(forms.ModelForm):
 
 
 class NewProjectForm(ProjectForm):
-    suggestion_threshold = annotators_per_document = None  # set later, on the settings page
+    suggestion_threshold = target_precision = annotators_per_document = None  # set later, on the settings page
 
     class Meta(ProjectForm.Meta):
         fields = ["name", "description", "guidelines"]

@@ -19,6 +19,11 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown, shown beside the text.")
     suggestion_threshold = models.FloatField(default=0.5, help_text="Suggestions below this confidence are not shown.")
+    target_precision = models.FloatField(
+        default=0.8,
+        help_text="Each label's suggestions show from the lowest confidence at which this share of the model's "
+        "predictions on the dev set, at or above it, was right.",
+    )
 
     class DocumentOrder(models.TextChoices):
         SEQUENTIAL = "sequential", "Sequential"
@@ -67,7 +72,12 @@ class Project(models.Model):
                 condition=Q(suggestion_threshold__gte=0) & Q(suggestion_threshold__lte=1),
                 name="project_threshold_range",
                 violation_error_message="The suggestion threshold must be between 0 and 1.",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(target_precision__gte=0) & Q(target_precision__lte=1),
+                name="project_target_precision_range",
+                violation_error_message="The target precision must be between 0 and 1.",
+            ),
         ]
 
     def __str__(self):

@@ -17,6 +17,9 @@ from studio.api import check_storable
 class ProjectSerializer(serializers.ModelSerializer):
     role = serializers.SerializerMethodField(help_text="Your role in the project.")
     suggestion_threshold = serializers.FloatField(min_value=0, max_value=1, required=False)
+    target_precision = serializers.FloatField(
+        min_value=0, max_value=1, required=False, help_text=Project._meta.get_field("target_precision").help_text
+    )
 
     class Meta:
         model = Project

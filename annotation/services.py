@@ -95,6 +95,7 @@ PROJECT_SETTINGS = [
     "description",
     "guidelines",
     "suggestion_threshold",
+    "target_precision",
     "document_order",
     "training_source",
     "annotators_per_document",

@@ -28,6 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     modules = [
         "bench.web_memory",
         "bench.inference_latency",
+        "bench.decoding",
         "bench.predict_limit",
         "bench.preannotation",
         "bench.soak",

@@ -12,6 +12,7 @@ from training import decisions, ordering
 from training.decisions import replay
 from training.models import ModelVersion, Suggestion
 from training.suggestions import suggestion_touching, suggestions_on
+from training.thresholds import shown_from, threshold_control
 
 
 class ModelAssistant(Assistant):
@@ -19,14 +20,18 @@ class ModelAssistant(Assistant):
 
     def help(self, document, user, annotation):
         model = ModelVersion.objects.active_for(document.project)
-        shown, rejected = suggestions_on(document, user, annotation, model)
+        thresholds = shown_from(document.project, model, user)
+        shown, rejected = suggestions_on(document, user, annotation, model, thresholds)
         decisions.mark_shown(shown)
         marks = [SpanView(s.pk, s.start, s.end, s.label.name, s.label.color, confidence=s.confidence) for s in shown]
         rejected = [
             {"id": s.pk, "label": s.label.name, "css_class": s.label.css_class, "text": document.text[s.start : s.end]}
             for s in rejected
         ]
-        return marks, {"suggestion_count": len(marks), "active_model": model, "rejected": rejected}
+        panel = {"suggestion_count": len(marks), "active_model": model, "rejected": rejected}
+        if model is not None:  # the control shows beside an active model only
+            panel |= threshold_control(document.project, thresholds)
+        return marks, panel
 
     def accept_over(self, annotation, user, *, version, label, first_token, last_token):
         document = annotation.document

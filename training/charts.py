@@ -12,6 +12,7 @@ def line_chart(
     title: str,
     x_label: str,
     y_range: tuple[float, float] | None = None,
+    x_range: tuple[float, float] | None = None,
 ) -> str:
     """`series` is [(name, [(x, y), ...], colour)]; returns an accessible <svg> element."""
     points = [p for _, values, _ in series for p in values]
@@ -19,7 +20,7 @@ def line_chart(
         return ""
     xs = [x for x, _ in points]
     ys = [y for _, y in points]
-    x_min, x_max = min(xs), max(xs)
+    x_min, x_max = x_range or (min(xs), max(xs))
     y_min, y_max = y_range or (min(0.0, min(ys)), max(ys) or 1.0)
     if x_max == x_min:
         x_max = x_min + 1

@@ -184,3 +184,24 @@ class DocumentScore(models.Model):
             models.Index(fields=["model_version", "min_max_probability"], name="score_least_confident"),
             models.Index(fields=["model_version", "-mean_entropy"], name="score_most_entropy"),
         ]
+
+
+class PersonalThreshold(models.Model):
+    """The confidence from which one person sees a project's suggestions, when they chose one
+    with the threshold control (the labelling page's suggestion panel, the "Try it" page);
+    without it, each label shows from the threshold its model chose on dev."""
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    threshold = models.FloatField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="one_personal_threshold_per_project"),
+            models.CheckConstraint(
+                condition=Q(threshold__gte=0) & Q(threshold__lte=1), name="personal_threshold_range"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} sees suggestions from {self.threshold:.2f}"

@@ -12,10 +12,11 @@ from studio import access_log
 from studio.background import silent_seconds
 from training.charts import line_chart
 from training.forms import ERROR_KINDS, ErrorFilterForm
-from training.ml.evaluation import small_dev_reasons
+from training.ml.evaluation import small_dev_reasons, threshold_for
 from training.models import ModelVersion, Suggestion, SuggestionDecision, TrainingRun
 
 LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
+PERFECT_COLOUR, BEFORE_COLOUR, AFTER_COLOUR = "#98a2b3", "#d1495b", "#1f6feb"
 ERRORS_SHOWN = 200
 
 
@@ -170,6 +171,9 @@ def run_context(run: TrainingRun, role) -> dict:
     version = ModelVersion.objects.filter(run=run).first()
     if version is not None:
         context.update(version=version, suggestion_stats=suggestion_statistics(version))
+    calibration = (run.metrics or {}).get("calibration")
+    if calibration:
+        context["calibration"] = calibration_context(run.project, calibration)
     evaluation = (run.metrics or {}).get("evaluation")
     if run.status != TrainingRun.Status.SUCCEEDED or not evaluation:
         return context
@@ -208,6 +212,57 @@ def run_context(run: TrainingRun, role) -> dict:
         f1_intervals=intervals,
     )
     return context
+
+
+def calibration_context(project, calibration: dict) -> dict:
+    """The temperature fitted on dev, the expected calibration error before and after it for
+    tokens and for entities, a reliability diagram of each, and the confidence from which each
+    label's suggestions reach the project's target precision on dev."""
+    kinds = [("tokens", "Tokens", "each token's tag"), ("entities", "Entities", "each predicted entity, as suggested")]
+    charts = []
+    for key, name, what in kinds:
+        series = [("perfect calibration", [(0.0, 0.0), (1.0, 1.0)], PERFECT_COLOUR)]
+        series += [
+            (
+                f"{moment} calibration",
+                [(b["confidence"], b["accuracy"]) for b in calibration[key][moment]["bins"]],
+                colour,
+            )
+            for moment, colour in (("before", BEFORE_COLOUR), ("after", AFTER_COLOUR))
+        ]
+        title = f"{name}: accuracy by confidence ({what}), before and after calibration"
+        charts.append(
+            {
+                "name": name,
+                "svg": line_chart(series, title=title, x_label="confidence", y_range=(0.0, 1.0), x_range=(0.0, 1.0)),
+            }
+        )
+    thresholds = []
+    for label, curve in (calibration.get("precision_curves") or {}).items():
+        reached = threshold_for(curve, project.target_precision)
+        point = next((p for p in curve if p[0] == reached), None)
+        thresholds.append(
+            {
+                "label": label,
+                "threshold": reached,
+                "precision": point[1] if point else None,
+                "shown": point[2] if point else 0,
+                "predicted": curve[-1][2] if curve else 0,
+            }
+        )
+    return {
+        "temperature": calibration["temperature"],
+        "bins": calibration["bins"],
+        "rows": [
+            {"name": name, "what": what, "count": calibration[key]["after"]["count"]}
+            | {moment: calibration[key][moment]["ece"] for moment in ("before", "after")}
+            for key, name, what in kinds
+        ],
+        "charts": charts,
+        "thresholds": thresholds,
+        "target": project.target_precision,
+        "floor": project.suggestion_threshold,
+    }
 
 
 def _heat(value: int, largest: int, diagonal: bool) -> int:

@@ -237,6 +237,7 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
         "train_examples_per_second": result.train_examples_per_second,
         "words_seen": result.words_seen,
         "runtime": result.runtime,
+        "calibration": result.calibration,
     }
     with transaction.atomic():
         if not _finish(run.pk, TrainingRun.Status.SUCCEEDED, metrics=metrics, progress=progress):

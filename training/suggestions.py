@@ -6,22 +6,30 @@ from django.db.models import OuterRef, Q, Subquery
 from annotation import editing
 from annotation.models import Annotation, Document
 from training.models import ModelVersion, Suggestion, SuggestionDecision
+from training.thresholds import ShownFrom, shown_from
 
 REJECTED = SuggestionDecision.Status.REJECTED
 
 
 def suggestions_on(
-    document: Document, user, annotation: Annotation | None, version: ModelVersion | None
+    document: Document,
+    user,
+    annotation: Annotation | None,
+    version: ModelVersion | None,
+    shown: ShownFrom | None = None,
 ) -> tuple[list[Suggestion], list[Suggestion]]:
     """In one query, the suggestions shown beside model `version` that `user` still has to
-    decide on (above the project's threshold, not overlapping their own spans in
-    `annotation`), and those they rejected, which "show rejected" can bring back."""
+    decide on (from the confidence `shown` says for their label, by default what
+    `thresholds.shown_from` gives `user`; not overlapping their own spans in `annotation`),
+    and those they rejected, which "show rejected" can bring back."""
+    if shown is None:
+        shown = shown_from(document.project, version, user)
     decision = SuggestionDecision.objects.filter(suggestion=OuterRef("pk"), user=user).values("status")[:1]
     rows = list(
         Suggestion.objects.shown_with(version)
         .filter(document=document)
         .annotate(decision=Subquery(decision))
-        .filter(Q(decision__isnull=True, confidence__gte=document.project.suggestion_threshold) | Q(decision=REJECTED))
+        .filter(Q(decision__isnull=True) & shown.condition() | Q(decision=REJECTED))
         .select_related("label")
         .order_by("start", "pk")
     )

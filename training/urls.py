@@ -35,6 +35,7 @@ urlpatterns = [
         suggestions.restore,
         name="suggestions_restore",
     ),
+    path("projects/<int:project_id>/suggestions/threshold/", suggestions.threshold, name="personal_threshold"),
     path(
         "projects/<int:project_id>/documents/<int:document_id>/suggestions/accept-all/",
         suggestions.decide_all,

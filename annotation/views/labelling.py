@@ -229,6 +229,12 @@ def _answer(
     return HttpResponse(html, status=status)
 
 
+def redraw(request, document, *, message, level="ok", status=200):
+    """Every fragment of the page, as an edit answers: for a change outside the annotation that
+    changes what the page shows (from what confidence suggestions show, say)."""
+    return _answer(request, document, message=message, level=level, status=status, redraw_all=True, with_progress=False)
+
+
 def _int(data, key) -> int:
     try:
         return int(data.get(key, ""))

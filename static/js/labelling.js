@@ -37,7 +37,8 @@
     if (selectedSuggestion) {
       const marks = text.querySelectorAll(`mark.suggestion[data-suggestion="${selectedSuggestion}"]`);
       marks.forEach((m) => m.classList.add("selected"));
-      marks[0]?.focus({ preventScroll: false });
+      // A field in use (the suggestion panel's threshold slider) keeps the focus.
+      if (!document.activeElement?.closest("input, textarea, select")) marks[0]?.focus({ preventScroll: false });
     }
     if (selection) {
       for (let i = selection.first; i <= selection.last; i++) token(i)?.classList.add("selected");

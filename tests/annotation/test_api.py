@@ -64,13 +64,15 @@ def test_creating_a_project_makes_me_its_admin_with_the_default_labels(api, owne
 
 def test_settings_change_is_validated(api, project):
     url = reverse("api_project", args=[project.pk])
-    assert send(api, "patch", url, {"suggestion_threshold": 0.8, "document_order": "random"}).status_code == 200
+    changes = {"suggestion_threshold": 0.8, "target_precision": 0.9, "document_order": "random"}
+    assert send(api, "patch", url, changes).status_code == 200
     project.refresh_from_db()
-    assert (project.suggestion_threshold, project.document_order) == (0.8, "random")
-    bad = send(api, "patch", url, {"suggestion_threshold": 1.5})
-    assert bad.status_code == 400
-    assert "suggestion_threshold" in bad.json()["errors"]
-    assert bad.json()["detail"].startswith("suggestion_threshold:")
+    assert (project.suggestion_threshold, project.target_precision, project.document_order) == (0.8, 0.9, "random")
+    for name in ("suggestion_threshold", "target_precision"):
+        bad = send(api, "patch", url, {name: 1.5})
+        assert bad.status_code == 400
+        assert name in bad.json()["errors"]
+        assert bad.json()["detail"].startswith(f"{name}:")
 
 
 def test_labels_follow_the_settings_page_rules(api, project):

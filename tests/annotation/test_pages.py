@@ -102,6 +102,7 @@ def test_annotators_see_their_own_status_in_the_list(client, ncbi_project, djang
     "field, value, message",
     [
         ("suggestion_threshold", "1.5", "Use a number from 0 to 1, e.g. 0.5."),
+        ("target_precision", "80", "Use a number from 0 to 1, e.g. 0.8 for 8 suggestions right in 10 shown."),
         ("annotators_per_document", "40000", "Give each document to at most 100 annotators."),
     ],
 )
@@ -109,6 +110,7 @@ def test_settings_errors_are_told_next_to_their_field(logged_in, project, field,
     data = {
         "name": project.name,
         "suggestion_threshold": "0.5",
+        "target_precision": "0.8",
         "document_order": "sequential",
         "training_source": "gold_first",
         "annotators_per_document": "0",

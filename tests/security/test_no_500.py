@@ -66,6 +66,8 @@ FIELDS = [
     "patience",
     "precision",
     "suggestion_threshold",
+    "target_precision",
+    "threshold",
     "annotators_per_document",
     "document_order",
     "training_source",

@@ -20,7 +20,8 @@ from training.models import ModelVersion, Suggestion, TrainingRun
 pytestmark = pytest.mark.django_db
 
 # Writes that change nothing the log keeps: sessions, e-mails, an uploaded file waiting for its
-# mapping, or checked again cut another way (the import itself is logged), a prediction.
+# mapping, or checked again cut another way (the import itself is logged), a prediction, the
+# confidence from which one person sees suggestions in their own view.
 NOT_LOGGED = {
     "login",
     "logout",
@@ -29,6 +30,7 @@ NOT_LOGGED = {
     "import_upload",
     "import_split",
     "try_it_predict",
+    "personal_threshold",
     "api_predict",
     "api_v1_predict",
 }
@@ -126,6 +128,7 @@ WRITES = [
             "description": "",
             "guidelines": "",
             "suggestion_threshold": 0.7,
+            "target_precision": 0.9,
             "annotators_per_document": 0,
             "document_order": "sequential",
             "training_source": "gold_first",

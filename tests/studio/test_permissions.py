@@ -89,6 +89,7 @@ ENDPOINTS = {
     "preannotation_progress": ("get", ANNOTATOR, 200, {}),
     "try_it": ("get", ANNOTATOR, 200, {}),
     "try_it_predict": ("post", ANNOTATOR, 200, {"text": ""}),
+    "personal_threshold": ("post", ANNOTATOR, 200, {"threshold": "high"}),  # refused, said in the control
     "api_predict": ("post", ANNOTATOR, 400, {}),
 }
 # API endpoints, per method: (minimum role, status for allowed roles, JSON body). Writes get

@@ -2,6 +2,7 @@
 tricky texts, sliding windows, the predictor cache, uncertainty. No database."""
 
 import itertools
+import json
 import math
 import os
 import random
@@ -20,13 +21,13 @@ import torch
 from annotation.text.tokenize import tokenize
 from training.ml import inference
 from training.ml.data import Hyperparameters, TrainingDocument
+from training.ml.decoding import fill_pieceless
 from training.ml.inference import (
     DocumentPrediction,
     Predictor,
     Suggestion,
     aggregate,
     clear_predictor_cache,
-    fill_pieceless,
     load_predictor,
     piece_windows,
     predictor_cache_info,
@@ -516,3 +517,25 @@ def test_loaded_predictor_is_eval_mode_and_knows_its_labels(predictor, model_dir
     assert predictor.model_dir == Path(model_dir)
     assert not predictor.model.training
     assert isinstance(inference.CACHE_SIZE, int) and inference.CACHE_SIZE == 4
+
+
+def test_the_stored_temperature_softens_confidences_and_keeps_the_tags(predictor, model_dir, tmp_path):
+    stored = json.loads((Path(model_dir) / "calibration.json").read_text())["temperature"]
+    assert predictor.temperature == stored
+    copy = tmp_path / "hotter"
+    shutil.copytree(model_dir, copy)
+    (copy / "calibration.json").write_text(json.dumps({"temperature": stored * 4}))
+    hotter = load_predictor(copy)
+    assert hotter.temperature == stored * 4
+    text = "The patient has asthma and was given aspirin ."
+    cool, hot = predict(predictor, text), predict(hotter, text)
+    assert hot.tags == cool.tags and [s.label for s in hot.suggestions] == [s.label for s in cool.suggestions]
+    assert all(h.confidence < c.confidence for h, c in zip(hot.suggestions, cool.suggestions))
+    (copy / "calibration.json").unlink()
+    os.utime(copy / "label_map.json")  # a replaced directory: reloaded
+    assert load_predictor(copy).temperature == 1.0  # a model trained before calibration
+
+
+def test_a_bad_temperature_is_refused(model_dir):
+    with pytest.raises(ValueError, match="temperature must be a positive number, got 0"):
+        Predictor.from_dir(model_dir, temperature=0)

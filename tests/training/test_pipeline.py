@@ -393,6 +393,7 @@ def test_full_tiny_run_learns_writes_artifacts_and_loads_back(tiny_model, tmp_pa
         "config.json",
         "tokenizer.json",
         "label_map.json",
+        "calibration.json",
         "hyperparameters.json",
         "metrics.json",
         "data_snapshot.json",
@@ -418,6 +419,14 @@ def test_full_tiny_run_learns_writes_artifacts_and_loads_back(tiny_model, tmp_pa
     assert 0 <= low <= high <= 1
     assert json.loads((output / "hyperparameters.json").read_text())["learning_rate"] == 5e-3
     assert json.loads((output / "label_map.json").read_text())["tags"] == tag_list(["Disease", "Chemical"])
+    calibration = metrics["calibration"]
+    assert json.loads((output / "calibration.json").read_text()) == {"temperature": calibration["temperature"]}
+    assert calibration["temperature"] > 0 and calibration["temperature"] != 1.0
+    for kind in ("tokens", "entities"):
+        assert calibration[kind]["after"]["ece"] <= calibration[kind]["before"]["ece"] + 0.02
+    assert calibration["tokens"]["after"]["count"] == metrics["evaluation"]["tokens"]
+    assert set(calibration["precision_curves"]) == {"Disease", "Chemical"}
+    assert calibration["precision_curves"]["Disease"][-1][2] > 0  # every predicted Disease entity counted
 
     steps = [p.step for p in progress if p.phase == "train"]
     assert steps == list(range(1, len(steps) + 1)) and steps[-1] == len(result.loss_history)

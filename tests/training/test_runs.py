@@ -10,7 +10,9 @@ from annotation.services import create_project, import_documents
 from annotation.text.formats.documents import ImportedDocument
 from tests.conftest import wait_for
 from training import services
+from training.ml.inference import load_predictor
 from training.models import ModelVersion, TrainingRun
+from training.thresholds import model_thresholds
 
 SENTENCES = [
     (
@@ -143,10 +145,21 @@ def test_a_full_run_succeeds_and_its_model_version_exists(client, admin, tiny_se
     assert run.metrics["words_seen"] == words * run.metrics["epochs_run"]  # what the train page's estimate reads
     steps = [step for step, _ in run.progress["loss"]]
     assert steps == sorted(set(steps))  # one point per training step, in order
+    calibration = run.metrics["calibration"]
+    assert load_predictor(version.artifact_path).temperature == calibration["temperature"] != 1.0
+    dev_tokens = run.metrics["evaluation"]["tokens"]
+    assert calibration["tokens"]["before"]["count"] == calibration["tokens"]["after"]["count"] == dev_tokens
+    assert 0 <= calibration["tokens"]["after"]["ece"] <= 1 and 0 <= calibration["entities"]["after"]["ece"] <= 1
+    assert set(calibration["precision_curves"]) == {"DISEASE", "TREATMENT"}
+    thresholds = model_thresholds(project, version)
+    assert set(thresholds) <= {"DISEASE", "TREATMENT"}
+    assert all(project.suggestion_threshold <= t for t in thresholds.values())
 
     client.force_login(admin)
     page = client.get(reverse("training_run", args=[project.pk, run.pk])).content.decode()
     assert "Dev set report" in page and "Confusion matrix" in page and "<svg" in page
+    assert f"temperature {calibration['temperature']:.2f}, fitted on dev" in page
+    assert "Suggestion thresholds" in page
 
 
 @pytest.mark.django_db
@@ -177,6 +190,7 @@ def test_only_a_model_that_finds_something_and_beats_the_active_one_is_activated
             train_examples_per_second=1.0,
             words_seen=30,
             runtime={},
+            calibration=None,
             model_dir=tmp_path / f"model-{run.pk}",
         )
         services._succeed(run, result, {})

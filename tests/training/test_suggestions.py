@@ -212,7 +212,7 @@ def test_suggestions_overlapping_own_spans_and_below_threshold_are_hidden(client
     project.save()
     html = page(client_in, document)
     assert 'class="suggestion c-' not in html
-    assert f"Model v{version.pk} suggests nothing here above the project's confidence threshold (1.00)" in html
+    assert f"Model v{version.pk} suggests nothing here above its thresholds" in html
 
 
 def test_the_suggestion_panel_says_when_no_model_is_active(client_in, project):
@@ -264,6 +264,14 @@ def test_try_it_and_the_predict_api(client_in, project, version):
     text = "Given aspirin 🙂 for asthma ."
     assert {(s["text"], s["label"]) for s in body["spans"]} >= {("aspirin", "TREATMENT"), ("asthma", "DISEASE")}
     assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
+    [asthma] = client_in.post(
+        reverse("api_predict", args=[project.pk]), {"text": "She has asthma ."}, content_type="application/json"
+    ).json()["spans"]
+    assert asthma["confidence"] < 1  # the API answers every span; the pages show those above the threshold
+    client_in.post(reverse("personal_threshold", args=[project.pk]), {"threshold": f"{asthma['confidence'] + 1e-6}"})
+    partial = client_in.post(reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."})
+    assert "No entities found above the threshold." in partial.content.decode()
+    assert "1 more entity below the threshold; lower it to see it." in partial.content.decode()
     blank = client_in.post(reverse("api_predict", args=[project.pk]), {"text": ""}, content_type="application/json")
     assert blank.status_code == 400
     assert blank.json() == {

@@ -281,3 +281,22 @@ def whole_words_after(text: str, position: int, size: int = CONTEXT_CHARS) -> st
     if not text[cut].isspace():  # the cut falls inside a word: end before it
         cut = next((i for i in range(cut - 1, position - 1, -1) if text[i].isspace()), position)
     return text[position:cut].rstrip() + ELLIPSIS
+
+
+def precision_curve(confidences: Sequence[float], correct: Sequence[bool]) -> list[list[float]]:
+    """For each distinct confidence, highest first: [confidence, precision of the predictions
+    at or above it, how many those are]. Read by `threshold_for`."""
+    confidences = np.asarray(confidences, dtype=np.float64)
+    order = np.argsort(-confidences, kind="stable")
+    ordered, right = confidences[order], np.asarray(correct, dtype=np.float64)[order]
+    shown = np.arange(1, len(ordered) + 1)
+    precision = np.cumsum(right) / shown
+    last_of_value = np.append(ordered[1:] != ordered[:-1], True) if len(ordered) else np.zeros(0, dtype=bool)
+    return [[float(ordered[i]), float(precision[i]), int(shown[i])] for i in np.flatnonzero(last_of_value)]
+
+
+def threshold_for(curve: Sequence[Sequence[float]], target: float) -> float | None:
+    """The lowest confidence from which the predictions at or above it reach `target`
+    precision, on `precision_curve`'s points; None when no confidence does."""
+    reaching = [point[0] for point in curve if point[1] >= target]
+    return min(reaching) if reaching else None

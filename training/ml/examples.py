@@ -10,9 +10,10 @@
   other pieces and the special tokens get -100.
 * `length_grouped_batches` + `collate` give dynamic padding with batches of
   similar length, in a shuffled order.
-* `predict_tags` runs a model over documents and maps first-piece predictions
-  back to one tag per word (overlapping windows: each word takes the prediction
-  from the window where it sits furthest from an edge).
+* `word_logits` runs a model over documents and maps first-piece logits back to
+  one row per word (overlapping windows: each word takes the row of the window
+  where it sits furthest from an edge); `predict_tags` decodes them into valid
+  IOB2 (constrained Viterbi, `decoding.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
+
+from training.ml.decoding import decode
 
 IGNORE_INDEX = -100
 SENTENCE_END = frozenset({".", "!", "?"})
@@ -275,11 +279,10 @@ def collate(examples: Sequence[Example], pad_token_id: int, with_labels: bool = 
     return batch
 
 
-def predict_tags(
+def word_logits(
     model,
     tokenizer,
     documents: Sequence[Sequence[str]],
-    id_to_tag: Sequence[str],
     *,
     max_length: int,
     batch_size: int = 32,
@@ -287,15 +290,18 @@ def predict_tags(
     autocast: Callable[[], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     examples: list[Example] | None = None,
-) -> list[list[str]]:
-    """One predicted tag per word of each document (repaired to valid IOB2).
+) -> list[np.ndarray]:
+    """The model's float32 logits at each word's first piece: one (words, tags) array per
+    document, NaN rows for words the tokenizer drops (no word pieces).
 
-    Words the tokenizer drops (no word pieces) are tagged O. `should_stop` is checked
-    between batches; when it returns True we raise `InterruptedError`.
+    With overlapping windows each word takes the logits of the window where it sits furthest
+    from an edge. `should_stop` is checked between batches; when it returns True we raise
+    `InterruptedError`.
     """
     if examples is None:
         examples = build_examples(tokenizer, documents, max_length)
-    predictions: list[list[str]] = [["O"] * len(doc) for doc in documents]
+    n_tags = model.config.num_labels
+    logits_per_word = [np.full((len(doc), n_tags), np.nan, dtype=np.float32) for doc in documents]
     margins: list[list[int]] = [[-1] * len(doc) for doc in documents]
     order = sorted(range(len(examples)), key=lambda i: len(examples[i]))
     was_training = model.training
@@ -310,8 +316,8 @@ def predict_tags(
                 batch = {k: v.to(device) for k, v in batch.items()}
                 with autocast() if autocast is not None else contextlib.nullcontext():
                     logits = model(**batch).logits
-                best = logits.argmax(-1).cpu().tolist()
-                for example, row in zip(batch_examples, best):
+                rows = logits.float().cpu().numpy()
+                for example, row in zip(batch_examples, rows):
                     width = example.end - example.start
                     previous = None
                     for position, word_id in enumerate(example.word_ids):
@@ -323,7 +329,15 @@ def predict_tags(
                         token = example.start + word_id
                         if margin > margins[example.doc_index][token]:
                             margins[example.doc_index][token] = margin
-                            predictions[example.doc_index][token] = id_to_tag[row[position]]
+                            logits_per_word[example.doc_index][token] = row[position]
     finally:
         model.train(was_training)
-    return [repair_bio(tags) for tags in predictions]
+    return logits_per_word
+
+
+def predict_tags(
+    model, tokenizer, documents: Sequence[Sequence[str]], id_to_tag: Sequence[str], **options
+) -> list[list[str]]:
+    """One predicted tag per word of each document: the most probable valid IOB2 sequence
+    (`decoding.decode`) over `word_logits(**options)`."""
+    return [decode(logits, id_to_tag) for logits in word_logits(model, tokenizer, documents, **options)]

@@ -25,15 +25,15 @@ offsets, plus per-document uncertainty for active learning. No Django here.
   hardware does bf16 natively, as training does (so the dev F1 in `metrics.json` was
   measured the same way): ~1.5x less CPU time per abstract here. `"fp32"` turns it
   off. Probabilities are always computed in float32 from the logits.
-* **Per token**: softmax over the tags at the token's first word piece (computed in
-  float32); the argmax tag and its probability. Tags are repaired to valid IOB2
-  (an `I-X` that does not continue an `X` entity starts one) and aggregated into
-  whole-token `Suggestion`s with `start = token_starts[first]`,
-  `end = token_ends[last]`.
-* **Span confidence** is the mean, over the span's tokens, of the probability of
-  each token's argmax tag (the model's own confidence in the tag it chose; the IOB2
-  repair of `I-X` to `B-X` does not change that number). Tokens without word
-  pieces inside a span do not count.
+* **Per token**: softmax over the tags at the token's first word piece of the logits
+  divided by the model's temperature (`calibration.json`, fitted on dev after training;
+  1.0 for models without one), computed in float32, so that a confidence of 0.8 is right
+  about 80% of the time. The tags are the most probable *valid* IOB2 sequence
+  (constrained Viterbi, `decoding.viterbi`: no `I-X` after `O`, after another label or at
+  the start), aggregated into whole-token `Suggestion`s with
+  `start = token_starts[first]`, `end = token_ends[last]`.
+* **Span confidence** is the mean, over the span's tokens, of the probability of the tag
+  each token was given. Tokens without word pieces inside a span do not count.
 * **Uncertainty** per document, over tokens that have word pieces:
   `min_max_probability` (lowest per-token max probability: 1.0 = sure, down to
   1/len(tags)), `mean_entropy` (mean per-token entropy of the tag distribution in
@@ -63,7 +63,9 @@ from pathlib import Path
 
 import torch
 
+from training.ml.calibration import stored_temperature
 from training.ml.data import PRECISIONS
+from training.ml.decoding import entity_spans, fill_pieceless, span_confidence, viterbi
 from training.ml.device import cpu_supports_bf16, cuda_supports_bf16
 from training.ml.examples import repair_bio
 
@@ -81,7 +83,7 @@ class Suggestion:
     start: int  # character offsets into the original text, [start, end)
     end: int
     label: str
-    confidence: float  # mean over the span's tokens of the probability of the predicted tag
+    confidence: float  # mean over the span's tokens of the (calibrated) probability of their tag
     first_token: int  # token indices, inclusive
     last_token: int
 
@@ -93,7 +95,7 @@ class Suggestion:
 class DocumentPrediction:
     suggestions: list[Suggestion]
     tags: list[str]  # one valid IOB2 tag per token
-    token_confidences: list[float | None]  # max tag probability per token; None: no word pieces
+    token_confidences: list[float | None]  # probability of each token's tag; None: no word pieces
     min_max_probability: float  # lowest token max-probability (1.0 for a document with no pieces)
     mean_entropy: float  # mean token entropy in nats (0.0 for a document with no pieces)
     expected_counts: dict[str, float] = field(default_factory=dict)  # label -> sum of P(B-label)
@@ -126,27 +128,6 @@ def piece_windows(n_pieces: int, max_pieces: int, overlap: int) -> list[tuple[in
         start = min(start + stride, n_pieces - max_pieces)
 
 
-def fill_pieceless(tags: Sequence[str | None]) -> list[str]:
-    """Tags for tokens without a prediction (None): `I-X` between two tokens of one `X`
-    entity, else `O`."""
-    following_tags: list[str] = []  # the next predicted tag after each position
-    following = "O"
-    for tag in reversed(tags):
-        following_tags.append(following)
-        if tag is not None:
-            following = tag
-    following_tags.reverse()
-    filled: list[str] = []
-    for index, tag in enumerate(tags):
-        if tag is None:
-            previous = filled[-1] if filled else "O"
-            following = following_tags[index]
-            label = previous[2:]
-            tag = f"I-{label}" if previous != "O" and following == f"I-{label}" else "O"
-        filled.append(tag)
-    return filled
-
-
 def aggregate(
     tags: Sequence[str],
     confidences: Sequence[float | None],
@@ -157,31 +138,17 @@ def aggregate(
 
     A span's confidence is the mean of its tokens' confidences, skipping None."""
     tags = repair_bio(tags)
-    suggestions: list[Suggestion] = []
-
-    def close(first: int, last: int) -> None:
-        values = [c for c in confidences[first : last + 1] if c is not None]
-        suggestions.append(
-            Suggestion(
-                start=token_starts[first],
-                end=token_ends[last],
-                label=tags[first][2:],
-                confidence=sum(values) / len(values) if values else 0.0,
-                first_token=first,
-                last_token=last,
-            )
+    return [
+        Suggestion(
+            start=token_starts[first],
+            end=token_ends[last],
+            label=label,
+            confidence=span_confidence(confidences, first, last),
+            first_token=first,
+            last_token=last,
         )
-
-    first = None
-    for index, tag in enumerate(tags):
-        if first is not None and not (tag.startswith("I-") and tag[2:] == tags[first][2:]):
-            close(first, index - 1)
-            first = None
-        if tag.startswith("B-"):
-            first = index
-    if first is not None:
-        close(first, len(tags) - 1)
-    return suggestions
+        for first, last, label in entity_spans(tags)
+    ]
 
 
 def rare_label_first(predictions: Sequence[DocumentPrediction], label_counts: Mapping[str, int]) -> list[int]:
@@ -266,11 +233,15 @@ class Predictor:
         batch_tokens: int | None = None,
         device: str | torch.device | None = None,
         precision: str = "auto",
+        temperature: float = 1.0,
     ):
         if not getattr(tokenizer, "is_fast", False):
             raise ValueError("a fast tokenizer is needed (word_ids alignment)")
         self.tokenizer = tokenizer
         self.tags = list(tags)
+        if not (isinstance(temperature, (int, float)) and 0 < temperature < float("inf")):
+            raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+        self.temperature = float(temperature)
         if model.config.num_labels != len(self.tags):
             raise ValueError(f"the model has {model.config.num_labels} outputs but {len(self.tags)} tags")
         for tag in self.tags:
@@ -304,6 +275,7 @@ class Predictor:
         from training.ml.pipeline import load_model
 
         tokenizer, model, tags = load_model(model_dir)
+        options.setdefault("temperature", stored_temperature(model_dir))
         return cls(tokenizer, model, tags, model_dir=model_dir, **options)
 
     # ------------------------------------------------------------ public API
@@ -382,7 +354,7 @@ class Predictor:
                 logits = self.model(**inputs).logits
         else:
             logits = self.model(**inputs).logits
-        probabilities = torch.softmax(logits.float(), dim=-1).cpu()
+        probabilities = torch.softmax(logits.float() / self.temperature, dim=-1).cpu()
         offset = len(self.prefix)
         for row, (doc, start, end) in enumerate(batch):
             low = bisect.bisect_left(doc.first_piece_positions, start)
@@ -410,7 +382,7 @@ class Predictor:
         min_max, mean_entropy = 1.0, 0.0
         if predicted:
             probabilities = doc.probabilities[predicted]
-            best, best_index = probabilities.max(dim=-1)
+            best = probabilities.max(dim=-1).values
             entropy = -(probabilities * torch.log(probabilities.clamp_min(1e-12))).sum(dim=-1)
             min_max = float(best.min())
             mean_entropy = float(entropy.mean())
@@ -418,10 +390,12 @@ class Predictor:
             expected = {label: float(begin[i]) for label, i in self._begin_index.items()}
             for label in self.labels:
                 expected.setdefault(label, 0.0)
-            for word, tag_index, value in zip(predicted, best_index.tolist(), best.tolist()):
+            path = viterbi(torch.log(probabilities.clamp_min(1e-30)).numpy(), self.tags)
+            chosen = probabilities[torch.arange(len(predicted)), path]
+            for word, tag_index, value in zip(predicted, path, chosen.tolist()):
                 raw_tags[word] = self.tags[tag_index]
                 confidences[word] = value
-        tags = repair_bio(fill_pieceless(raw_tags))
+        tags = fill_pieceless(raw_tags)
         return DocumentPrediction(
             suggestions=aggregate(tags, confidences, starts, ends),
             tags=tags,

@@ -7,11 +7,12 @@ Steps: split documents into train/dev (stable sha1 of the document id, unless
 train with AdamW + linear warm-up/decay + gradient clipping on length-grouped,
 dynamically padded batches (bf16 autocast where the hardware has it), evaluate
 on dev after each epoch, keep the best epoch (early stopping with `patience`),
-and write the artifacts to a temporary directory that is renamed to `output_dir`
+fit its temperature on dev (`calibration.py`), and write the artifacts to a temporary directory that is renamed to `output_dir`
 only when complete.
 
 Artifacts: `config.json` + `model.safetensors` (weights), the tokenizer files,
-`label_map.json`, `hyperparameters.json`, `metrics.json`, `data_snapshot.json`.
+`label_map.json`, `calibration.json` (the temperature), `hyperparameters.json`,
+`metrics.json`, `data_snapshot.json`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 import torch
 
 from training.ml import examples as ex
+from training.ml.calibration import CALIBRATION_FILE, calibrate
 from training.ml.data import (
     Hyperparameters,
     Progress,
@@ -39,6 +41,7 @@ from training.ml.data import (
     TrainingDocument,
     split_documents,
 )
+from training.ml.decoding import decode
 from training.ml.device import Runtime, select_runtime
 from training.ml.evaluation import evaluate
 
@@ -56,6 +59,7 @@ class TrainingResult:
     evaluation: dict | None  # evaluation.evaluate() on dev for the best epoch; None without dev
     epoch_loss: list[float] = field(default_factory=list)  # mean training loss per epoch
     runtime: dict = field(default_factory=dict)  # device, precision, threads
+    calibration: dict | None = None  # calibration.calibrate() on dev for the best epoch; None without dev
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -325,11 +329,10 @@ def train(
             continue
         t0 = time.perf_counter()
         try:
-            predicted = ex.predict_tags(
+            dev_logits = ex.word_logits(
                 model,
                 tokenizer,
                 [doc.tokens for doc in dev_docs],
-                tags,
                 max_length=hp.max_length,
                 batch_size=max(32, hp.batch_size),
                 device=runtime.device,
@@ -339,6 +342,7 @@ def train(
             )
         except InterruptedError:
             raise TrainingCancelled(f"cancelled while evaluating epoch {epoch}") from None
+        predicted = [decode(logits, tags) for logits in dev_logits]
         evaluation = evaluate(
             dev_gold,
             predicted,
@@ -358,6 +362,7 @@ def train(
                 "epoch": epoch,
                 "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()},
                 "evaluation": evaluation,
+                "dev_logits": dev_logits,
             }
         report(epoch, epoch_loss[-1], "evaluated")
         if hp.patience and epoch - best["epoch"] >= hp.patience:
@@ -384,6 +389,7 @@ def train(
         evaluation=best["evaluation"],
         epoch_loss=epoch_loss,
         runtime=runtime.describe(),
+        calibration=calibrate(best["dev_logits"], dev_gold, tags) if best["state"] is not None else None,
     )
     _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, train_docs, dev_docs, train_examples)
     return result
@@ -409,6 +415,7 @@ def _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, tr
             "label_map.json",
             {"labels": labels, "tags": tags, "id2tag": dict(enumerate(tags)), "max_length": hp.max_length},
         )
+        write(CALIBRATION_FILE, {"temperature": result.calibration["temperature"] if result.calibration else 1.0})
         write("hyperparameters.json", {**hp.to_dict(), "base_model": str(base_model), "runtime": result.runtime})
         metrics = result.to_dict()
         metrics.pop("model_dir")
