@@ -205,3 +205,51 @@ class PersonalThreshold(models.Model):
 
     def __str__(self):
         return f"{self.user} sees suggestions from {self.threshold:.2f}"
+
+
+class LearningCurve(models.Model):
+    """Dev F1 of models trained, in the background, on 25/50/75/100% of a project's training
+    documents with a run's settings, the same dev split and the same seed. None of them
+    becomes a model version."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    QUEUED_OR_RUNNING = [Status.QUEUED, Status.RUNNING]
+
+    project = models.ForeignKey("annotation.Project", on_delete=models.CASCADE, related_name="learning_curves")
+    run = models.ForeignKey(TrainingRun, on_delete=models.CASCADE, related_name="learning_curves")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=20, choices=Status, default=Status.QUEUED)
+    points = models.JSONField(default=list, blank=True, help_text="[{documents, micro, per_label}] in size order.")
+    progress = models.FloatField(default=0.0, help_text="Share of the whole curve's training done, 0 to 1.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"],
+                condition=Q(status__in=["queued", "running"]),
+                name="one_active_learning_curve_per_project",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Learning curve {self.pk} ({self.status})"
+
+    @property
+    def is_queued_or_running(self):
+        return self.status in self.QUEUED_OR_RUNNING
+
+    @property
+    def percent(self):
+        return round(100 * min(1.0, self.progress))

@@ -10,9 +10,11 @@ from annotation.access import RANK, Role
 from annotation.selectors import document_names
 from studio import access_log
 from studio.background import silent_seconds
+from training import learning_curves
 from training.charts import line_chart
 from training.forms import ERROR_KINDS, ErrorFilterForm
 from training.ml.evaluation import small_dev_reasons, threshold_for
+from training.ml.learning_curve import advice
 from training.models import ModelVersion, Suggestion, SuggestionDecision, TrainingRun
 
 LOSS_COLOUR, F1_COLOUR = "#1f6feb", "#067647"
@@ -263,6 +265,58 @@ def calibration_context(project, calibration: dict) -> dict:
         "target": project.target_precision,
         "floor": project.suggestion_threshold,
     }
+
+
+def curve_chart(points: list[dict], colours: dict[str, str], title: str) -> str:
+    """Micro F1 and each label's F1 against the training documents of `points`."""
+    scored = [p for p in points if "micro" in p]
+    labels = list(dict.fromkeys(label for p in scored for label in p["per_label"]))
+    series = [("micro F1", [(p["documents"], p["micro"]) for p in scored], F1_COLOUR)]
+    series += [
+        (
+            f"{label} F1",
+            [(p["documents"], p["per_label"][label]) for p in scored if label in p["per_label"]],
+            colours.get(label, LOSS_COLOUR),
+        )
+        for label in labels
+    ]
+    return line_chart(series, title=title, x_label="training documents", y_range=(0.0, 1.0))
+
+
+def curve_words(points: list[dict]) -> dict:
+    """The chart of `points` and what its fitted curve says (None below two sizes)."""
+    return {"points": points, "advice": advice([(p["documents"], p["micro"]) for p in points if "micro" in p])}
+
+
+def learning_curve_context(run: TrainingRun, project) -> dict:
+    """The run report's learning curve: from the project's runs of this base model, and from
+    the latest learning-curve run, each with a chart, legend and words."""
+    labels = list(project.labels.all())
+    colours = {label.name: label.color for label in labels}
+    history = learning_curves.history_points(run)
+    curve = learning_curves.latest(run)
+    context = {
+        "curve": curve,
+        "curve_legend": labels,
+        "history": {
+            **curve_words(history),
+            "chart": curve_chart(history, colours, "Dev F1 by training documents, one point per run")
+            if len(history) > 1
+            else "",
+        },
+    }
+    if curve is not None and curve.points:
+        context["curve_result"] = {
+            **curve_words(curve.points),
+            "chart": curve_chart(curve.points, colours, "Dev F1 on 25, 50, 75 and 100% of the training documents"),
+            "skipped": [p for p in curve.points if "error" in p],
+        }
+    sources = [
+        ("the learning-curve run", context.get("curve_result")),
+        ("the runs of this project", context["history"]),
+    ]
+    context["verdicts"] = [(name, words["advice"]) for name, words in sources if words and words["advice"]]
+    return context
 
 
 def _heat(value: int, largest: int, diagonal: bool) -> int:

@@ -2,12 +2,17 @@ from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from training import preannotation, services
+from training import learning_curves, preannotation, services
 
 
 @db_task()
 def train_task(run_id: int) -> None:
     services.execute_run(run_id)
+
+
+@db_task()
+def learning_curve_task(curve_id: int) -> None:
+    learning_curves.execute(curve_id)
 
 
 @db_task()
@@ -18,6 +23,7 @@ def preannotate_task(version_id: int) -> None:
 @db_periodic_task(crontab(minute="*"))
 def fail_stale_work_task() -> None:
     services.fail_stale_runs()
+    learning_curves.fail_stale_curves()
     preannotation.fail_stale_preannotations()
 
 
@@ -25,6 +31,7 @@ def fail_stale_work_task() -> None:
 def recover_from_stopped_workers() -> None:
     """A worker killed mid-run left its runs running and half-written model folders behind."""
     services.fail_stale_runs()
+    learning_curves.fail_stale_curves()
     preannotation.fail_stale_preannotations()
     services.sweep_run_leftovers()
     close_old_connections()

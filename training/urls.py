@@ -9,6 +9,16 @@ urlpatterns = [
     path("projects/<int:project_id>/runs/<int:run_id>/", runs.run_detail, name="training_run"),
     path("projects/<int:project_id>/runs/<int:run_id>/progress/", runs.run_progress, name="training_progress"),
     path("projects/<int:project_id>/runs/<int:run_id>/cancel/", runs.run_cancel, name="training_cancel"),
+    path(
+        "projects/<int:project_id>/runs/<int:run_id>/learning-curve/",
+        runs.learning_curve_start,
+        name="learning_curve_start",
+    ),
+    path(
+        "projects/<int:project_id>/runs/<int:run_id>/learning-curve/progress/",
+        runs.learning_curve_progress,
+        name="learning_curve_progress",
+    ),
     path("projects/<int:project_id>/models/<int:version_id>/activate/", runs.version_activate, name="model_activate"),
     path("projects/<int:project_id>/models/<int:version_id>/delete/", runs.version_delete, name="model_delete"),
     path(

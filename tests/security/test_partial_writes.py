@@ -20,6 +20,7 @@ REFUSED_REDIRECTS = {
     "label_update",
     "label_delete",
     "training_cancel",
+    "learning_curve_start",
     "model_delete",
     "import_retry",
     "review_take",

@@ -12,6 +12,8 @@ import pytest
 from annotation import editing, review
 from annotation.imports import store_upload
 from annotation.models import ImportJob, Label, Membership
+from annotation.services import import_documents
+from annotation.text.formats.documents import ImportedDocument
 from studio.models import AuditEntry
 from studio.tokens import create_token
 from tests.studio.test_permissions import API_ENDPOINTS, ENDPOINTS, UNSCOPED, url_for, world  # noqa: F401
@@ -193,6 +195,7 @@ WRITES = [
         no_queued_run=True,
     ),
     page("training_cancel", lambda s: {}, "training.cancel", run_id="queued"),
+    page("learning_curve_start", lambda s: {}, "learning_curve.start", no_queued_run=True, second_document=True),
     page("model_activate", lambda s: {}, "model.activate", version_id="inactive"),
     page("model_delete", lambda s: {}, "model.delete", version_id="inactive"),
     page("user_invite", lambda s: {"username": "nurse", "email": "nurse@example.org"}, "user.create", who="staff"),
@@ -230,6 +233,11 @@ def test_every_allowed_write_is_logged(client, scene, name, method, data, action
     if options.pop("no_queued_run", False):  # and no label without examples
         TrainingRun.objects.filter(pk=scene["queued"].pk).update(status="cancelled")
         scene["spare"].delete()
+    if options.pop("second_document", False):  # so that one of two documents is held out for dev
+        text = "Gout was treated with colchicine ."
+        project = editing.Document.objects.get(pk=scene["document_id"]).project
+        imported = ImportedDocument(text=text, mentions=[(0, 4, "DISEASE"), (22, 32, "TREATMENT")])
+        import_documents(project, [imported], importer=scene["owner"])
     as_json = options.pop("json", False)
     ids = {**scene, **{key: getattr(scene[value], "pk", scene[value]) for key, value in options.items()}}
     if name.startswith("user_"):

@@ -84,6 +84,8 @@ ENDPOINTS = {
     "training_run": ("get", ANNOTATOR, 200, {}),
     "training_progress": ("get", ANNOTATOR, 200, {}),
     "training_cancel": ("post", ADMIN, 302, {}),  # the run has finished: nothing to cancel
+    "learning_curve_start": ("post", ADMIN, 302, {}),  # one document, none for dev: refused with a message
+    "learning_curve_progress": ("get", ANNOTATOR, 200, {}),
     "model_activate": ("post", ADMIN, 302, {}),
     "model_delete": ("post", ADMIN, 302, {}),  # the active version: refused with a message
     "preannotation_progress": ("get", ANNOTATOR, 200, {}),

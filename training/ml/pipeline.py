@@ -43,6 +43,7 @@ from training.ml.data import (
 )
 from training.ml.decoding import decode
 from training.ml.device import Runtime, select_runtime
+from training.ml.encoders import declare_positions, load_tokenizer, usable_positions
 from training.ml.evaluation import evaluate
 
 
@@ -137,12 +138,10 @@ def _quiet_transformers():
 
 def _load_base(base_model: str, tags: list[str]):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
+    from transformers import AutoModelForTokenClassification
 
     with _quiet_transformers():
-        tokenizer = AutoTokenizer.from_pretrained(base_model)
-        if not getattr(tokenizer, "is_fast", False):
-            raise ValueError(f"{base_model}: a fast tokenizer is needed (word_ids alignment)")
+        tokenizer = load_tokenizer(base_model)
         model = AutoModelForTokenClassification.from_pretrained(
             base_model,
             num_labels=len(tags),
@@ -150,6 +149,7 @@ def _load_base(base_model: str, tags: list[str]):
             label2id={t: i for i, t in enumerate(tags)},
             ignore_mismatched_sizes=True,  # a fine-tuned base with other labels gets a new head
         )
+    declare_positions(tokenizer, model)
     return tokenizer, model
 
 
@@ -203,23 +203,44 @@ def _seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def train_step(model, batch: dict, optimizer, scheduler, runtime: Runtime, max_grad_norm: float) -> float:
+def train_step(model, batch: dict, optimizer, scheduler, runtime: Runtime, max_grad_norm: float, scaler=None) -> float:
     """One optimiser step on a collated batch (the body of `train`'s loop); returns the loss.
 
-    The loss is computed in fp32 from the logits, outside autocast."""
+    The loss is computed in fp32 from the logits, outside autocast. Where the runtime splits
+    batches into micro-batches, each adds its share of the batch's mean loss to the
+    gradients, so the step is the one the whole batch would take. `scaler` (fp16) scales the
+    loss and skips steps whose gradients overflowed."""
     batch = {k: v.to(runtime.device) for k, v in batch.items()}
     labels = batch.pop("labels")
-    with runtime.autocast():
-        logits = model(**batch).logits
-    loss = torch.nn.functional.cross_entropy(
-        logits.float().view(-1, logits.shape[-1]), labels.view(-1), ignore_index=ex.IGNORE_INDEX
-    )
-    loss.backward()
+    labelled = max(1, int((labels != ex.IGNORE_INDEX).sum()))
+    rows = len(labels)
+    step = runtime.micro_batch_size or rows
+    total = 0.0
+    for first in range(0, rows, step):
+        with runtime.autocast():
+            logits = model(**{k: v[first : first + step] for k, v in batch.items()}).logits
+        loss = (
+            torch.nn.functional.cross_entropy(
+                logits.float().view(-1, logits.shape[-1]),
+                labels[first : first + step].reshape(-1),
+                ignore_index=ex.IGNORE_INDEX,
+                reduction="sum",
+            )
+            / labelled
+        )
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        total += float(loss.detach())
+    if scaler is not None:
+        scaler.unscale_(optimizer)
     torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-    optimizer.step()
+    if scaler is not None:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
     scheduler.step()
     optimizer.zero_grad(set_to_none=True)
-    return float(loss.detach())
+    return total
 
 
 def train(
@@ -261,10 +282,12 @@ def train(
     tags = tag_list(labels)
     tag_to_id = {t: i for i, t in enumerate(tags)}
     tokenizer, model = _load_base(base_model, tags)
-    limit = getattr(model.config, "max_position_embeddings", None)
+    limit = usable_positions(model)
     if limit is not None and hp.max_length > limit:
         raise ValueError(f"max_length must be at most {limit} for this model, got {hp.max_length}")
     model.to(runtime.device)
+    runtime = runtime.sized_for(model, max_length=hp.max_length, batch_size=hp.batch_size)
+    scaler = runtime.grad_scaler()
 
     train_tags = [ex.repair_bio(doc.tags) for doc in train_docs]
     train_examples = ex.build_examples(
@@ -314,7 +337,7 @@ def train(
                 raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
             t0 = time.perf_counter()
             batch = ex.collate([train_examples[i] for i in batch_indices], tokenizer.pad_token_id)
-            value = train_step(model, batch, optimizer, scheduler, runtime, hp.max_grad_norm)
+            value = train_step(model, batch, optimizer, scheduler, runtime, hp.max_grad_norm, scaler)
             step_seconds += time.perf_counter() - t0
             examples_seen += len(batch_indices)
             step += 1
@@ -334,7 +357,7 @@ def train(
                 tokenizer,
                 [doc.tokens for doc in dev_docs],
                 max_length=hp.max_length,
-                batch_size=max(32, hp.batch_size),
+                batch_size=runtime.predict_batch_size or max(32, hp.batch_size),
                 device=runtime.device,
                 autocast=runtime.autocast,
                 should_stop=stop_requested,

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from annotation.access import Role, project_for
 from studio import access_log
 from studio.navigation import redirect_to_next
-from training import forgetting, preannotation, reports, services
+from training import forgetting, learning_curves, preannotation, reports, services
 from training.forms import TrainingForm
 from training.ml.data import Hyperparameters
 from training.models import ModelVersion, TrainingRun
@@ -85,7 +85,30 @@ def run_detail(request, project_id, run_id):
     if request.htmx:  # the error list's filters
         return render(request, "training/partials/error_list.html", context, status=status)
     context.update(reports.run_context(run, project.role))
+    if run.status == TrainingRun.Status.SUCCEEDED:
+        context.update(reports.learning_curve_context(run, project))
     return render(request, "training/run.html", context, status=status)
+
+
+@require_POST
+def learning_curve_start(request, project_id, run_id):
+    project = project_for(request.user, project_id, Role.ADMIN)
+    run = get_object_or_404(TrainingRun, pk=run_id, project=project)
+    try:
+        learning_curves.start(run, request.user)
+    except services.TrainingRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.info(request, "Learning curve queued: four models train in the background; the active model stays.")
+    return redirect(reverse("training_run", args=[project.pk, run.pk]) + "#learning-curve")
+
+
+@require_GET
+def learning_curve_progress(request, project_id, run_id):
+    project = project_for(request.user, project_id)
+    run = get_object_or_404(services.runs_of(project), pk=run_id)
+    context = {"project": project, "run": run, **reports.learning_curve_context(run, project)}
+    return render(request, "training/partials/learning_curve.html", context)
 
 
 @require_GET
