@@ -39,6 +39,7 @@ NOT_A_READ = {
     "review_next": "a redirect to the review page",
     "training_runs": "scores",
     "training_progress": "progress",
+    "learning_curve_progress": "progress and scores",
     "preannotation_progress": "progress",
     "try_it": "the form",
     "api_project": "settings",
