@@ -395,8 +395,9 @@
   const bar = document.getElementById("annotate-bar");
   new ResizeObserver(() => root.style.setProperty("--bar-height", `${bar.offsetHeight}px`)).observe(bar);
 
-  listSpans();
-  // On opening, the text has the focus: on the first suggestion if there is one, else on the first token.
+  // On opening, the text has the focus: on the first suggestion if there is one, else on the
+  // first token. The span list follows once the page has drawn, so a long note is ready sooner.
   text.focus({ preventScroll: true });
   if (!stepSuggestion(1) && tokenCount()) placeCursor(0);
+  requestAnimationFrame(() => setTimeout(listSpans));
 })();
