@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from annotation.models import Annotation, Project
 from studio.tokens import create_token
@@ -49,6 +50,7 @@ def test_the_readme_api_example_trains_and_predicts(
 ):
     settings.BASE_MODEL = tiny_bert
     user = person("pipeline")
+    user.user_permissions.add(Permission.objects.get(codename="add_project"))  # as the README asks
     _, key = create_token(user, "README example")
     env = subprocess_env(
         STUDIO_URL=live_server.url,
