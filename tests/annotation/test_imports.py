@@ -409,19 +409,6 @@ def test_a_split_that_cannot_be_made_leaves_the_check_as_it_was(project, admin, 
     assert ImportJob.objects.get(pk=job.pk).format == "text-lines"
 
 
-def test_the_demo_is_half_annotated_and_half_left_for_suggestions(admin):
-    from django.core.management import call_command
-
-    from annotation.management.commands.load_demo import DEMO_NAME
-
-    call_command("load_demo", stdout=io.StringIO())
-    documents = Document.objects.filter(project__name=DEMO_NAME)
-    annotated = documents.filter(annotations__isnull=False).distinct()
-    assert documents.count() == 40
-    assert annotated.count() == 20
-    assert all(document.annotations.get().spans.exists() for document in annotated)
-
-
 def test_a_doccano_record_without_spans_is_not_annotated_and_an_empty_list_is(clinician):
     project = create_project("Doccano", created_by=clinician)
     lines = [

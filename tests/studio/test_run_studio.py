@@ -46,7 +46,7 @@ def test_run_studio_serves_the_demo_and_stops_cleanly(var_dir):
         wait_for(lambda: get(f"http://127.0.0.1:{port}/healthz"), timeout=90, message="web server")
         output = log.read_text()
         password = re.search(r"Its password is (\S+)", output).group(1)
-        assert 'Loaded "Clinical NER demo": 40 documents' in output
+        assert 'Loaded "Clinical NER demo": 240 documents' in output
         children = psutil.Process(studio.pid).children(recursive=True)
         assert any("run_huey" in " ".join(child.cmdline()) for child in children)
 

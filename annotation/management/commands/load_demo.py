@@ -1,14 +1,12 @@
-from pathlib import Path
-
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from annotation.demo.build_demo import DEMO_FILE
 from annotation.models import Project
 from annotation.services import create_project, import_documents
 from annotation.text.formats.jsonl import read_doccano_jsonl
 
 DEMO_NAME = "Clinical NER demo"
-DEMO_FILE = Path(__file__).resolve().parents[2] / "demo" / "clinical_ner_demo.jsonl"
 DEMO_GUIDELINES = """\
 ## What to tag
 
@@ -26,7 +24,7 @@ punctuation. Abbreviations in brackets, e.g. *(ALD)*, get their own span.
 
 
 class Command(BaseCommand):
-    help = f'Load the "{DEMO_NAME}" project: 40 NCBI-disease abstracts, half of them annotated.'
+    help = f'Load the "{DEMO_NAME}" project: 240 NCBI-disease abstracts, 200 of them annotated.'
 
     def handle(self, *args, **options):
         if Project.objects.filter(name=DEMO_NAME).exists():
