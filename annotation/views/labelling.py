@@ -27,7 +27,8 @@ from studio import access_log
 
 
 def _document(request, project_id, document_id, gold=False) -> Document:
-    return document_for(project_for(request.user, project_id, Role.REVIEWER if gold else Role.ANNOTATOR), document_id)
+    project = project_for(request.user, project_id, Role.REVIEWER if gold else Role.ANNOTATOR)
+    return document_for(project, document_id, Document.objects.defer("search"))
 
 
 def _annotation(document, user, gold=False) -> Annotation | None:
