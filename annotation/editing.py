@@ -45,7 +45,7 @@ SPAN_COLUMNS = ("start", "end", "label_id", "source", "model_version_id", "edite
 
 def own_annotation(document: Document, user) -> Annotation | None:
     """The person's own version of the document (not a gold annotation they adjudicated)."""
-    return Annotation.objects.filter(document=document, annotator=user, is_gold=False).first()
+    return Annotation.objects.filter(document=document, annotator=user, is_gold=False).defer("bio_tags").first()
 
 
 def annotation_for(document: Document, user) -> Annotation:
@@ -432,7 +432,7 @@ def _retag(annotation: Annotation, removed: list[SpanRow], added: list[SpanRow])
         assignments.append(f"bio_tags[{first + 1}:{last + 1}] = ARRAY[{', '.join(pieces)}]::varchar[]")
     with connection.cursor() as cursor:
         cursor.execute(
-            f"WITH names AS (SELECT id, name FROM {Label._meta.db_table} WHERE id = ANY(%s) FOR KEY SHARE)"
+            f"WITH names AS (SELECT id, name FROM {Label._meta.db_table} WHERE id = ANY(%s::bigint[]) FOR KEY SHARE)"
             f" UPDATE {Annotation._meta.db_table} SET {', '.join(assignments)} WHERE id = %s",
             [sorted({row[2] for row in added}), *params, annotation.pk],
         )
