@@ -347,12 +347,11 @@ class EditState(serializers.Serializer):
 
 def _edit_state(annotation: Annotation, document: Document, message: str = "") -> dict:
     """`document` from `_document`: its text is what the visitor may read."""
-    spans = Span.objects.filter(annotation=annotation).select_related("label").order_by("start")
     return {
         "version": annotation.version,
         "status": annotation.status,
         "message": message,
-        "spans": shapes.SpanSerializer(spans, many=True, context={"text": document.text}).data,
+        "spans": shapes.span_shapes(Span.objects.filter(annotation=annotation), document.text),
     }
 
 

@@ -1,5 +1,10 @@
-"""Span edits on one annotation: each in one transaction that checks the version, keeps
-`bio_tags` equal to the spans, raises the version and records the change for undo/redo."""
+"""Span edits on one annotation: each in one transaction that checks and raises the version,
+keeps `bio_tags` equal to the spans and records the change for undo/redo.
+
+An edit touches only what it changes: one UPDATE locks the annotation and raises its version,
+the changed span rows are written, `bio_tags` is rewritten over the changed tokens only, and
+the history keeps the rows a step removed and added, which undo and redo apply backwards or
+forwards. A span edit on a long document costs the same as on a short one."""
 
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
@@ -7,10 +12,10 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from annotation.assistance import assistant
 from annotation.models import Annotation, AnnotationChange, Document, Label, Span
-from annotation.text.bio import spans_to_tags
 from studio.audit import record, span_values
 
 
@@ -32,19 +37,20 @@ class EditResult:
     # Character ranges whose rendering changed, so a page can redraw just those parts.
     touched: list[tuple[int, int]] = field(default_factory=list)
     message: str = ""
-    after: list = field(default_factory=list)  # the span rows after the edit
 
 
 SpanRow = list  # [start, end, label_id, source, model_version_id, edited_before_accept]
+SPAN_COLUMNS = ("start", "end", "label_id", "source", "model_version_id", "edited_before_accept")
 
 
 def own_annotation(document: Document, user) -> Annotation | None:
     """The person's own version of the document (not a gold annotation they adjudicated)."""
-    return Annotation.objects.filter(document=document, annotator=user, is_gold=False).first()
+    return Annotation.objects.filter(document=document, annotator=user, is_gold=False).defer("bio_tags").first()
 
 
 def annotation_for(document: Document, user) -> Annotation:
-    annotation, _ = Annotation.objects.get_or_create(
+    # Edits never read the tags: they rewrite only the tokens they change.
+    annotation, _ = Annotation.objects.defer("bio_tags").get_or_create(
         document=document,
         annotator=user,
         is_gold=False,
@@ -68,7 +74,7 @@ def add_span(
     decisions: dict | None = None,
 ) -> EditResult:
     with transaction.atomic():
-        annotation, before = _lock(annotation, version)
+        annotation = _lock(annotation, version)
         document = annotation.document
         if label.project_id != document.project_id:
             raise EditRejected(f"{label.name} is not a label of this project.")
@@ -76,30 +82,43 @@ def add_span(
         if not 0 <= first_token <= last_token < token_count:
             raise EditRejected(f"Tokens {first_token}–{last_token} are outside this document's {token_count} tokens.")
         start, end = document.token_starts[first_token], document.token_ends[last_token]
-        clash = annotation.spans.filter(start__lt=end, end__gt=start).select_related("label").first()
-        if clash:
-            raise EditRejected(
-                f'That overlaps {clash.label.name} "{_excerpt(document.text, clash.start, clash.end)}"'
-                f" ({clash.start}–{clash.end}); the existing span stays."
-            )
-        span = Span.objects.create(
-            annotation=annotation,
-            label=label,
-            start=start,
-            end=end,
-            source=source,
-            model_version=model_version,
-            edited_before_accept=edited_before_accept,
-        )
+        row = [start, end, label.pk, source, getattr(model_version, "pk", None), edited_before_accept]
+        span = _insert_unless_overlapping(annotation, row)
+        span.label = label
         _audit(annotation, "span.create", span, after=span_values(span))
         return _commit(
             annotation,
             "accept" if decisions else "add",
-            before,
-            [(start, end)],
+            [],
+            [row],
             f'Tagged "{_excerpt(document.text, start, end)}" as {label.name}.',
             decisions=decisions,
         )
+
+
+def _insert_unless_overlapping(annotation: Annotation, row: SpanRow) -> Span:
+    """Insert the span in the same statement that looks for one it would overlap: the
+    exclusion constraint stays the guard, this only spares the annotator a database error."""
+    start, end = row[0], row[1]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {Span._meta.db_table} (annotation_id, {", ".join(f'"{c}"' for c in SPAN_COLUMNS)}, created_at)
+            SELECT %s, %s, %s, %s, %s, %s, %s, %s
+             WHERE NOT EXISTS (SELECT 1 FROM {Span._meta.db_table}
+                                WHERE annotation_id = %s AND start < %s AND "end" > %s)
+            RETURNING id
+            """,
+            [annotation.pk, *row, timezone.now(), annotation.pk, end, start],
+        )
+        inserted = cursor.fetchone()
+    if inserted is None:
+        clash = annotation.spans.filter(start__lt=end, end__gt=start).select_related("label").first()
+        raise EditRejected(
+            f'That overlaps {clash.label.name} "{_excerpt(annotation.document.text, clash.start, clash.end)}"'
+            f" ({clash.start}–{clash.end}); the existing span stays."
+        )
+    return Span(pk=inserted[0], annotation=annotation, **dict(zip(SPAN_COLUMNS, row)))
 
 
 def record_decisions(
@@ -109,30 +128,36 @@ def record_decisions(
     rejected ones again): it takes a version and a place in the history like any edit, so
     Ctrl+Z takes it back."""
     with transaction.atomic():
-        annotation, before = _lock(annotation, version)
-        return _commit(annotation, action, before, touched, message, decisions=decisions)
+        annotation = _lock(annotation, version)
+        result = _commit(annotation, action, [], [], message, decisions=decisions)
+        result.touched = list(touched)
+        return result
 
 
 def change_label(annotation: Annotation, *, version: int, span_id: int, label: Label) -> EditResult:
     with transaction.atomic():
-        annotation, before = _lock(annotation, version)
+        annotation = _lock(annotation, version)
         span = _span(annotation, span_id)
         if label.project_id != annotation.document.project_id:
             raise EditRejected(f"{label.name} is not a label of this project.")
-        before_values = span_values(span)
+        before_values, before_row = span_values(span), _row(span)
         span.label = label
         span.save(update_fields=["label"])
         _audit(annotation, "span.update", span, before=before_values, after=span_values(span))
-        return _commit(annotation, "relabel", before, [(span.start, span.end)], f"Changed to {label.name}.")
+        return _commit(annotation, "relabel", [before_row], [_row(span)], f"Changed to {label.name}.")
 
 
 def delete_span(annotation: Annotation, *, version: int, span_id: int) -> EditResult:
     with transaction.atomic():
-        annotation, before = _lock(annotation, version)
+        annotation = _lock(annotation, version)
         span = _span(annotation, span_id)
         _audit(annotation, "span.delete", span, before=span_values(span))
         span.delete()
-        return _commit(annotation, "delete", before, [(span.start, span.end)], "Span removed.")
+        return _commit(annotation, "delete", [_row(span)], [], "Span removed.")
+
+
+class _Unchanged(Exception):
+    """Raised inside an edit's transaction to roll back the version it raised."""
 
 
 def replace_spans(annotation: Annotation, *, version: int, spans: list[tuple[int, int, Label]]) -> EditResult:
@@ -147,19 +172,23 @@ def replace_spans(annotation: Annotation, *, version: int, spans: list[tuple[int
     nothing, keeps the version, records no audit entry and adds no undo step, so a client
     that re-sends what it loaded does not invalidate other open editors.
     """
-    with transaction.atomic():
-        annotation, before = _lock(annotation, version)
-        document = annotation.document
-        after = _replacement_rows(document, spans, {(row[0], row[1], row[2]): row for row in before})
-        if after == before:
-            return EditResult(annotation, [], "No changes.", after=before)
-        _restore(annotation, after)
-        old_keys = {(row[0], row[1], row[2]) for row in before}
-        new_keys = {(row[0], row[1], row[2]) for row in after}
-        message = f"Replaced spans: {len(new_keys - old_keys)} added, {len(old_keys - new_keys)} removed."
-        result = _commit(annotation, "replace", before, _differences(before, after), message)
-        _audit(annotation, "annotation.replace", annotation, before=before, after=result.after)
-        return result
+    try:
+        with transaction.atomic():
+            annotation = _lock(annotation, version)
+            before = _snapshot(annotation)
+            after = _replacement_rows(annotation.document, spans, {(row[0], row[1], row[2]): row for row in before})
+            if after == before:
+                raise _Unchanged
+            removed, added = _difference(before, after), _difference(after, before)
+            _apply(annotation, removed, added)
+            old_keys = {(row[0], row[1], row[2]) for row in before}
+            new_keys = {(row[0], row[1], row[2]) for row in after}
+            message = f"Replaced spans: {len(new_keys - old_keys)} added, {len(old_keys - new_keys)} removed."
+            _audit(annotation, "annotation.replace", annotation, before=before, after=after)
+            return _commit(annotation, "replace", removed, added, message)
+    except _Unchanged:
+        annotation.version = version
+        return EditResult(annotation, [], "No changes.")
 
 
 def _replacement_rows(document: Document, spans, existing: dict[tuple, SpanRow]) -> list[SpanRow]:
@@ -243,50 +272,63 @@ def redo(annotation: Annotation, *, version: int) -> EditResult:
 def _step_history(annotation: Annotation, *, version: int, backwards: bool) -> EditResult:
     """Undo the latest applied change, or redo the earliest undone one."""
     with transaction.atomic():
-        annotation, before = _lock(annotation, version)
+        annotation = _lock(annotation, version)
         history = annotation.changes.filter(undone=not backwards)
         change = (history.order_by("-id") if backwards else history.order_by("id")).first()
         if change is None:
             raise EditRejected(f"Nothing to {'undo' if backwards else 'redo'}.")
-        target = change.before if backwards else change.after
-        labels = {row[2] for row in target}
+        removed, added = (change.added, change.removed) if backwards else (change.removed, change.added)
+        labels = {row[2] for row in added}
         if len(labels) != Label.objects.filter(pk__in=labels).count():
             raise EditRejected(
                 f"Cannot {'undo' if backwards else 'redo'} {change.action}: it used a label deleted since."
             )
-        _restore(annotation, target)
-        touched = _differences(before, target)
+        _apply(annotation, removed, added)
+        _retag(annotation, removed, added)
+        touched = _ranges(removed + added)
         if change.decisions:
             touched += assistant().replay_decisions(annotation, change.decisions, undo=backwards)
         change.undone = backwards
         change.save(update_fields=["undone"])
         _audit(
-            annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=before, after=target
+            annotation, "annotation.undo" if backwards else "annotation.redo", annotation, before=removed, after=added
         )
         verb = "Undid" if backwards else "Redid"
-        return _finish(annotation, touched, f"{verb} {change.action}.")
+        return EditResult(annotation, touched, f"{verb} {change.action}.")
 
 
 def submit(annotation: Annotation, *, version: int) -> EditResult:
     with transaction.atomic():
-        annotation, _ = _lock(annotation, version)
+        annotation = _lock(annotation, version)
         if annotation.status == Annotation.Status.IN_PROGRESS:
             annotation.status = Annotation.Status.SUBMITTED
             annotation.submitted_at = timezone.now()
+            annotation.save(update_fields=["status", "submitted_at"])
             _audit(annotation, "annotation.status", annotation, before="in_progress", after="submitted")
-        annotation.version += 1
-        annotation.save(update_fields=["status", "submitted_at", "version", "updated_at"])
         return EditResult(annotation, [], "Submitted.")
 
 
-def _lock(annotation: Annotation, version: int) -> tuple[Annotation, list[SpanRow]]:
-    locked = Annotation.objects.select_for_update().get(pk=annotation.pk)
-    if locked.version != version:
-        raise VersionConflict(locked.version)
+LOCKED_FIELDS = ("id", "document_id", "annotator_id", "status", "version", "updated_at", "submitted_at", "is_gold")
+
+
+def _lock(annotation: Annotation, version: int) -> Annotation:
+    """Lock the annotation's row and raise its version in one statement; `VersionConflict`
+    when it is not at `version`. The row comes back without its tags, which no edit reads."""
+    table = Annotation._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET version = version + 1, updated_at = %s WHERE id = %s AND version = %s"
+            f" RETURNING {', '.join(LOCKED_FIELDS)}",
+            [timezone.now(), annotation.pk, version],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise VersionConflict(Annotation.objects.values_list("version", flat=True).get(pk=annotation.pk))
+    locked = Annotation.from_db(connection.alias, LOCKED_FIELDS, row)
     locked.document = annotation.document  # already loaded by the caller; the text is large
     if Annotation.annotator.is_cached(annotation):
         locked.annotator = annotation.annotator
-    return locked, _snapshot(locked)
+    return locked
 
 
 def _audit(annotation: Annotation, action: str, obj, *, before=None, after=None) -> None:
@@ -305,81 +347,116 @@ def _span(annotation: Annotation, span_id: int) -> Span:
     span = annotation.spans.select_related("label").filter(pk=span_id).first()
     if span is None:
         raise EditRejected("That span no longer exists.")
+    span.annotation = annotation
     return span
 
 
+def _row(span: Span) -> SpanRow:
+    return [getattr(span, column) for column in SPAN_COLUMNS]
+
+
 def _snapshot(annotation: Annotation) -> list[SpanRow]:
-    return [
-        list(row)
-        for row in annotation.spans.order_by("start").values_list(
-            "start", "end", "label_id", "source", "model_version_id", "edited_before_accept"
-        )
-    ]
+    return [list(row) for row in annotation.spans.order_by("start").values_list(*SPAN_COLUMNS)]
 
 
-def _restore(annotation: Annotation, rows: list[SpanRow]) -> None:
-    annotation.spans.all().delete()
-    Span.objects.bulk_create(
-        Span(
-            annotation=annotation,
-            start=start,
-            end=end,
-            label_id=label_id,
-            source=source,
-            model_version_id=model_version_id,
-            edited_before_accept=edited,
-        )
-        for start, end, label_id, source, model_version_id, edited in rows
-    )
+def _apply(annotation: Annotation, removed: list[SpanRow], added: list[SpanRow]) -> None:
+    """Delete the `removed` rows and insert the `added` ones: a change, or a step of the
+    history taken back (`removed` and `added` swapped)."""
+    if removed:
+        keys = [(start, end, label_id) for start, end, label_id, *_ in removed]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'DELETE FROM {Span._meta.db_table} WHERE annotation_id = %s AND (start, "end", label_id)'
+                " IN (SELECT * FROM unnest(%s::integer[], %s::integer[], %s::bigint[]))",
+                [annotation.pk, *map(list, zip(*keys))],
+            )
+            deleted = cursor.rowcount
+        if deleted != len(removed):
+            raise EditRejected("The spans changed since that step; it cannot be taken back or made again.")
+    Span.objects.bulk_create(Span(annotation=annotation, **dict(zip(SPAN_COLUMNS, row))) for row in added)
 
 
-def _commit(annotation, action, before, touched, message, *, decisions=None) -> EditResult:
-    """Record a new edit: it ends any redo branch."""
-    annotation.changes.filter(undone=True).delete()
-    result = _finish(annotation, touched, message)
-    AnnotationChange.objects.create(
-        annotation=annotation, action=action, before=before, after=result.after, decisions=decisions or {}
-    )
-    return result
-
-
-def _finish(annotation: Annotation, touched, message) -> EditResult:
-    document = annotation.document
-    rows = _span_rows(annotation.pk)
-    annotation.bio_tags = spans_to_tags(
-        document.token_starts, document.token_ends, [(start, end, name) for start, end, name, *_ in rows]
-    )
-    annotation.version += 1
-    annotation.save(update_fields=["bio_tags", "version", "updated_at"])
-    after = [[start, end, *provenance] for start, end, _, *provenance in rows]
-    return EditResult(annotation, touched, message, after=after)
-
-
-def _span_rows(annotation_id: int) -> list[tuple]:
-    """(start, end, label name, label id, source, model version id, edited) for each span.
-
-    Plain rows, not model instances: a long document has hundreds of spans, and every edit
-    reads them all. The key-share lock on their labels makes a rename (which locks its label
-    for update) wait until this edit commits, or makes this read wait for the rename and then
-    see the new name, so tags are never written with a name renamed meanwhile.
-    """
+def _commit(annotation, action, removed, added, message, *, decisions=None) -> EditResult:
+    """Record a new edit: it ends any redo branch. `bio_tags` follows the changed rows."""
+    _retag(annotation, removed, added)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT s.start, s."end", l.name, s.label_id, s.source, s.model_version_id, s.edited_before_accept
-              FROM {Span._meta.db_table} s JOIN {Label._meta.db_table} l ON l.id = s.label_id
-             WHERE s.annotation_id = %s
-             ORDER BY s.start
-               FOR KEY SHARE OF l
+            WITH redo_branch AS (DELETE FROM {AnnotationChange._meta.db_table} WHERE annotation_id = %s AND undone)
+            INSERT INTO {AnnotationChange._meta.db_table}
+                   (annotation_id, action, removed, added, decisions, undone, created_at)
+            VALUES (%s, %s, %s, %s, %s, false, %s)
             """,
-            [annotation_id],
+            [
+                annotation.pk,
+                annotation.pk,
+                action,
+                Jsonb(removed),
+                Jsonb(added),
+                Jsonb(decisions or {}),
+                timezone.now(),
+            ],
         )
-        return cursor.fetchall()
+    return EditResult(annotation, _ranges(removed + added), message)
 
 
-def _differences(before: list[SpanRow], after: list[SpanRow]) -> list[tuple[int, int]]:
-    old, new = {tuple(row) for row in before}, {tuple(row) for row in after}
-    return sorted((row[0], row[1]) for row in old ^ new)
+def _retag(annotation: Annotation, removed: list[SpanRow], added: list[SpanRow]) -> None:
+    """Rewrite `bio_tags` over the tokens of the changed rows only, in one UPDATE of array
+    slices: O where a removed span was, then B-/I- tags where an added one is.
+
+    The same statement reads the label names with a key-share lock on their rows: a rename
+    (which locks its label for update) either committed before, and its new name is read here,
+    or waits until this edit commits and then rewrites the tags written here. (The foreign
+    keys' own checks are deferred to the commit, too late to hold a rename back.)"""
+    starts, ends = annotation.document.token_starts, annotation.document.token_ends
+    tags: dict[int, tuple[str, int | None]] = {}  # token -> (prefix, label id)
+    for start, end, *_ in removed:
+        for token in range(bisect_left(starts, start), bisect_left(ends, end) + 1):
+            tags[token] = ("O", None)
+    for start, end, label_id, *_ in added:
+        first = bisect_left(starts, start)
+        for token in range(first, bisect_left(ends, end) + 1):
+            tags[token] = ("B-" if token == first else "I-", label_id)
+    if not tags:
+        return
+    assignments, params = [], []
+    for first, last in _runs(sorted(tags)):
+        pieces = []
+        for token in range(first, last + 1):
+            prefix, label_id = tags[token]
+            if label_id is None:
+                pieces.append("'O'")
+            else:
+                pieces.append("%s || (SELECT name FROM names WHERE id = %s)")
+                params += [prefix, label_id]
+        assignments.append(f"bio_tags[{first + 1}:{last + 1}] = ARRAY[{', '.join(pieces)}]::varchar[]")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH names AS (SELECT id, name FROM {Label._meta.db_table} WHERE id = ANY(%s::bigint[]) FOR KEY SHARE)"
+            f" UPDATE {Annotation._meta.db_table} SET {', '.join(assignments)} WHERE id = %s",
+            [sorted({row[2] for row in added}), *params, annotation.pk],
+        )
+
+
+def _runs(tokens: list[int]) -> list[tuple[int, int]]:
+    """Sorted token indices as (first, last) runs of consecutive ones."""
+    runs = []
+    for token in tokens:
+        if runs and runs[-1][1] == token - 1:
+            runs[-1] = (runs[-1][0], token)
+        else:
+            runs.append((token, token))
+    return runs
+
+
+def _difference(rows: list[SpanRow], others: list[SpanRow]) -> list[SpanRow]:
+    """The rows of `rows` not in `others`, in order."""
+    other_keys = {tuple(row) for row in others}
+    return [row for row in rows if tuple(row) not in other_keys]
+
+
+def _ranges(rows: list[SpanRow]) -> list[tuple[int, int]]:
+    return sorted((row[0], row[1]) for row in rows)
 
 
 def _excerpt(text: str, start: int, end: int, limit: int = 40) -> str:

@@ -326,14 +326,15 @@ class ImportJob(models.Model):
 class AnnotationChange(models.Model):
     """One step of an annotation's edit history, kept server-side for undo and redo.
 
-    `before` and `after` are the annotation's whole span list around the change, as
-    [start, end, label_id, source, model_version_id, edited_before_accept] rows.
+    `removed` and `added` are the span rows the step deleted and inserted, as
+    [start, end, label_id, source, model_version_id, edited_before_accept]: undo deletes the
+    added rows and puts the removed ones back, redo does it again.
     """
 
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="changes")
     action = models.CharField(max_length=30)
-    before = models.JSONField()
-    after = models.JSONField()
+    removed = models.JSONField(default=list)
+    added = models.JSONField(default=list)
     # Decisions on suggestions the step made ({suggestion id: "accepted" | "edited" | "rejected"}),
     # so that undoing it brings the suggestions back.
     decisions = models.JSONField(default=dict, blank=True)

@@ -60,10 +60,10 @@ def pending_suggestion(document: Document, user, suggestion_id: int) -> Suggesti
 def suggestion_touching(document: Document, user, start: int, end: int) -> Suggestion | None:
     """A suggestion of the active model that `user` has not decided on, overlapping
     [start, end): tagging there by hand accepts it with edited edges or label."""
-    version = ModelVersion.objects.active_for(document.project)
+    # The document's suggestions are its project's, so "the active model's" needs no query of its own.
     return (
         Suggestion.objects.open_for(user)
-        .shown_with(version)
+        .filter(Q(model_version__is_active=True) | Q(model_version__isnull=True))
         .filter(document=document, start__lt=end, end__gt=start)
         .select_related("label", "model_version")
         .first()

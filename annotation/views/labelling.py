@@ -9,6 +9,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.db import transaction
+from django.db.models import prefetch_related_objects
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -27,7 +28,8 @@ from studio import access_log
 
 
 def _document(request, project_id, document_id, gold=False) -> Document:
-    return document_for(project_for(request.user, project_id, Role.REVIEWER if gold else Role.ANNOTATOR), document_id)
+    project = project_for(request.user, project_id, Role.REVIEWER if gold else Role.ANNOTATOR)
+    return document_for(project, document_id, Document.objects.defer("search"))
 
 
 def _annotation(document, user, gold=False) -> Annotation | None:
@@ -155,6 +157,8 @@ def neighbour(request, project_id, document_id, direction):
 def edit(request, project_id, document_id, operation, *, changes_progress=False, gold=False):
     """Run one edit and answer with the fragments it changed (409 redraws everything)."""
     document = _document(request, project_id, document_id, gold)
+    # The edit's label, the legend and the threshold control all read the project's labels.
+    prefetch_related_objects([document.project], "labels")
     answer = partial(_answer, request, document, gold=gold)
     try:
         version = int(request.POST.get("version", ""))
@@ -243,7 +247,8 @@ def _int(data, key) -> int:
 
 
 def label_from(document, data) -> Label:
-    label = Label.objects.filter(project_id=document.project_id, pk=_int(data, "label")).first()
+    chosen = _int(data, "label")
+    label = next((label for label in document.project.labels.all() if label.pk == chosen), None)
     if label is None:
         raise editing.EditRejected("Pick one of the project's labels.")
     return label

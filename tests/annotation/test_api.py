@@ -325,3 +325,18 @@ def test_values_postgres_cannot_store_are_refused(api, project):
     assert errors[0]["metadata"] == ["metadata.score is not a finite number."]
     assert "split it into documents of at most 500,000" in errors[1]["text"][0]
     assert not Document.objects.filter(project=project).exists()
+
+
+def test_the_spans_read_answers_what_the_span_serializer_gives(api, project, owner):
+    """The span read builds its rows without a serializer per span; they must stay the
+    serializer's, field for field, accepted suggestions' provenance included."""
+    from annotation.serializers import SpanSerializer
+
+    document = make_document(project, ABSTRACT)
+    spans = [{"start": 0, "end": 7, "label": "TREATMENT"}, {"start": 21, "end": 29, "label": "DISEASE"}]
+    assert send(api, "put", spans_url(project, document), {"version": 1, "spans": spans}).status_code == 200
+    Span.objects.filter(start=0).update(source=Span.Source.SUGGESTION, edited_before_accept=True)
+    read = api.get(spans_url(project, document)).json()["spans"]
+    stored = Span.objects.filter(annotation__document=document).select_related("label").order_by("start")
+    assert read == json.loads(json.dumps(SpanSerializer(stored, many=True, context={"text": ABSTRACT}).data))
+    assert [(span["text"], span["source"]) for span in read] == [("Aspirin", "suggestion"), ("migraine", "manual")]

@@ -223,9 +223,9 @@ def test_a_span_edit_costs_a_fixed_number_of_queries(client_in, document, django
         add(client_in, document, word, "DISEASE", version)
     first, last = tokens_of(document, words[-1])
     values = {"first": first, "last": last, "label": label(document.project, "TREATMENT").pk, "version": len(words)}
-    # Savepoints included (the request's and the edit's), the open suggestions (imported ones too)
-    # and the confidence the annotator chose to see them from.
-    with django_assert_max_num_queries(29):
+    # Savepoints included (the request's, the edit's and the session's), the open suggestions
+    # (imported ones too) and the confidence the annotator chose to see them from.
+    with django_assert_max_num_queries(23):
         response = client_in.post(url("span_add", document), values)
     assert response.status_code == 200
     assert len(spans(document)) == len(words)
