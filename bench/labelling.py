@@ -24,6 +24,7 @@ from bench.common import bench_admin, corpus_blocks, p50_p95, print_table, setup
 
 SIZES = [500, 2_000, 5_000, 16_000]
 PROJECT = "bench-labelling"
+SAVE_PROJECT = "bench-labelling-save"  # its 2,000-token document has the same text as one above
 NAIVE_TEMPLATE = """{% for token in tokens %}{% if token.span_start %}<mark class="span" data-span="{{ token.span_id }}">{% endif %}<span class="t" data-i="{{ forloop.counter0 }}">{{ token.text }}</span>{% if token.span_end %}<span class="span-tag">{{ token.label }}</span></mark>{% endif %}{{ token.gap }}{% endfor %}"""
 
 
@@ -43,12 +44,12 @@ def text_of(tokens: int) -> str:
     return text[:cut]
 
 
-def fresh_project(user):
+def fresh_project(user, name=PROJECT):
     from annotation.services import create_project
     from bench.common import delete_projects
 
-    delete_projects(PROJECT)
-    return create_project(PROJECT, created_by=user)
+    delete_projects(name)
+    return create_project(name, created_by=user)
 
 
 def build_documents(user):
@@ -112,7 +113,7 @@ def main(argv=None) -> int:
     client = Client(HTTP_HOST="localhost")
     client.force_login(user)
     if args.only_save:
-        save_one_span(user, fresh_project(user), client, args.saves)
+        save_one_span(user, fresh_project(user, SAVE_PROJECT), client, args.saves)
         return 0
     project, documents = build_documents(user)
 
@@ -138,7 +139,7 @@ def main(argv=None) -> int:
         "Labelling page render, server side (target: 5,000 tokens under 300 ms)",
     )
 
-    save_one_span(user, project, client, args.saves)
+    save_one_span(user, fresh_project(user, SAVE_PROJECT), client, args.saves)
     if not args.no_browser:
         in_the_browser(user, project, documents[16_000], repeat=args.browser_repeat)
     return 0
@@ -220,6 +221,34 @@ def save_one_span(user, project, client, saves: int) -> None:
     )
 
 
+# The page's own clock, so that the figures do not include how often the driver looks: when
+# the text first has the focus (from the start of the navigation), and from a key press until
+# the frame after its answer has settled.
+IN_PAGE_CLOCK = """
+window.__focusedAt = null;
+window.__drawn = null;
+document.addEventListener("focusin", (event) => {
+  if (window.__focusedAt === null && event.target.closest("#doc-text")) window.__focusedAt = performance.now();
+});
+document.addEventListener("keydown", () => { window.__pressedAt = performance.now(); window.__drawn = null; }, true);
+document.addEventListener("htmx:afterSettle", () => {
+  const pressed = window.__pressedAt;
+  requestAnimationFrame(() => { window.__drawn = performance.now() - pressed; });
+});
+"""
+
+
+def page_value(page, expression: str, timeout: float = 10.0):
+    """`expression` once the page has set it (wait_for_function would need eval, which the
+    page's Content-Security-Policy refuses)."""
+    deadline = time.monotonic() + timeout
+    while (value := page.evaluate(expression)) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression} was never set")
+        time.sleep(0.1)  # the clock is in the page: looking less often leaves the server the CPU
+    return value
+
+
 def in_the_browser(user, project, document, *, repeat: int) -> None:
     """Open the note and tag free tokens by key presses in headless Chromium, against a live
     server in this process (static files served as under runserver)."""
@@ -249,19 +278,16 @@ def in_the_browser(user, project, document, *, repeat: int) -> None:
             context = browser.new_context(viewport={"width": 1300, "height": 900})
             context.add_cookies([{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}])
             page = context.new_page()
+            page.add_init_script(IN_PAGE_CLOCK)
             for _ in range(repeat + 1):  # the first opening warms the server's caches
-                started = time.perf_counter()
                 page.goto(url)
                 expect(page.locator("#doc-text")).to_be_focused()
-                opening.append((time.perf_counter() - started) * 1000)
+                opening.append(page.evaluate("window.__focusedAt"))
             opening = opening[1:]
             for first in range(5, 5 + 10 * (repeat + 1), 10):  # tokens 5, 15, ...: free, between the spans
                 page.evaluate(f"document.querySelector('#doc-text .t[data-i=\"{first}\"]').click()")
-                version = page.locator("#editor-state").get_attribute("data-version")
-                started = time.perf_counter()
                 page.keyboard.press("2")
-                expect(page.locator("#editor-state")).not_to_have_attribute("data-version", version)
-                saving.append((time.perf_counter() - started) * 1000)
+                saving.append(page_value(page, "window.__drawn"))
             saving = saving[1:]
             browser.close()
     finally:
@@ -272,7 +298,7 @@ def in_the_browser(user, project, document, *, repeat: int) -> None:
     print_table(
         ["in Chromium, " + f"{tokens:,}-token note with {spans:,} spans", "p50 ms", "p95 ms", "target"],
         [
-            ["open the page until the text has the focus", f"{open_p50:.0f}", f"{open_p95:.0f}", "< 1,000"],
+            ["open: from navigation until the text has the focus", f"{open_p50:.0f}", f"{open_p95:.0f}", "< 1,000"],
             ["tag a token: key press until the answer is drawn", f"{save_p50:.0f}", f"{save_p95:.0f}", "< 300"],
         ],
         f"The longest note in a headless browser, {repeat} openings and {repeat} edits",
