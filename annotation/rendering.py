@@ -102,8 +102,7 @@ def render_block(
 
 def render_text(text: str, starts: list[int], ends: list[int], spans: list[SpanView]) -> str:
     """The blocks, grouped into one element per paragraph (up to a line break): the browser
-    lays out a paragraph on its own, so an edit redraws one paragraph, not a whole long note,
-    and paragraphs out of sight wait to be laid out until they are scrolled to."""
+    lays out a paragraph on its own, so an edit redraws one paragraph, not a whole long note."""
     out = ['<div class="para">']
     for block in blocks(text, starts, ends):
         out.append(render_block(block, text, starts, ends, spans))

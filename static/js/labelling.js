@@ -38,10 +38,7 @@
       const marks = text.querySelectorAll(`mark.suggestion[data-suggestion="${selectedSuggestion}"]`);
       marks.forEach((m) => m.classList.add("selected"));
       // A field in use (the suggestion panel's threshold slider) keeps the focus.
-      if (marks.length && !document.activeElement?.closest("input, textarea, select")) {
-        marks[0].focus({ preventScroll: true });
-        bringIntoView(marks[0], "nearest");
-      }
+      if (!document.activeElement?.closest("input, textarea, select")) marks[0]?.focus({ preventScroll: false });
     }
     if (selection) {
       for (let i = selection.first; i <= selection.last; i++) token(i)?.classList.add("selected");
@@ -210,16 +207,6 @@
     return element;
   }
 
-  // Paragraphs out of sight have only an estimated height until drawn, so the first scroll
-  // can land short: scroll again, frame by frame, until the element is on screen.
-  function bringIntoView(element, block = "center", framesLeft = 20) {
-    element.closest(".para")?.classList.add("drawn");
-    const box = element.getBoundingClientRect();
-    if (box.top >= 0 && box.bottom <= window.innerHeight && (framesLeft < 20 || block === "nearest")) return;
-    element.scrollIntoView({ block });
-    if (framesLeft > 0) requestAnimationFrame(() => bringIntoView(element, block, framesLeft - 1));
-  }
-
   // The span list beside the text: a click selects that span and brings it into view.
   root.addEventListener("click", (event) => {
     const row = event.target.closest("[data-jump]");
@@ -228,7 +215,7 @@
     if (!mark) return;
     cursor = anchor = indexOf(mark.querySelector(".t"));
     selectSpan(row.dataset.jump);
-    bringIntoView(mark);
+    mark.scrollIntoView({ block: "center" });
     text.focus({ preventScroll: true });
   });
 
@@ -343,7 +330,7 @@
       anchor = cursor;
       selectTokens(cursor, cursor);
     }
-    if (token(cursor)) bringIntoView(token(cursor), "nearest");
+    token(cursor)?.scrollIntoView({ block: "nearest" });
   }
 
   const hotkeys = new Map(
