@@ -44,11 +44,14 @@ def world(django_user_model):
 
 
 def watch(page) -> list[str]:
-    """Every CSP violation the page reports, as Chromium's console words it."""
+    """Every CSP violation the page reports, as Chromium's console words it, and every htmx
+    error (an attribute htmx cannot read, such as a trigger it cannot parse)."""
     violations = []
     page.on(
         "console",
-        lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None,
+        lambda message: violations.append(message.text)
+        if "Content Security Policy" in message.text or message.text.startswith("htmx:")
+        else None,
     )
     return violations
 
@@ -63,6 +66,9 @@ def test_every_page_works_under_the_policy(login_page, live_server, world):
     assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy
     chip = page.locator(".label-chip", has_text="DISEASE")
     assert chip.evaluate("e => getComputedStyle(e).borderLeftColor") == "rgb(228, 87, 46)"  # #e4572e
+
+    page.goto(live_server.url + reverse("project_documents", args=[project.pk]))
+    expect(page.locator("#document-table")).to_be_visible()
 
     open_document(page, live_server, document)
     mark = page.locator("mark.span").first
