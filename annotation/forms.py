@@ -12,28 +12,22 @@ from annotation.text.redact import SAME_LENGTH, TAG
 CREATE, DROP = "__create__", "__drop__"
 
 
+def _share_field(name: str, example: str) -> forms.FloatField:
+    """A project setting that is a share from 0 to 1."""
+    message = f"Use a number from 0 to 1, e.g. {example}."
+    return forms.FloatField(
+        min_value=0,
+        max_value=1,
+        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
+        error_messages={"min_value": message, "max_value": message},
+        help_text=Project._meta.get_field(name).help_text,
+    )
+
+
 class ProjectForm(forms.ModelForm):
     # Checked here, next to the field, rather than by the table's constraint after the fact.
-    suggestion_threshold = forms.FloatField(
-        min_value=0,
-        max_value=1,
-        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
-        error_messages={
-            "min_value": "Use a number from 0 to 1, e.g. 0.5.",
-            "max_value": "Use a number from 0 to 1, e.g. 0.5.",
-        },
-        help_text=Project._meta.get_field("suggestion_threshold").help_text,
-    )
-    target_precision = forms.FloatField(
-        min_value=0,
-        max_value=1,
-        widget=forms.NumberInput(attrs={"step": "0.05", "min": "0", "max": "1"}),
-        error_messages={
-            "min_value": "Use a number from 0 to 1, e.g. 0.8 for 8 suggestions right in 10 shown.",
-            "max_value": "Use a number from 0 to 1, e.g. 0.8 for 8 suggestions right in 10 shown.",
-        },
-        help_text=Project._meta.get_field("target_precision").help_text,
-    )
+    suggestion_threshold = _share_field("suggestion_threshold", "0.5")
+    target_precision = _share_field("target_precision", "0.8 for 8 suggestions right in 10 shown")
     annotators_per_document = forms.IntegerField(
         min_value=0,
         max_value=100,
