@@ -290,6 +290,10 @@ def test_is_dev_overrides_the_hash():
         ({"max_grad_norm": 0}, "max_grad_norm must be greater than 0"),
         ({"precision": "fp16"}, "precision must be one of auto, bf16, fp32"),
         ({"seed": -3}, "seed must be at least 0"),
+        ({"context": -1}, "context must be between 0 and 4096"),
+        ({"layer_decay": 0}, "layer_decay must be greater than 0 and at most 1"),
+        ({"ema_decay": 1}, "ema_decay must be at least 0 and less than 1"),
+        ({"mlm_epochs": 0.5}, "mlm_epochs must be an integer"),
     ],
 )
 def test_hyperparameters_refuse_bad_values(changes, message):
@@ -450,3 +454,138 @@ def test_same_seed_same_model(tiny_model, tmp_path):
     b = train(docs, ["Disease", "Chemical"], hp, base_model=tiny_model, output_dir=tmp_path / "b")
     assert a.loss_history == b.loss_history
     assert (tmp_path / "a" / "model.safetensors").read_bytes() == (tmp_path / "b" / "model.safetensors").read_bytes()
+
+
+# ------------------------------------------------------------ context, layer-wise rates, averaging, pretraining
+
+
+def test_context_shows_the_neighbours_but_labels_and_predicts_only_the_centre(tiny_model, tokenizer):
+    import numpy as np
+    import torch
+    from transformers import AutoModelForTokenClassification
+
+    tokens = ["the", "patient", "has", "breast", "cancer", "."]
+    tokens += ["Family", "tumors", "with", "no", "aspirin", "!", "The", "gene", "mutation", "was", "found", "."]
+    tags = ["O"] * len(tokens)
+    tags[3:5] = ["B-Disease", "I-Disease"]
+    tags[6:8] = ["B-Disease", "I-Disease"]
+    tags[10] = "B-Chemical"
+    tag_to_id = {t: i for i, t in enumerate(tag_list(["Disease", "Chemical"]))}
+    plain = ex.build_examples(tokenizer, [tokens], 32, [tags], tag_to_id)
+    widened = ex.build_examples(tokenizer, [tokens], 32, [tags], tag_to_id, context=4)
+
+    assert [e.centre_range for e in widened] == [(e.start, e.end) for e in plain] == [(0, 6), (6, 12), (12, 18)]
+    middle = widened[1]
+    assert (middle.start, middle.end) == (2, 16)  # 4 pieces a side: "has breast cancer ." / "The gene mutation was"
+    for example in widened:
+        labelled = {example.start + w for w, label in zip(example.word_ids, example.labels) if label != -100}
+        first_pieces = {example.start + w for w in example.word_ids if w is not None}
+        assert labelled == {t for t in first_pieces if example.centre_range[0] <= t < example.centre_range[1]}
+        assert labelled == set(range(*example.centre_range))
+
+    # Each word's logits come from the example whose centre holds it, not from a neighbour's context.
+    torch.manual_seed(0)
+    model = AutoModelForTokenClassification.from_pretrained(
+        tiny_model, num_labels=len(tag_to_id), ignore_mismatched_sizes=True
+    )
+    model.eval()
+    got = ex.word_logits(model, tokenizer, [tokens], max_length=32, context=4)[0]
+    for example in widened:
+        with torch.inference_mode():
+            row = model(input_ids=torch.tensor([example.input_ids])).logits[0].numpy()
+        first_positions = {}
+        for position, word in enumerate(example.word_ids):
+            if word is not None:
+                first_positions.setdefault(example.start + word, position)
+        for token, position in first_positions.items():
+            if example.centre_range[0] <= token < example.centre_range[1]:
+                np.testing.assert_allclose(got[token], row[position], rtol=1e-5, atol=1e-5)
+
+
+def test_layer_wise_rates_fall_from_the_head_to_the_embeddings(tiny_model):
+    from transformers import AutoModelForTokenClassification
+
+    from training.ml.pipeline import _optimizer, layer_depth
+
+    assert layer_depth("bert.embeddings.word_embeddings.weight", 6) == 0
+    assert layer_depth("bert.encoder.layer.0.attention.self.query.weight", 6) == 1
+    assert layer_depth("roberta.encoder.layer.5.output.dense.bias", 6) == 6
+    assert layer_depth("classifier.weight", 6) == 7
+    model = AutoModelForTokenClassification.from_pretrained(tiny_model, num_labels=3, ignore_mismatched_sizes=True)
+    rates = {}
+    for group in _optimizer(model, Hyperparameters(learning_rate=1e-3, layer_decay=0.5)).param_groups:
+        for parameter in group["params"]:
+            rates[parameter.data_ptr()] = group["lr"]
+    named = dict(model.named_parameters())
+    assert rates[named["classifier.weight"].data_ptr()] == pytest.approx(1e-3)
+    assert rates[named["bert.encoder.layer.1.output.dense.weight"].data_ptr()] == pytest.approx(5e-4)
+    assert rates[named["bert.encoder.layer.0.output.dense.weight"].data_ptr()] == pytest.approx(2.5e-4)
+    assert rates[named["bert.embeddings.word_embeddings.weight"].data_ptr()] == pytest.approx(1.25e-4)
+    flat = {g["lr"] for g in _optimizer(model, Hyperparameters(learning_rate=1e-3)).param_groups}
+    assert flat == {1e-3}
+
+
+def test_context_layer_decay_and_weight_averaging_train_and_predict(tiny_model, tmp_path):
+    docs = synthetic_documents(120)
+    base = dict(epochs=6, learning_rate=5e-3, batch_size=8, max_length=16, patience=0, precision="fp32")
+    plain = train(
+        docs, ["Disease", "Chemical"], Hyperparameters(**base), base_model=tiny_model, output_dir=tmp_path / "a"
+    )
+    hp = Hyperparameters(**base, ema_decay=0.9)
+    averaged = train(docs, ["Disease", "Chemical"], hp, base_model=tiny_model, output_dir=tmp_path / "b")
+    # Averaging changes what is kept, never the steps taken.
+    assert averaged.loss_history == plain.loss_history
+    assert (tmp_path / "a" / "model.safetensors").read_bytes() != (tmp_path / "b" / "model.safetensors").read_bytes()
+    assert averaged.evaluation["micro"]["f1"] > 0.9
+
+    hp = Hyperparameters(**base, context=12, layer_decay=0.8)
+    result = train(docs, ["Disease", "Chemical"], hp, base_model=tiny_model, output_dir=tmp_path / "c")
+    assert result.evaluation["micro"]["f1"] > 0.9
+    assert json.loads((tmp_path / "c" / "hyperparameters.json").read_text())["context"] == 12
+    with pytest.raises(ValueError, match="max_length plus twice the context must be at most 128"):
+        train(
+            docs,
+            ["Disease", "Chemical"],
+            Hyperparameters(max_length=64, context=40),
+            base_model=tiny_model,
+            output_dir=tmp_path / "d",
+        )
+
+
+def test_pretraining_on_the_project_text_runs_first_and_leaves_no_files(tiny_model, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "scratch"))
+    (tmp_path / "scratch").mkdir()
+    docs = synthetic_documents(40)
+    unlabelled = [d.tokens for d in synthetic_documents(20, seed=5)]
+    progress: list[Progress] = []
+    hp = Hyperparameters(epochs=1, batch_size=8, max_length=16, precision="fp32", mlm_epochs=2)
+    result = train(
+        docs,
+        ["Disease", "Chemical"],
+        hp,
+        base_model=tiny_model,
+        output_dir=tmp_path / "model",
+        on_progress=progress.append,
+        unlabelled=unlabelled,
+    )
+    pretraining = [p for p in progress if p.phase == "pretraining"]
+    assert pretraining and pretraining[-1].step == pretraining[-1].total_steps == result.pretraining["steps"]
+    assert progress.index(pretraining[-1]) < min(i for i, p in enumerate(progress) if p.phase == "train")
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    train_docs, _dev = split_documents(docs, hp.dev_fraction)
+    expected = ex.build_examples(tokenizer, [d.tokens for d in train_docs] + unlabelled, 16)
+    assert result.pretraining["chunks"] == len(expected)  # the dev documents' text is never learnt
+    assert result.pretraining["seconds"] > 0
+    assert list((tmp_path / "scratch").iterdir()) == []  # the adapted encoder is not left behind
+    without = train(
+        docs,
+        ["Disease", "Chemical"],
+        Hyperparameters(epochs=1, batch_size=8, max_length=16, precision="fp32"),
+        base_model=tiny_model,
+        output_dir=tmp_path / "plain",
+    )
+    assert without.pretraining is None and without.loss_history != result.loss_history

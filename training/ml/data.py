@@ -44,6 +44,10 @@ class Hyperparameters:
     dev_fraction: float = 0.2  # share of documents (without is_dev) that go to dev
     max_grad_norm: float = 1.0
     precision: str = "auto"  # "auto" (bf16 where supported natively), "bf16" or "fp32"
+    context: int = 0  # word pieces of the neighbouring text a side that each example sees, unlabelled
+    layer_decay: float = 1.0  # each layer below the top learns at this times the rate of the one above
+    ema_decay: float = 0.0  # evaluate and keep an exponential moving average of the weights; 0: off
+    mlm_epochs: int = 0  # masked-language-model epochs on the project's own text before fine-tuning
 
     @classmethod
     def from_dict(cls, values: dict) -> Hyperparameters:
@@ -84,6 +88,10 @@ class Hyperparameters:
         integer("patience", 0)
         number("dev_fraction", lambda v: 0 <= v < 1, "at least 0 and less than 1")
         number("max_grad_norm", lambda v: v > 0, "greater than 0")
+        integer("context", 0, 4096)
+        number("layer_decay", lambda v: 0 < v <= 1, "greater than 0 and at most 1")
+        number("ema_decay", lambda v: 0 <= v < 1, "at least 0 and less than 1")
+        integer("mlm_epochs", 0, 100)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 

@@ -5,6 +5,9 @@
   where the next token continues an entity (`I-`). A sentence longer than the word-piece budget falls back to
   overlapping sliding windows whose edges never fall inside an entity, so every
   entity that fits in a window is seen whole.
+* With `context`, each chunk is encoded with up to `context` word pieces of the
+  neighbouring text of its document on each side, so the model sees beyond the sentence;
+  only the chunk itself (the centre) carries labels and gives predictions.
 * `encode_chunks` runs the fast tokenizer with `is_split_into_words=True` and
   aligns labels with `word_ids()`: a word's first piece carries its label, its
   other pieces and the special tokens get -100.
@@ -189,18 +192,36 @@ def align_labels(word_ids: Sequence[int | None], word_labels: Sequence[int]) -> 
 @dataclass
 class Example:
     doc_index: int
-    start: int  # token range of the document this example covers
+    start: int  # token range of the document this example covers, context included
     end: int
     input_ids: list[int]
     word_ids: list[int | None]  # relative to `start`
     labels: list[int] | None = None
+    centre: tuple[int, int] | None = None  # the labelled and predicted token range; None: [start, end)
 
     def __len__(self) -> int:
         return len(self.input_ids)
 
+    @property
+    def centre_range(self) -> tuple[int, int]:
+        return self.centre or (self.start, self.end)
+
 
 def max_pieces_for(tokenizer, max_length: int) -> int:
     return max_length - tokenizer.num_special_tokens_to_add(pair=False)
+
+
+def context_range(start: int, end: int, piece_counts: Sequence[int], context: int) -> tuple[int, int]:
+    """[start, end) widened by whole words on each side, up to `context` word pieces a side."""
+    left, budget = start, context
+    while left > 0 and piece_counts[left - 1] <= budget:
+        budget -= piece_counts[left - 1]
+        left -= 1
+    right, budget = end, context
+    while right < len(piece_counts) and piece_counts[right] <= budget:
+        budget -= piece_counts[right]
+        right += 1
+    return left, right
 
 
 def build_examples(
@@ -209,35 +230,42 @@ def build_examples(
     max_length: int,
     tags: Sequence[Sequence[str]] | None = None,
     tag_to_id: dict[str, int] | None = None,
+    context: int = 0,
 ) -> list[Example]:
     """Chunk and encode documents. With `tags` and `tag_to_id`, examples carry aligned labels
-    (and the chunk cuts avoid entities)."""
+    (and the chunk cuts avoid entities). Chunks hold at most `max_length` pieces, special
+    tokens included; `context` adds up to that many pieces of neighbouring text a side."""
     max_pieces = max_pieces_for(tokenizer, max_length)
     if max_pieces < 1:
         raise ValueError(f"max_length {max_length} leaves no room for word pieces")
     counts = word_piece_counts(tokenizer, documents)
-    spans: list[tuple[int, int, int]] = []
+    spans: list[tuple[int, int, int, int, int]] = []
     for doc_index, doc in enumerate(documents):
         doc_tags = tags[doc_index] if tags is not None else None
         for start, end in chunk_spans(doc, counts[doc_index], max_pieces, doc_tags):
-            spans.append((doc_index, start, end))
+            left, right = context_range(start, end, counts[doc_index], context) if context else (start, end)
+            spans.append((doc_index, left, right, start, end))
     if not spans:
         return []
     encoded = tokenizer(
-        [list(documents[d][s:e]) for d, s, e in spans],
+        [list(documents[d][left:right]) for d, left, right, _, _ in spans],
         is_split_into_words=True,
         truncation=True,
-        max_length=max_length,
+        max_length=max_length + 2 * context,
         verbose=False,
     )
     examples = []
-    for i, (doc_index, start, end) in enumerate(spans):
+    for i, (doc_index, left, right, start, end) in enumerate(spans):
         word_ids = encoded.word_ids(i)
         labels = None
         if tags is not None and tag_to_id is not None:
-            word_labels = [tag_to_id[t] for t in tags[doc_index][start:end]]
+            word_labels = [
+                tag_to_id[tag] if start <= left + offset < end else IGNORE_INDEX
+                for offset, tag in enumerate(tags[doc_index][left:right])
+            ]
             labels = align_labels(word_ids, word_labels)
-        examples.append(Example(doc_index, start, end, encoded["input_ids"][i], word_ids, labels))
+        centre = (start, end) if (left, right) != (start, end) else None
+        examples.append(Example(doc_index, left, right, encoded["input_ids"][i], word_ids, labels, centre))
     return examples
 
 
@@ -290,16 +318,17 @@ def word_logits(
     autocast: Callable[[], object] | None = None,
     should_stop: Callable[[], bool] | None = None,
     examples: list[Example] | None = None,
+    context: int = 0,
 ) -> list[np.ndarray]:
     """The model's float32 logits at each word's first piece: one (words, tags) array per
     document, NaN rows for words the tokenizer drops (no word pieces).
 
     With overlapping windows each word takes the logits of the window where it sits furthest
-    from an edge. `should_stop` is checked between batches; when it returns True we raise
+    from an edge of the window's centre. `should_stop` is checked between batches; when it returns True we raise
     `InterruptedError`.
     """
     if examples is None:
-        examples = build_examples(tokenizer, documents, max_length)
+        examples = build_examples(tokenizer, documents, max_length, context=context)
     n_tags = model.config.num_labels
     logits_per_word = [np.full((len(doc), n_tags), np.nan, dtype=np.float32) for doc in documents]
     margins: list[list[int]] = [[-1] * len(doc) for doc in documents]
@@ -318,15 +347,17 @@ def word_logits(
                     logits = model(**batch).logits
                 rows = logits.float().cpu().numpy()
                 for example, row in zip(batch_examples, rows):
-                    width = example.end - example.start
+                    centre_start, centre_end = example.centre_range
                     previous = None
                     for position, word_id in enumerate(example.word_ids):
                         if word_id is None or word_id == previous:
                             previous = word_id
                             continue
                         previous = word_id
-                        margin = min(word_id, width - 1 - word_id)
                         token = example.start + word_id
+                        if not centre_start <= token < centre_end:
+                            continue
+                        margin = min(token - centre_start, centre_end - 1 - token)
                         if margin > margins[example.doc_index][token]:
                             margins[example.doc_index][token] = margin
                             logits_per_word[example.doc_index][token] = row[position]
