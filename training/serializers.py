@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from training.forms import DEFAULTS, LIMITS
+from training.forms import DEFAULTS, LIMITS, positions_error
 from training.models import ModelVersion, TrainingRun
 from training.reports import base_model_for, metrics_for
 
@@ -26,6 +26,12 @@ class HyperparametersSerializer(serializers.Serializer):
         serializers.IntegerField, "patience", "Epochs without dev improvement before stopping; 0 never stops early. "
     )
     precision = serializers.ChoiceField(choices=["auto", "bf16", "fp32"], required=False, help_text="Default auto.")
+    context = _bounded(
+        serializers.IntegerField, "context", "Word pieces of neighbouring text each example reads on each side. "
+    )
+    mlm_epochs = _bounded(
+        serializers.IntegerField, "mlm_epochs", "Masked-language-model epochs on the project's text first; 0: off. "
+    )
 
     def validate(self, data):
         unknown = sorted(set(self.initial_data) - set(self.fields))
@@ -34,6 +40,9 @@ class HyperparametersSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {name: [f"Not a training option; the options are {known}."] for name in unknown}
             )
+        error = positions_error(data.get("max_length", DEFAULTS.max_length), data.get("context", DEFAULTS.context))
+        if error:
+            raise serializers.ValidationError({"context": [error]})
         return data
 
 

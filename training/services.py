@@ -213,17 +213,32 @@ def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):
     snapshot = [{"document": a.document_id, "annotation": a.pk, "version": a.version} for a in annotations]
     retrying(lambda: TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot))
     labels = retrying(lambda: list(run.project.labels.values_list("name", flat=True)))
+    hp = Hyperparameters.from_dict(run.hyperparameters)
+    unlabelled = retrying(lambda: unlabelled_texts(run.project, annotations)) if hp.mlm_epochs else []
     from training.ml.pipeline import train  # torch loads in the worker that trains, not in web processes
 
     return train(
         training_documents(annotations),
         labels,
-        Hyperparameters.from_dict(run.hyperparameters),
+        hp,
         base_model=run.base_model or base_model(),
         output_dir=run_directory(run),
         on_progress=reporter.progress,
         should_stop=heartbeat.stopped.is_set,
+        unlabelled=unlabelled,
     )
+
+
+def unlabelled_texts(project: Project, annotations: list[Annotation]) -> list[list[str]]:
+    """The tokens of the project's documents that no training annotation covers, dev documents
+    left out: the text masked-language-model pretraining may learn from besides the training split."""
+    documents = (
+        Document.objects.filter(project=project)
+        .exclude(pk__in=[a.document_id for a in annotations])
+        .exclude(is_dev=True)
+        .values_list("text", "token_starts", "token_ends")
+    )
+    return [[text[s:e] for s, e in zip(starts, ends)] for text, starts, ends in documents.iterator()]
 
 
 def _succeed(run: TrainingRun, result, progress: dict) -> None:
@@ -238,6 +253,7 @@ def _succeed(run: TrainingRun, result, progress: dict) -> None:
         "words_seen": result.words_seen,
         "runtime": result.runtime,
         "calibration": result.calibration,
+        "pretraining": result.pretraining,
     }
     with transaction.atomic():
         if not _finish(run.pk, TrainingRun.Status.SUCCEEDED, metrics=metrics, progress=progress):

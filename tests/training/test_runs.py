@@ -1,5 +1,6 @@
 """Training runs in the studio: refusals, a real huey consumer and cancel (faults: tests/reliability)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -318,3 +319,47 @@ def test_simultaneous_activations_leave_one_active_model(admin):
         thread.join()
     assert not failures
     assert ModelVersion.objects.filter(project=project, is_active=True).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_can_first_learn_the_project_text_and_read_context(admin, tiny_settings):
+    project = annotated_project(admin)
+    unannotated = "The patient with asthma was given insulin after surgery ."
+    import_documents(project, [ImportedDocument(text=unannotated, mentions=[])], importer=admin)
+    held_out = "Diabetes was treated with insulin ."
+    import_documents(project, [ImportedDocument(text=held_out, mentions=[])], importer=admin)
+    Document.objects.filter(text=held_out).update(is_dev=True)
+    annotations, _ = services.check_training_data(project)
+    assert services.unlabelled_texts(project, annotations) == [unannotated.split()]
+
+    run = services.start_run(project, admin, {**FAST, "mlm_epochs": 1, "context": 8}, enqueue=False)
+    services.execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "succeeded", run.error
+    assert run.metrics["pretraining"]["steps"] >= 1 and run.metrics["pretraining"]["seconds"] > 0
+    assert run.hyperparameters["context"] == 8
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("where", ["page", "api"])
+def test_context_that_does_not_fit_the_model_is_refused_before_the_run(client, admin, where):
+    from studio.tokens import create_token
+
+    project = annotated_project(admin)
+    client.force_login(admin)
+    too_wide = {**FAST, "seed": 1, "context": 240, "max_length": 64}
+    if where == "page":
+        response = client.post(reverse("train", args=[project.pk]), too_wide)
+        message = response.content.decode()
+    else:
+        _, key = create_token(admin, "pipeline")
+        response = client.post(
+            reverse("api_runs", args=[project.pk]),
+            too_wide,
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Token {key}",
+        )
+        message = json.dumps(response.json())
+    assert response.status_code == 400
+    assert "plus twice the context come to 544; the model reads at most 512" in message
+    assert not TrainingRun.objects.exists()

@@ -61,7 +61,7 @@ def _planned_hyperparameters(form: TrainingForm) -> Hyperparameters:
     """The options typed so far, each where it is valid and else its default: what the page's
     estimate is for."""
     form.is_valid()
-    return Hyperparameters(**form.cleaned_data)
+    return Hyperparameters(**form.hyperparameters())
 
 
 @require_GET
