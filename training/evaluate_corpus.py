@@ -3,10 +3,13 @@
     python -m training.evaluate_corpus --train train.conll --dev devel.conll \\
         [--test test.conll] [--epochs N] [--out report.json] [--base-model DIR] [--limit-train N]
 
-Consecutive CoNLL sentences make one document, `--sentences-per-document` of them (9 by
-default, the mean abstract of NCBI-disease and BC5CDR, whose files have no -DOCSTART-
-lines; where a file has them, a document never spans two), so that `--context` has
-neighbouring text to show; ids are `<file>:<document>:<first sentence>`.
+Consecutive CoNLL sentences make one document, so that `--context` has neighbouring text
+to show. With `--train-pubtator` / `--dev-pubtator` (the same split as PubTator, whose
+abstracts hold the CoNLL sentences in order, as NCBI-disease ships), a document is one
+abstract, with the PMID as its id. Without, it is `--sentences-per-document` sentences (9
+by default, the mean abstract of NCBI-disease and BC5CDR, whose CoNLL files have no
+-DOCSTART- lines; where a file has them, a document never spans two), with ids
+`<file>:<document>:<first sentence>`.
 Sentences from --train are the training split, sentences from --dev the dev split
 (is_dev set explicitly, so the hash split is not used). The best epoch on dev is
 kept, and --test, when given, is scored with that model.
@@ -22,7 +25,9 @@ hyperparameters.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import re
 import sys
 import tempfile
 import time
@@ -30,6 +35,7 @@ from pathlib import Path
 
 from annotation.text.formats.conll import parse_conll
 from annotation.text.formats.errors import FormatError
+from annotation.text.formats.pubtator import read_pubtator
 from training.ml import examples as ex
 from training.ml.base_model import default_base_model
 from training.ml.data import Hyperparameters, Progress, TrainingDocument
@@ -39,32 +45,67 @@ from training.ml.pipeline import load_model, train
 
 
 def read_conll(
-    path: Path, is_dev: bool | None, limit: int | None = None, sentences_per_document: int = 9
+    path: Path,
+    is_dev: bool | None,
+    limit: int | None = None,
+    sentences_per_document: int = 9,
+    pubtator: Path | None = None,
 ) -> list[TrainingDocument]:
-    """Documents of up to `sentences_per_document` consecutive sentences; `limit` counts sentences."""
+    """Documents of consecutive sentences: the abstracts of `pubtator` where given, else up to
+    `sentences_per_document` at a time; `limit` counts sentences."""
     with open(path, encoding="utf-8") as handle:
         try:
             documents = parse_conll(handle)
         except FormatError as error:
             error.filename = str(path)
             raise
+    sentences = []  # (group, sentence)
+    for doc_index, doc_sentences in enumerate(documents):
+        for index, sentence in enumerate(doc_sentences):
+            sentences.append(((path.name, doc_index, index // sentences_per_document), sentence))
+    if limit is not None:
+        sentences = sentences[:limit]
+    if pubtator is not None:
+        owners = abstract_owners(pubtator, [[token for token, _ in sentence] for _, sentence in sentences])
+        sentences = [(owner, sentence) for owner, (_, sentence) in zip(owners, sentences)]
     result = []
-    taken = 0
-    for doc_index, sentences in enumerate(documents):
-        if limit is not None:
-            sentences = sentences[: max(0, limit - taken)]
-            taken += len(sentences)
-        for first in range(0, len(sentences), sentences_per_document):
-            group = sentences[first : first + sentences_per_document]
-            result.append(
-                TrainingDocument(
-                    doc_id=f"{path.name}:{doc_index}:{first}",
-                    tokens=[token for sentence in group for token, _ in sentence],
-                    tags=[tag for sentence in group for _, tag in sentence],
-                    is_dev=is_dev,
-                )
+    for group, members in itertools.groupby(sentences, key=lambda item: item[0]):
+        members = [sentence for _, sentence in members]
+        doc_id = group if isinstance(group, str) else f"{group[0]}:{group[1]}:{group[2] * sentences_per_document}"
+        result.append(
+            TrainingDocument(
+                doc_id=doc_id,
+                tokens=[token for sentence in members for token, _ in sentence],
+                tags=[tag for sentence in members for _, tag in sentence],
+                is_dev=is_dev,
             )
+        )
     return result
+
+
+def abstract_owners(pubtator: Path, sentences: list[list[str]]) -> list[str]:
+    """The PMID of the abstract that holds each sentence (its tokens found, spaces aside, in
+    the title and abstract): after the previous sentence in its abstract, or else in the next
+    abstract that holds it."""
+    with open(pubtator, encoding="utf-8") as handle:
+        try:
+            abstracts = [(d.external_id, re.sub(r"\s+", "", d.text)) for d in read_pubtator(handle)]
+        except FormatError as error:
+            error.filename = str(pubtator)
+            raise
+    owners, current, position = [], 0, 0
+    for number, tokens in enumerate(sentences, start=1):
+        joined = "".join(tokens)
+        at = abstracts[current][1].find(joined, position) if abstracts else -1
+        if at < 0:  # the next abstract that holds it
+            order = itertools.chain(range(current + 1, len(abstracts)), range(current + 1))
+            current = next((i for i in order if joined in abstracts[i][1]), -1)
+            if current < 0:
+                raise ValueError(f"sentence {number} ({' '.join(tokens[:8])} …) is in no abstract of {pubtator}")
+            at = abstracts[current][1].find(joined)
+        position = at + len(joined)
+        owners.append(abstracts[current][0])
+    return owners
 
 
 def labels_of(*corpora: list[TrainingDocument]) -> list[str]:
@@ -148,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mlm-epochs", type=int, default=defaults.mlm_epochs)
     parser.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio)
     parser.add_argument("--sentences-per-document", type=int, default=9)
+    parser.add_argument("--train-pubtator", type=Path, help="PubTator file of the training split: its abstracts")
+    parser.add_argument("--dev-pubtator", type=Path, help="PubTator file of the dev split: its abstracts")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     parser.add_argument("--base-model", help="model directory (default: the bundled all-MiniLM-L6-v2)")
     parser.add_argument("--limit-train", type=int, help="use only the first N training sentences")
@@ -173,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.sentences_per_document < 1:
             raise ValueError("--sentences-per-document must be at least 1")
         group = args.sentences_per_document
-        train_docs = read_conll(args.train, False, args.limit_train, group)
-        dev_docs = read_conll(args.dev, True, sentences_per_document=group)
+        train_docs = read_conll(args.train, False, args.limit_train, group, args.train_pubtator)
+        dev_docs = read_conll(args.dev, True, sentences_per_document=group, pubtator=args.dev_pubtator)
         test_docs = read_conll(args.test, None, sentences_per_document=group) if args.test else []
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, FormatError) as error:
         parser.error(str(error))
     labels = labels_of(train_docs, dev_docs)
     base_model = args.base_model or default_base_model()

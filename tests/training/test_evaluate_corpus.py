@@ -63,3 +63,20 @@ def test_reports_dev_scores_argmax_and_pretraining_with_documents_of_grouped_sen
     with pytest.raises(SystemExit):
         evaluate_corpus.main([*common, "--sentences-per-document", "0"])
     assert "--sentences-per-document must be at least 1" in capsys.readouterr().err
+
+
+def test_documents_follow_the_abstracts_of_a_pubtator_file(tmp_path):
+    conll = write_conll(tmp_path / "train.conll", 5)
+    words = [" ".join(token for token, _ in sentence) for sentence in SENTENCES]
+    (tmp_path / "train.pubtator").write_text(
+        f"11|t|{words[0]}\n11|a|{words[1]} {words[2]}\n11\t4\t17\tbreast cancer\tDisease\tD001943\n\n"
+        f"22|t|{words[0]}\n22|a|{words[1]}\n\n",
+        encoding="utf-8",
+    )
+    documents = evaluate_corpus.read_conll(conll, False, pubtator=tmp_path / "train.pubtator")
+    assert [(d.doc_id, len(d.tokens)) for d in documents] == [("11", 19), ("22", 12)]
+    assert documents[0].tags[3:5] == ["B-Disease", "I-Disease"]
+
+    (tmp_path / "other.pubtator").write_text(f"33|t|{words[0]}\n\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"sentence 2 \(Asthma was treated with aspirin \. …\) is in no abstract"):
+        evaluate_corpus.read_conll(conll, False, pubtator=tmp_path / "other.pubtator")
