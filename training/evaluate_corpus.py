@@ -127,7 +127,7 @@ def summary(evaluation: dict) -> dict:
     return result
 
 
-def model_logits(model_dir: Path, documents: list[TrainingDocument], max_length: int, context: int = 0):
+def model_logits(model_dir: Path, documents: list[TrainingDocument], hp: Hyperparameters):
     """The trained model's word logits over `documents`, and its tags in id order."""
     from training.ml.device import select_runtime
 
@@ -138,8 +138,9 @@ def model_logits(model_dir: Path, documents: list[TrainingDocument], max_length:
         model,
         tokenizer,
         [d.tokens for d in documents],
-        max_length=max_length,
-        context=context,
+        max_length=hp.max_length,
+        context=hp.context,
+        pack=hp.pack_sentences,
         device=runtime.device,
         autocast=runtime.autocast,
     )
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=defaults.precision)
     parser.add_argument("--context", type=int, default=defaults.context, help="word pieces of context a side")
+    parser.add_argument("--pack-sentences", action="store_true", default=defaults.pack_sentences)
+    parser.add_argument("--no-pack-sentences", dest="pack_sentences", action="store_false")
     parser.add_argument("--layer-decay", type=float, default=defaults.layer_decay)
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
     parser.add_argument("--mlm-epochs", type=int, default=defaults.mlm_epochs)
@@ -206,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         precision=args.precision,
         context=args.context,
+        pack_sentences=args.pack_sentences,
         layer_decay=args.layer_decay,
         ema_decay=args.ema_decay,
         mlm_epochs=args.mlm_epochs,
@@ -260,12 +264,12 @@ def main(argv: list[str] | None = None) -> int:
             "train_documents": len(train_docs),
             "dev_documents": len(dev_docs),
         }
-        logits, tags = model_logits(model_dir, dev_docs, hp.max_length, hp.context)
+        logits, tags = model_logits(model_dir, dev_docs, hp)
         argmax = score(dev_docs, [argmax_tags(rows, tags) for rows in logits], labels)
         report["dev_argmax_micro_f1"] = argmax["micro"]["f1"]
         report["pretraining"] = result.pretraining
         if test_docs:
-            logits, tags = model_logits(model_dir, test_docs, hp.max_length, hp.context)
+            logits, tags = model_logits(model_dir, test_docs, hp)
             report["test"] = summary(score(test_docs, [decode(rows, tags) for rows in logits], labels))
             report["test_documents"] = len(test_docs)
         report["total_seconds"] = round(time.perf_counter() - started, 2)

@@ -291,6 +291,7 @@ def test_is_dev_overrides_the_hash():
         ({"precision": "fp16"}, "precision must be one of auto, bf16, fp32"),
         ({"seed": -3}, "seed must be at least 0"),
         ({"context": -1}, "context must be between 0 and 4096"),
+        ({"pack_sentences": 1}, "pack_sentences must be true or false"),
         ({"layer_decay": 0}, "layer_decay must be greater than 0 and at most 1"),
         ({"ema_decay": 1}, "ema_decay must be at least 0 and less than 1"),
         ({"mlm_epochs": 0.5}, "mlm_epochs must be an integer"),
@@ -589,3 +590,23 @@ def test_pretraining_on_the_project_text_runs_first_and_leaves_no_files(tiny_mod
         output_dir=tmp_path / "plain",
     )
     assert without.pretraining is None and without.loss_history != result.loss_history
+
+
+@given(document=tagged_documents(), max_pieces=st.integers(min_value=1, max_value=12))
+@settings(max_examples=200, deadline=None)
+def test_packed_chunks_are_runs_of_whole_sentences_that_fit(document, max_pieces):
+    tokens, counts, tags = document
+    single = ex.chunk_spans(tokens, counts, max_pieces, tags)
+    packed = ex.chunk_spans(tokens, counts, max_pieces, tags, pack=True)
+    sentence_at = {start: end for start, end in ex.sentence_spans(tokens, tags)}
+    windows = {span for span in single if sentence_at.get(span[0]) != span[1]}
+    assert len(packed) <= len(single)
+    covered = set()
+    for start, end in packed:
+        assert (start, end) in single or start in sentence_at and sum(counts[start:end]) <= max_pieces
+        covered.update(range(start, end))
+    assert covered == set(range(len(tokens)))
+    for first, second in zip(packed, packed[1:]):
+        if first not in windows and second[0] in sentence_at and first[1] == second[0]:
+            # Greedy: the next sentence did not fit, or it would have joined.
+            assert sum(counts[first[0] : sentence_at[second[0]]]) > max_pieces

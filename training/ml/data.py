@@ -44,6 +44,7 @@ class Hyperparameters:
     dev_fraction: float = 0.2  # share of documents (without is_dev) that go to dev
     max_grad_norm: float = 1.0
     precision: str = "auto"  # "auto" (bf16 where supported natively), "bf16" or "fp32"
+    pack_sentences: bool = False  # consecutive sentences share an example up to max_length
     context: int = 0  # word pieces of the neighbouring text a side that each example sees, unlabelled
     layer_decay: float = 1.0  # each layer below the top learns at this times the rate of the one above
     ema_decay: float = 0.0  # evaluate and keep an exponential moving average of the weights; 0: off
@@ -88,6 +89,8 @@ class Hyperparameters:
         integer("patience", 0)
         number("dev_fraction", lambda v: 0 <= v < 1, "at least 0 and less than 1")
         number("max_grad_norm", lambda v: v > 0, "greater than 0")
+        if not isinstance(self.pack_sentences, bool):
+            raise ValueError(f"pack_sentences must be true or false, got {self.pack_sentences!r}")
         integer("context", 0, 4096)
         number("layer_decay", lambda v: 0 < v <= 1, "greater than 0 and at most 1")
         number("ema_decay", lambda v: 0 <= v < 1, "at least 0 and less than 1")

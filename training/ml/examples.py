@@ -5,6 +5,8 @@
   where the next token continues an entity (`I-`). A sentence longer than the word-piece budget falls back to
   overlapping sliding windows whose edges never fall inside an entity, so every
   entity that fits in a window is seen whole.
+* With `pack`, consecutive whole sentences share one chunk while they fit, so every word is
+  labelled once and still reads its neighbours, at no extra cost.
 * With `context`, each chunk is encoded with up to `context` word pieces of the
   neighbouring text of its document on each side, so the model sees beyond the sentence;
   only the chunk itself (the centre) carries labels and gives predictions.
@@ -142,18 +144,27 @@ def chunk_spans(
     piece_counts: Sequence[int],
     max_pieces: int,
     tags: Sequence[str] | None = None,
+    pack: bool = False,
 ) -> list[tuple[int, int]]:
-    """Sentence-sized chunks of one document, each at most `max_pieces` word pieces.
+    """Sentence-sized chunks of one document, each at most `max_pieces` word pieces; with
+    `pack`, runs of consecutive whole sentences that fit together share a chunk.
 
     Pass `tags` (repaired BIO) when training so no cut falls inside an entity;
     leave them out for prediction, where cuts depend on the text alone.
     """
     spans: list[tuple[int, int]] = []
+    packed_pieces = 0
     for start, end in sentence_spans(tokens, tags):
-        if sum(piece_counts[start:end]) <= max_pieces:
-            spans.append((start, end))
-        else:
+        pieces = sum(piece_counts[start:end])
+        if pieces > max_pieces:
             spans.extend(window_spans(start, end, piece_counts, max_pieces, tags))
+            packed_pieces = max_pieces  # nothing joins a window
+        elif pack and spans and spans[-1][1] == start and packed_pieces + pieces <= max_pieces:
+            spans[-1] = (spans[-1][0], end)
+            packed_pieces += pieces
+        else:
+            spans.append((start, end))
+            packed_pieces = pieces
     return spans
 
 
@@ -231,6 +242,7 @@ def build_examples(
     tags: Sequence[Sequence[str]] | None = None,
     tag_to_id: dict[str, int] | None = None,
     context: int = 0,
+    pack: bool = False,
 ) -> list[Example]:
     """Chunk and encode documents. With `tags` and `tag_to_id`, examples carry aligned labels
     (and the chunk cuts avoid entities). Chunks hold at most `max_length` pieces, special
@@ -242,7 +254,7 @@ def build_examples(
     spans: list[tuple[int, int, int, int, int]] = []
     for doc_index, doc in enumerate(documents):
         doc_tags = tags[doc_index] if tags is not None else None
-        for start, end in chunk_spans(doc, counts[doc_index], max_pieces, doc_tags):
+        for start, end in chunk_spans(doc, counts[doc_index], max_pieces, doc_tags, pack):
             left, right = context_range(start, end, counts[doc_index], context) if context else (start, end)
             spans.append((doc_index, left, right, start, end))
     if not spans:
@@ -319,6 +331,7 @@ def word_logits(
     should_stop: Callable[[], bool] | None = None,
     examples: list[Example] | None = None,
     context: int = 0,
+    pack: bool = False,
 ) -> list[np.ndarray]:
     """The model's float32 logits at each word's first piece: one (words, tags) array per
     document, NaN rows for words the tokenizer drops (no word pieces).
@@ -328,7 +341,7 @@ def word_logits(
     `InterruptedError`.
     """
     if examples is None:
-        examples = build_examples(tokenizer, documents, max_length, context=context)
+        examples = build_examples(tokenizer, documents, max_length, context=context, pack=pack)
     n_tags = model.config.num_labels
     logits_per_word = [np.full((len(doc), n_tags), np.nan, dtype=np.float32) for doc in documents]
     margins: list[list[int]] = [[-1] * len(doc) for doc in documents]

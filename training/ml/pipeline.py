@@ -375,13 +375,21 @@ def train(
 
     train_tags = [ex.repair_bio(doc.tags) for doc in train_docs]
     train_examples = ex.build_examples(
-        tokenizer, [doc.tokens for doc in train_docs], hp.max_length, train_tags, tag_to_id, context=hp.context
+        tokenizer,
+        [doc.tokens for doc in train_docs],
+        hp.max_length,
+        train_tags,
+        tag_to_id,
+        context=hp.context,
+        pack=hp.pack_sentences,
     )
     train_examples = [e for e in train_examples if any(label != ex.IGNORE_INDEX for label in e.labels)]
     if not train_examples:
         raise TrainingDataError("no training data: the tokenizer produced no word pieces for the training split")
     dev_gold = [ex.repair_bio(doc.tags) for doc in dev_docs]
-    dev_examples = ex.build_examples(tokenizer, [doc.tokens for doc in dev_docs], hp.max_length, context=hp.context)
+    dev_examples = ex.build_examples(
+        tokenizer, [doc.tokens for doc in dev_docs], hp.max_length, context=hp.context, pack=hp.pack_sentences
+    )
 
     lengths = [len(e) for e in train_examples]
     steps_per_epoch = math.ceil(len(train_examples) / hp.batch_size)
