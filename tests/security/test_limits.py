@@ -29,7 +29,8 @@ def test_unknown_run_options_are_refused_with_the_known_ones(client, admin, proj
     )
     assert response.status_code == 400
     assert response.json()["errors"]["warmup"] == [
-        "Not a training option; the options are epochs, learning_rate, batch_size, max_length, seed, patience, precision."
+        "Not a training option; the options are epochs, learning_rate, batch_size, max_length, seed, patience, precision, "
+        "context, mlm_epochs."
     ]
     assert not TrainingRun.objects.exists()
 

@@ -192,6 +192,7 @@ def test_only_a_model_that_finds_something_and_beats_the_active_one_is_activated
             words_seen=30,
             runtime={},
             calibration=None,
+            pretraining=None,
             model_dir=tmp_path / f"model-{run.pk}",
         )
         services._succeed(run, result, {})
