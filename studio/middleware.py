@@ -1,5 +1,7 @@
 """Input no view should have to think about."""
 
+import time
+
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
@@ -50,3 +52,23 @@ def _refuse(request, message: str, status: int) -> HttpResponse:
     if request.path.startswith("/api/"):
         return JsonResponse({"detail": message}, status=status)
     return HttpResponse(message, status=status, content_type="text/plain; charset=utf-8")
+
+
+class SlidingSessionMiddleware:
+    """Keeps a signed-in session alive while it is used, as SESSION_SAVE_EVERY_REQUEST would,
+    but writes it at most once every `REFRESH_SECONDS`: saving it on every request gave every
+    edit a second transaction and commit of its own. The idle timeout is exact to that much."""
+
+    REFRESH_SECONDS = 60
+    KEY = "_refreshed_at"
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key and request.user.is_authenticated:
+            now = int(time.time())
+            if now - session.get(self.KEY, 0) >= self.REFRESH_SECONDS:
+                session[self.KEY] = now  # modified: SessionMiddleware saves it with a new expiry
+        return self.get_response(request)

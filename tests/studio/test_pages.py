@@ -134,9 +134,41 @@ def test_password_reset_answers_the_same_whether_or_not_the_email_exists(client,
     assert len(mailoutbox) == 1 and mailoutbox[0].to == ["c@example.org"]
 
 
-def test_sessions_expire_after_idle_time(settings):
-    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+@pytest.mark.django_db
+def test_sessions_slide_while_used_are_written_at_most_once_a_minute_and_end_when_idle(client, settings):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from studio.middleware import SlidingSessionMiddleware
+
     assert settings.SESSION_COOKIE_AGE == 8 * 60 * 60
+    client.force_login(person("clinician"))
+    client.get(reverse("home"))
+    key = client.session.session_key
+
+    def expiry():
+        return Session.objects.get(session_key=key).expire_date
+
+    first = expiry()
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home")).status_code == 200
+    assert not [q for q in queries if "django_session" in q["sql"] and not q["sql"].startswith("SELECT")]
+    assert expiry() == first  # used again within the minute: not written
+
+    stale = client.session
+    stale[SlidingSessionMiddleware.KEY] -= SlidingSessionMiddleware.REFRESH_SECONDS
+    stale.save()
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() + timedelta(hours=1))
+    client.get(reverse("home"))
+    assert expiry() > timezone.now() + timedelta(hours=7, minutes=59)  # used after a minute: slides
+
+    Session.objects.filter(session_key=key).update(expire_date=timezone.now() - timedelta(seconds=1))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and reverse("login") in response.url  # idle past its age: signed out
 
 
 @pytest.mark.django_db
