@@ -153,13 +153,13 @@ def chunk_spans(
     leave them out for prediction, where cuts depend on the text alone.
     """
     spans: list[tuple[int, int]] = []
-    packed_pieces = 0
+    packed_pieces: int | None = None  # pieces of the last chunk, None when it is a window
     for start, end in sentence_spans(tokens, tags):
         pieces = sum(piece_counts[start:end])
         if pieces > max_pieces:
             spans.extend(window_spans(start, end, piece_counts, max_pieces, tags))
-            packed_pieces = max_pieces  # nothing joins a window
-        elif pack and spans and spans[-1][1] == start and packed_pieces + pieces <= max_pieces:
+            packed_pieces = None  # nothing joins a window
+        elif pack and packed_pieces is not None and spans[-1][1] == start and packed_pieces + pieces <= max_pieces:
             spans[-1] = (spans[-1][0], end)
             packed_pieces += pieces
         else:
