@@ -165,6 +165,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 20_000_000
 # (`python -m bench.predict_limit`); half that leaves room for other work on the cores.
 PREDICT_MAX_CHARACTERS = env_int("PREDICT_MAX_CHARACTERS", 50_000, minimum=1)
 TRAINING_MIN_DOCUMENTS = env_int("TRAINING_MIN_DOCUMENTS", 10, minimum=1)
+# Processes a worker trains each run on (DistributedDataParallel): on a GPU machine its
+# number of GPUs, one process each; on CPU they share the cores.
+TRAINING_PROCESSES = env_int("TRAINING_PROCESSES", 1, minimum=1)
 # Quotas: staff are not held to the first.
 MAX_PROJECTS_PER_USER = env_int("MAX_PROJECTS_PER_USER", 20, minimum=1)
 MAX_ACTIVE_RUNS_PER_USER = env_int("MAX_ACTIVE_RUNS_PER_USER", 3, minimum=1)

@@ -166,7 +166,7 @@ def run_directory(run: TrainingRun) -> Path:
     return Path(settings.MODELS_ROOT) / f"project-{run.project_id}" / f"run-{run.pk}"
 
 
-def execute_run(run_id: int, *, echo=None) -> None:
+def execute_run(run_id: int, *, echo=None, processes: int | None = None) -> None:
     """The worker's side of a run: train with progress and heartbeats, then record the outcome.
 
     The run is this worker's only while it is running: a run marked failed meanwhile (no
@@ -174,6 +174,7 @@ def execute_run(run_id: int, *, echo=None) -> None:
     result that comes too late is discarded rather than registered.
 
     `echo`, when given, also receives every pipeline Progress (the shell command prints them).
+    `processes`: training processes (DistributedDataParallel; default `TRAINING_PROCESSES`).
     """
     now = timezone.now()
     started = retrying(
@@ -186,9 +187,10 @@ def execute_run(run_id: int, *, echo=None) -> None:
     run = retrying(lambda: TrainingRun.objects.select_related("project").get(pk=run_id))
     reporter = _ProgressReporter(run.pk, echo)
     outcome = None  # (status, error) when the run did not produce a model
+    processes = settings.TRAINING_PROCESSES if processes is None else processes
     with Heartbeat(reporter.beat) as heartbeat:
         try:
-            result = _train(run, reporter, heartbeat)
+            result = _train(run, reporter, heartbeat, processes)
         except TrainingCancelled:
             outcome = (TrainingRun.Status.CANCELLED, "")
         except (TrainingRefused, TrainingDataError, ValueError, OSError) as error:
@@ -208,7 +210,7 @@ def execute_run(run_id: int, *, echo=None) -> None:
         recording(lambda: _finish_unsuccessfully(run, status, error, reporter.snapshot()))
 
 
-def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):
+def _train(run: TrainingRun, reporter, heartbeat: Heartbeat, processes: int):
     annotations, _warnings = retrying(lambda: check_training_data(run.project))
     snapshot = [{"document": a.document_id, "annotation": a.pk, "version": a.version} for a in annotations]
     retrying(lambda: TrainingRun.objects.filter(pk=run.pk).update(data_snapshot=snapshot))
@@ -226,6 +228,7 @@ def _train(run: TrainingRun, reporter, heartbeat: Heartbeat):
         on_progress=reporter.progress,
         should_stop=heartbeat.stopped.is_set,
         unlabelled=unlabelled,
+        processes=processes,
     )
 
 

@@ -238,6 +238,33 @@ def test_train_project_command_trains_and_reports(admin, tiny_settings):
     assert f"Run {run.pk} succeeded" in out.getvalue()
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_trains_on_training_processes_or_the_commands_choice(admin, settings, monkeypatch):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from training.ml import pipeline
+
+    chosen = []
+
+    def train(*args, processes, **kwargs):
+        chosen.append(processes)
+        raise pipeline.TrainingCancelled("stopped before training")
+
+    monkeypatch.setattr(pipeline, "train", train)
+    settings.TRAINING_PROCESSES = 3
+    project = annotated_project(admin)
+    run = services.start_run(project, admin, FAST, enqueue=False)
+    services.execute_run(run.pk)
+    TrainingRun.objects.filter(pk=run.pk).update(status="cancelled")
+    with pytest.raises(CommandError, match="cancelled"):
+        call_command("train_project", project.name, "--wait", "--processes", "2", stdout=StringIO())
+    assert chosen == [3, 2]
+    with pytest.raises(CommandError, match="--processes needs --wait"):
+        call_command("train_project", project.name, "--processes", "2")
+
+
 @pytest.mark.django_db
 def test_train_page_explains_why_it_cannot_start(client, admin):
     project = annotated_project(admin, documents=3)

@@ -21,6 +21,10 @@ class TrainingCancelled(Exception):
     """`should_stop()` returned True; nothing was written."""
 
 
+class TrainingProcessFailed(RuntimeError):
+    """One of several training processes died or failed, so the others cannot go on."""
+
+
 @dataclass
 class TrainingDocument:
     doc_id: str

@@ -153,8 +153,9 @@ class Runtime:
         return described
 
 
-def select_runtime(precision: str = "auto", device: str | None = None) -> Runtime:
-    """Pick the device and precision; on CPU also set torch's thread count.
+def select_runtime(precision: str = "auto", device: str | None = None, threads: int | None = None) -> Runtime:
+    """Pick the device and precision; on CPU also set torch's thread count (`threads`, by
+    default one per available core).
 
     `precision`: "auto" (bf16 where supported natively; fp16 on a GPU without it), "bf16"
     (forced; still falls back to fp32 where bf16 is not supported at all) or "fp32".
@@ -167,7 +168,7 @@ def select_runtime(precision: str = "auto", device: str | None = None) -> Runtim
     if dev.type == "cuda":
         chosen = cuda_precision(precision, cuda_supports_bf16())
         return Runtime(dev, bf16=chosen == "bf16", fp16=chosen == "fp16", threads=None)
-    threads = available_cores()
+    threads = threads or available_cores()
     torch.set_num_threads(threads)
     supported = cpu_supports_bf16()
     return Runtime(dev, bf16=precision != "fp32" and supported, threads=threads)

@@ -8,7 +8,7 @@ train with AdamW + linear warm-up/decay + gradient clipping on length-grouped,
 dynamically padded batches (bf16 autocast where the hardware has it), evaluate
 on dev after each epoch, keep the best epoch (early stopping with `patience`),
 fit its temperature on dev (`calibration.py`), and write the artifacts to a temporary directory that is renamed to `output_dir`
-only when complete.
+only when complete. Fine-tuning can also run on several processes (`distributed.py`).
 
 Artifacts: `config.json` + `model.safetensors` (weights), the tokenizer files,
 `label_map.json`, `calibration.json` (the temperature), `hyperparameters.json`,
@@ -17,6 +17,7 @@ Artifacts: `config.json` + `model.safetensors` (weights), the tokenizer files,
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import math
@@ -31,7 +32,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch.nn.parallel import DistributedDataParallel
 
+from training.ml import distributed
 from training.ml import examples as ex
 from training.ml.calibration import CALIBRATION_FILE, calibrate
 from training.ml.data import (
@@ -263,32 +266,51 @@ def _seed_everything(seed: int) -> None:
         torch.cuda.manual_seed_all(seed)
 
 
-def train_step(model, batch: dict, optimizer, scheduler, runtime: Runtime, max_grad_norm: float, scaler=None) -> float:
+def train_step(
+    model,
+    batch: dict,
+    optimizer,
+    scheduler,
+    runtime: Runtime,
+    max_grad_norm: float,
+    scaler=None,
+    *,
+    labelled: int | None = None,
+    weight: float = 1.0,
+) -> float:
     """One optimiser step on a collated batch (the body of `train`'s loop); returns the loss.
 
     The loss is computed in fp32 from the logits, outside autocast. Where the runtime splits
     batches into micro-batches, each adds its share of the batch's mean loss to the
     gradients, so the step is the one the whole batch would take. `scaler` (fp16) scales the
-    loss and skips steps whose gradients overflowed."""
+    loss and skips steps whose gradients overflowed. One of several processes passes the
+    whole batch's `labelled` pieces and its share's `weight` (`distributed.Team.share`)."""
     batch = {k: v.to(runtime.device) for k, v in batch.items()}
     labels = batch.pop("labels")
-    labelled = max(1, int((labels != ex.IGNORE_INDEX).sum()))
+    if labelled is None:
+        labelled = max(1, int((labels != ex.IGNORE_INDEX).sum()))
     rows = len(labels)
     step = runtime.micro_batch_size or rows
     total = 0.0
     for first in range(0, rows, step):
-        with runtime.autocast():
-            logits = model(**{k: v[first : first + step] for k, v in batch.items()}).logits
-        loss = (
-            torch.nn.functional.cross_entropy(
-                logits.float().view(-1, logits.shape[-1]),
-                labels[first : first + step].reshape(-1),
-                ignore_index=ex.IGNORE_INDEX,
-                reduction="sum",
+        # Processes average gradients once a step, after the last micro-batch: their shares
+        # may take a different number of micro-batches.
+        last = first + step >= rows
+        with model.no_sync() if isinstance(model, DistributedDataParallel) and not last else contextlib.nullcontext():
+            with runtime.autocast():
+                logits = model(**{k: v[first : first + step] for k, v in batch.items()}).logits
+            loss = (
+                torch.nn.functional.cross_entropy(
+                    logits.float().view(-1, logits.shape[-1]),
+                    labels[first : first + step].reshape(-1),
+                    ignore_index=ex.IGNORE_INDEX,
+                    reduction="sum",
+                )
+                / labelled
             )
-            / labelled
-        )
-        (scaler.scale(loss) if scaler is not None else loss).backward()
+            if weight != 1.0:
+                loss = loss * weight
+            (scaler.scale(loss) if scaler is not None else loss).backward()
         total += float(loss.detach())
     if scaler is not None:
         scaler.unscale_(optimizer)
@@ -314,6 +336,7 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     device: str | None = None,
     unlabelled: Sequence[Sequence[str]] = (),
+    processes: int = 1,
 ) -> TrainingResult:
     """Train, evaluate per epoch on dev, keep the best epoch, write it to `output_dir`.
 
@@ -321,11 +344,18 @@ def train(
     of `unlabelled` (token lists; never the dev documents, whose scores would flatter) as a
     masked language model (`domain_adaptation.py`), reported as the "pretraining" phase.
 
+    With `processes` > 1, fine-tuning runs on that many processes with
+    DistributedDataParallel (`distributed.py`): this one and processes it starts, over gloo
+    on CPU (each with its share of the cores) or nccl on GPUs (one each; only the type of
+    `device` counts). Pretraining, evaluation and saving stay in this process.
+
     Raises TrainingDataError (a ValueError) for unusable data, ValueError for bad
-    hyperparameters, FileExistsError when `output_dir` exists and is not empty, and
+    hyperparameters or processes, FileExistsError when `output_dir` exists and is not empty,
     TrainingCancelled when `should_stop()` (checked before and after every step, and
-    between dev batches) returns True. On any failure nothing is left at `output_dir`.
+    between dev batches) returns True, and TrainingProcessFailed when another training
+    process dies. On any failure nothing is left at `output_dir`.
     """
+    distributed.check_processes(processes)
     hp = hyperparameters or Hyperparameters()
     hp.validate()
     labels = list(labels)
@@ -343,9 +373,9 @@ def train(
         raise TrainingCancelled("cancelled before training started")
 
     runtime = select_runtime(hp.precision, device)
+    distributed.check_processes(processes, runtime.device.type)
     _seed_everything(hp.seed)
     tags = tag_list(labels)
-    tag_to_id = {t: i for i, t in enumerate(tags)}
     with tempfile.TemporaryDirectory(prefix="domain-adapted-") as adapted:
         pretraining = None
         if hp.mlm_epochs:
@@ -361,8 +391,116 @@ def train(
             base_model_dir = adapted
         else:
             base_model_dir = base_model
-        tokenizer, model = _load_base(base_model_dir, tags)
-        _seed_everything(hp.seed)
+        if processes == 1:
+            team = distributed.Alone(stop_requested)
+            fitted = _fine_tune(team, train_docs, dev_docs, labels, hp, base_model_dir, runtime, on_progress)
+        else:
+            fitted = _fine_tune_together(
+                processes, train_docs, dev_docs, labels, hp, base_model_dir, runtime, on_progress, stop_requested
+            )
+
+    model = fitted.model
+    if fitted.best_state is not None:
+        model.load_state_dict(fitted.best_state)
+    if stop_requested():
+        raise TrainingCancelled("cancelled before saving")
+
+    result = TrainingResult(
+        model_dir=output_dir,
+        epochs_run=fitted.epochs_run,
+        best_epoch=fitted.best_epoch,
+        dev_f1_per_epoch=fitted.dev_f1,
+        loss_history=fitted.loss_history,
+        train_seconds=fitted.train_seconds,
+        train_examples_per_second=fitted.examples_seen / fitted.step_seconds if fitted.step_seconds else 0.0,
+        words_seen=sum(len(doc.tokens) for doc in (*train_docs, *dev_docs)) * fitted.epochs_run,
+        evaluation=fitted.evaluation,
+        epoch_loss=fitted.epoch_loss,
+        runtime={**fitted.runtime.describe(), "processes": processes},
+        calibration=calibrate(fitted.dev_logits, fitted.dev_gold, tags) if fitted.best_state is not None else None,
+        pretraining=pretraining,
+    )
+    _save(
+        model,
+        fitted.tokenizer,
+        output_dir,
+        result,
+        hp,
+        base_model,
+        labels,
+        tags,
+        train_docs,
+        dev_docs,
+        fitted.train_examples,
+    )
+    return result
+
+
+@dataclass
+class _FineTuned:
+    """What fine-tuning leaves for `train` to report and save (the leader's, with several processes)."""
+
+    tokenizer: object
+    model: torch.nn.Module
+    runtime: Runtime
+    train_examples: list
+    dev_gold: list[list[str]]
+    epochs_run: int
+    best_epoch: int
+    best_state: dict | None  # the best epoch's weights on the CPU; None without dev
+    evaluation: dict | None
+    dev_logits: list | None
+    dev_f1: list[float]
+    loss_history: list[float]
+    epoch_loss: list[float]
+    train_seconds: float
+    step_seconds: float
+    examples_seen: int
+
+
+def _fine_tune_together(
+    processes, train_docs, dev_docs, labels, hp, base_model_dir, runtime, on_progress, stop_requested
+) -> _FineTuned:
+    """`_fine_tune` as the leader of `processes` processes."""
+    job = {
+        "train_docs": list(train_docs),
+        "dev_docs": list(dev_docs),
+        "labels": list(labels),
+        "hyperparameters": hp.to_dict(),
+        "base_model": str(base_model_dir),
+    }
+    threads = torch.get_num_threads()
+    try:
+        with distributed.lead_team(processes, runtime.device.type, _fine_tune_in_child, job, stop_requested) as team:
+            leader_runtime = select_runtime(
+                hp.precision, str(team.device), threads=distributed.threads_per_process(processes)
+            )
+            return _fine_tune(team, train_docs, dev_docs, labels, hp, base_model_dir, leader_runtime, on_progress)
+    finally:
+        torch.set_num_threads(threads)  # this process may go on to other work on all its cores
+
+
+def _fine_tune_in_child(index: int, rendezvous: str, size: int, device_type: str, job: dict) -> None:
+    """Rank index + 1 of `size` (started by `distributed.lead_team`): trains its shares of
+    every batch; the leader evaluates, reports and saves."""
+    team = distributed.join_team(index + 1, size, device_type, rendezvous)
+    hp = Hyperparameters.from_dict(job["hyperparameters"])
+    runtime = select_runtime(hp.precision, str(team.device), threads=distributed.threads_per_process(size))
+    try:
+        _fine_tune(team, job["train_docs"], job["dev_docs"], job["labels"], hp, job["base_model"], runtime, None)
+    except TrainingCancelled:
+        pass  # the leader decided it and reports it
+    finally:
+        team.leave()
+
+
+def _fine_tune(team, train_docs, dev_docs, labels, hp, base_model_dir, runtime, on_progress) -> _FineTuned:
+    """Load the base model and fine-tune it: alone, or as one of several processes (`team`),
+    of which only the leader evaluates on dev, reports progress and keeps the best epoch."""
+    tags = tag_list(labels)
+    tag_to_id = {t: i for i, t in enumerate(tags)}
+    tokenizer, model = _load_base(base_model_dir, tags)
+    _seed_everything(hp.seed + team.rank)  # the same weights everywhere (DDP starts from the leader's), other dropout
     limit = usable_positions(model)
     if limit is not None and hp.max_length + 2 * hp.context > limit:
         raise ValueError(
@@ -387,8 +525,12 @@ def train(
     if not train_examples:
         raise TrainingDataError("no training data: the tokenizer produced no word pieces for the training split")
     dev_gold = [ex.repair_bio(doc.tags) for doc in dev_docs]
-    dev_examples = ex.build_examples(
-        tokenizer, [doc.tokens for doc in dev_docs], hp.max_length, context=hp.context, pack=hp.pack_sentences
+    dev_examples = (
+        ex.build_examples(
+            tokenizer, [doc.tokens for doc in dev_docs], hp.max_length, context=hp.context, pack=hp.pack_sentences
+        )
+        if team.leads
+        else []
     )
 
     lengths = [len(e) for e in train_examples]
@@ -397,13 +539,14 @@ def train(
     optimizer = _optimizer(model, hp)
     scheduler = _linear_schedule(optimizer, int(hp.warmup_ratio * total_steps), total_steps)
     batch_rng = random.Random(hp.seed)
-    averaged = _weight_average(model, hp.ema_decay)
+    trained = team.wrap(model)
+    averaged = _weight_average(model, hp.ema_decay) if team.leads else None
     evaluated = averaged.module if averaged is not None else model
 
     dev_f1: list[float] = []
     loss_history: list[float] = []
     epoch_loss: list[float] = []
-    best = {"f1": -1.0, "epoch": 0, "state": None, "evaluation": None}
+    best = {"f1": -1.0, "epoch": 0, "state": None, "evaluation": None, "dev_logits": None}
     step = 0
     step_seconds = eval_seconds = 0.0
     examples_seen = 0
@@ -427,11 +570,23 @@ def train(
         epochs_run = epoch
         losses = []
         for batch_indices in ex.length_grouped_batches(lengths, hp.batch_size, batch_rng):
-            if stop_requested():
+            if team.stop_requested():
                 raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
             t0 = time.perf_counter()
-            batch = ex.collate([train_examples[i] for i in batch_indices], tokenizer.pad_token_id)
-            value = train_step(model, batch, optimizer, scheduler, runtime, hp.max_grad_norm, scaler)
+            share = team.share(batch_indices, train_examples)
+            batch = ex.collate([train_examples[i] for i in share.indices], tokenizer.pad_token_id)
+            value = train_step(
+                trained,
+                batch,
+                optimizer,
+                scheduler,
+                runtime,
+                hp.max_grad_norm,
+                scaler,
+                labelled=share.labelled,
+                weight=share.weight,
+            )
+            value = team.batch_loss(value)
             if averaged is not None:
                 averaged.update_parameters(model)
             step_seconds += time.perf_counter() - t0
@@ -440,79 +595,79 @@ def train(
             losses.append(value)
             loss_history.append(value)
             report(epoch, value, "train")
-            if stop_requested():
+            if team.stop_requested():
                 raise TrainingCancelled(f"cancelled at step {step} of {total_steps}")
         epoch_loss.append(sum(losses) / max(1, len(losses)))
 
         if not dev_docs:
             continue
-        t0 = time.perf_counter()
-        try:
-            dev_logits = ex.word_logits(
-                evaluated,
-                tokenizer,
-                [doc.tokens for doc in dev_docs],
-                max_length=hp.max_length,
-                batch_size=runtime.predict_batch_size or max(32, hp.batch_size),
-                device=runtime.device,
-                autocast=runtime.autocast,
-                should_stop=stop_requested,
-                examples=dev_examples,
-            )
-        except InterruptedError:
-            raise TrainingCancelled(f"cancelled while evaluating epoch {epoch}") from None
-        predicted = [decode(logits, tags) for logits in dev_logits]
-        evaluation = evaluate(
-            dev_gold,
-            predicted,
-            labels=labels,
-            doc_ids=[doc.doc_id for doc in dev_docs],
-            tokens=[doc.tokens for doc in dev_docs],
-            texts=[doc.text for doc in dev_docs],
-            token_offsets=[doc.token_offsets for doc in dev_docs],
-            intervals=True,
-        )
-        eval_seconds += time.perf_counter() - t0
-        f1 = evaluation["micro"]["f1"]
-        dev_f1.append(f1)
-        if f1 > best["f1"]:
-            best = {
-                "f1": f1,
-                "epoch": epoch,
-                "state": {k: v.detach().to("cpu", copy=True) for k, v in evaluated.state_dict().items()},
-                "evaluation": evaluation,
-                "dev_logits": dev_logits,
-            }
-        report(epoch, epoch_loss[-1], "evaluated")
-        if hp.patience and epoch - best["epoch"] >= hp.patience:
+        decision = distributed.GO_ON
+        if team.leads:
+            t0 = time.perf_counter()
+            try:
+                dev_logits = ex.word_logits(
+                    evaluated,
+                    tokenizer,
+                    [doc.tokens for doc in dev_docs],
+                    max_length=hp.max_length,
+                    batch_size=runtime.predict_batch_size or max(32, hp.batch_size),
+                    device=runtime.device,
+                    autocast=runtime.autocast,
+                    should_stop=team.asked_to_stop,
+                    examples=dev_examples,
+                )
+            except InterruptedError:
+                decision = distributed.CANCELLED
+            else:
+                predicted = [decode(logits, tags) for logits in dev_logits]
+                evaluation = evaluate(
+                    dev_gold,
+                    predicted,
+                    labels=labels,
+                    doc_ids=[doc.doc_id for doc in dev_docs],
+                    tokens=[doc.tokens for doc in dev_docs],
+                    texts=[doc.text for doc in dev_docs],
+                    token_offsets=[doc.token_offsets for doc in dev_docs],
+                    intervals=True,
+                )
+                eval_seconds += time.perf_counter() - t0
+                f1 = evaluation["micro"]["f1"]
+                dev_f1.append(f1)
+                if f1 > best["f1"]:
+                    best = {
+                        "f1": f1,
+                        "epoch": epoch,
+                        "state": {k: v.detach().to("cpu", copy=True) for k, v in evaluated.state_dict().items()},
+                        "evaluation": evaluation,
+                        "dev_logits": dev_logits,
+                    }
+                report(epoch, epoch_loss[-1], "evaluated")
+                if hp.patience and epoch - best["epoch"] >= hp.patience:
+                    decision = distributed.FINISHED
+        decision = team.agree(decision)
+        if decision == distributed.CANCELLED:
+            raise TrainingCancelled(f"cancelled while evaluating epoch {epoch}")
+        if decision == distributed.FINISHED:
             break
-    train_seconds = time.perf_counter() - started
 
-    if best["state"] is not None:
-        model.load_state_dict(best["state"])
-        best_epoch = best["epoch"]
-    else:
-        best_epoch = epochs_run
-    if stop_requested():
-        raise TrainingCancelled("cancelled before saving")
-
-    result = TrainingResult(
-        model_dir=output_dir,
+    return _FineTuned(
+        tokenizer=tokenizer,
+        model=model,
+        runtime=runtime,
+        train_examples=train_examples,
+        dev_gold=dev_gold,
         epochs_run=epochs_run,
-        best_epoch=best_epoch,
-        dev_f1_per_epoch=dev_f1,
-        loss_history=loss_history,
-        train_seconds=train_seconds,
-        train_examples_per_second=examples_seen / step_seconds if step_seconds else 0.0,
-        words_seen=sum(len(doc.tokens) for doc in (*train_docs, *dev_docs)) * epochs_run,
+        best_epoch=best["epoch"] if best["state"] is not None else epochs_run,
+        best_state=best["state"],
         evaluation=best["evaluation"],
+        dev_logits=best["dev_logits"],
+        dev_f1=dev_f1,
+        loss_history=loss_history,
         epoch_loss=epoch_loss,
-        runtime=runtime.describe(),
-        calibration=calibrate(best["dev_logits"], dev_gold, tags) if best["state"] is not None else None,
-        pretraining=pretraining,
+        train_seconds=time.perf_counter() - started,
+        step_seconds=step_seconds,
+        examples_seen=examples_seen,
     )
-    _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, train_docs, dev_docs, train_examples)
-    return result
 
 
 def _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, train_docs, dev_docs, train_examples):

@@ -20,8 +20,18 @@ class Command(BaseCommand):
         parser.add_argument("--max-length", type=int)
         parser.add_argument("--seed", type=int)
         parser.add_argument("--user", help="Who starts the run (default: the first admin).")
+        parser.add_argument(
+            "--processes",
+            type=int,
+            help="With --wait: train on this many processes, one per GPU on a GPU machine "
+            "(default: the TRAINING_PROCESSES setting).",
+        )
 
-    def handle(self, *args, project, wait, user, **options):
+    def handle(self, *args, project, wait, user, processes, **options):
+        if processes is not None and not wait:
+            raise CommandError("--processes needs --wait; a worker trains on its TRAINING_PROCESSES")
+        if processes is not None and processes < 1:
+            raise CommandError(f"--processes must be at least 1, got {processes}")
         project = find_project(project)
         names = ["epochs", "learning_rate", "batch_size", "max_length", "seed"]
         hyperparameters = {name: options[name] for name in names if options.get(name) is not None}
@@ -35,7 +45,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Queued run {run.pk}; a worker (manage.py run_huey) will train it.")
             return
         self.stdout.write(f"Training run {run.pk} on {run.base_model} …")
-        services.execute_run(run.pk, echo=self._print_progress)
+        services.execute_run(run.pk, echo=self._print_progress, processes=processes)
         run.refresh_from_db()
         if run.status != TrainingRun.Status.SUCCEEDED:
             raise CommandError(f"Run {run.pk} {run.status}: {run.error}")
