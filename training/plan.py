@@ -3,11 +3,12 @@ and dev, and how long the run may take at the speed runs have had on this instal
 
 from dataclasses import dataclass
 
-from django.db.models import F
+from django.db.models import F, Func, IntegerField, Sum, Value
 
 from annotation.models import Annotation
 from training.ml.data import Hyperparameters, TrainingDocument, split_documents
 from training.models import TrainingRun
+from training.services import unannotated_documents
 
 RECENT_RUNS = 3  # the finished runs the speed is measured from
 # Words (times epochs) a second when nothing was measured here yet: the bundled model on
@@ -61,8 +62,24 @@ def plan_run(annotations: list[Annotation], hyperparameters: Hyperparameters, ba
             f"Only {len(dev)} document{'s are' if len(dev) != 1 else ' is'} held out for dev: the scores will "
             f"swing with every document. {STEADY_DEV} or more give steadier ones."
         )
-    words = sum(len(a.document.token_starts) for a in annotations) * hyperparameters.epochs
+    annotated_words = sum(len(a.document.token_starts) for a in annotations)
+    words = annotated_words * hyperparameters.epochs
+    if hyperparameters.mlm_epochs and annotations:
+        # Pretraining reads the training documents and every unannotated, non-dev one.
+        train_ids = {d.doc_id for d in train}
+        train_words = sum(len(a.document.token_starts) for a in annotations if str(a.document_id) in train_ids)
+        words += (train_words + unannotated_words(annotations)) * hyperparameters.mlm_epochs
     return TrainingPlan(len(train), len(dev), warnings, estimate_duration(words, base_model))
+
+
+def unannotated_words(annotations: list[Annotation]) -> int:
+    documents = unannotated_documents(annotations[0].document.project_id, annotations)
+    return (
+        documents.aggregate(
+            words=Sum(Func(F("token_starts"), Value(1), function="array_length", output_field=IntegerField()))
+        )["words"]
+        or 0
+    )
 
 
 def estimate_duration(words: int, base_model: str) -> Estimate:

@@ -232,15 +232,18 @@ def _train(run: TrainingRun, reporter, heartbeat: Heartbeat, processes: int):
     )
 
 
-def unlabelled_texts(project: Project, annotations: list[Annotation]) -> list[list[str]]:
-    """The tokens of the project's documents that no training annotation covers, dev documents
-    left out: the text masked-language-model pretraining may learn from besides the training split."""
-    documents = (
-        Document.objects.filter(project=project)
+def unannotated_documents(project_id: int, annotations: list[Annotation]):
+    """The project's documents that no training annotation covers, dev documents left out: the
+    text masked-language-model pretraining may learn from besides the training split."""
+    return (
+        Document.objects.filter(project_id=project_id)
         .exclude(pk__in=[a.document_id for a in annotations])
         .exclude(is_dev=True)
-        .values_list("text", "token_starts", "token_ends")
     )
+
+
+def unlabelled_texts(project: Project, annotations: list[Annotation]) -> list[list[str]]:
+    documents = unannotated_documents(project.pk, annotations).values_list("text", "token_starts", "token_ends")
     return [[text[s:e] for s, e in zip(starts, ends)] for text, starts, ends in documents.iterator()]
 
 

@@ -121,3 +121,29 @@ def test_no_estimate_is_shown_when_training_cannot_start(client, admin):
 )
 def test_an_estimate_says_how_long_and_how_it_was_made(seconds, runs, said):
     assert str(Estimate(seconds, runs)) == said
+
+
+def test_the_estimate_counts_pretraining_on_the_training_and_unannotated_text(client, admin, project):
+    from annotation.services import import_documents
+    from annotation.text.formats.documents import ImportedDocument
+
+    annotated = words_of(project)
+    import_documents(project, [ImportedDocument(text=" ".join(["asthma"] * annotated))], importer=admin)
+    import_documents(project, [ImportedDocument(text=" ".join(["insulin"] * 10 * annotated))], importer=admin)
+    Document.objects.filter(text__startswith="insulin").update(is_dev=True)  # dev text is never learnt
+    annotations, _ = services.check_training_data(project)
+    train, _dev = split_documents(
+        [TrainingDocument(str(a.document_id), [], [], is_dev=a.document.is_dev) for a in annotations], 0.2
+    )
+    train_ids = {d.doc_id for d in train}
+    train_words = sum(len(a.document.token_starts) for a in annotations if str(a.document_id) in train_ids)
+    # A speed of 6 epochs of the annotated words in 6 minutes: a minute an epoch.
+    finished_run(project, words_seen=annotated * 6, seconds=360)
+    client.force_login(admin)
+    url = reverse("train", args=[project.pk])
+    asked = {"epochs": "2", "mlm_epochs": "1"}
+    plan = client.get(url, asked, headers={"HX-Request": "true"}).content.decode()
+    minutes = round(2 + (train_words + annotated) / annotated)
+    assert f"Estimated duration: about {minutes} minutes" in plan
+    plain = client.get(url, {"epochs": "2"}, headers={"HX-Request": "true"}).content.decode()
+    assert "Estimated duration: about 2 minutes" in plain
