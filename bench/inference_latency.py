@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from annotation.text.tokenize import tokenize
     from training.ml.device import available_cores, cpu_supports_bf16
+    from training.ml.encoders import quiet_transformers
     from training.ml.inference import Predictor
-    from training.ml.pipeline import _quiet_transformers
 
     torch.set_num_threads(args.threads or available_cores())
     texts = abstracts()
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             if cpu_supports_bf16()
             else None
         )
-        with _quiet_transformers():
+        with quiet_transformers():
             naive = pipeline(
                 "token-classification",
                 model=fp32.model,

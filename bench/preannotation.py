@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     from bench.inference_latency import make_model_dir
     from training import preannotation
     from training.ml.device import available_cores
+    from training.ml.encoders import quiet_transformers
     from training.ml.inference import clear_predictor_cache, load_predictor
-    from training.ml.pipeline import _quiet_transformers
     from training.models import ModelVersion, Suggestion, TrainingRun
 
     torch.set_num_threads(available_cores())
@@ -59,7 +59,7 @@ def main(argv=None) -> int:
         assert version.preannotation_status == "done", version.preannotation_error
 
         predictor = load_predictor(model_dir)
-        with _quiet_transformers():
+        with quiet_transformers():
             naive = pipeline(
                 "token-classification",
                 model=predictor.model,

@@ -391,3 +391,21 @@ def test_context_that_does_not_fit_the_model_is_refused_before_the_run(client, a
     assert response.status_code == 400
     assert "plus twice the context come to 544; the model reads at most 512" in message
     assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_progress_says_when_a_run_is_learning_the_project_text_first(client, admin):
+    project = annotated_project(admin)
+    run = TrainingRun.objects.create(
+        project=project,
+        status="running",
+        hyperparameters={"mlm_epochs": 1},
+        progress={"phase": "pretraining", "epoch": 0, "epochs": 6, "step": 3, "total_steps": 10, "loss": []},
+    )
+    client.force_login(admin)
+    page = " ".join(client.get(reverse("training_progress", args=[project.pk, run.pk])).content.decode().split())
+    assert "Learning the project's text first · step 3 of 10" in page and "Epoch 0" not in page
+    run.progress = {**run.progress, "phase": "train", "epoch": 1, "step": 4, "total_steps": 60}
+    run.save()
+    page = " ".join(client.get(reverse("training_progress", args=[project.pk, run.pk])).content.decode().split())
+    assert "Epoch 1 of 6 · step 4 of 60" in page

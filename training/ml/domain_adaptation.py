@@ -22,7 +22,7 @@ import torch
 
 from training.ml import examples as ex
 from training.ml.device import Runtime
-from training.ml.encoders import load_tokenizer
+from training.ml.encoders import load_tokenizer, quiet_transformers
 
 MASKED_SHARE = 0.15
 
@@ -46,16 +46,11 @@ def adapt(
     follows the progress; `should_stop()` returning True raises InterruptedError.
     Returns {"steps", "chunks", "seconds", "loss"}."""
     from transformers import AutoModelForMaskedLM, DataCollatorForLanguageModeling
-    from transformers.utils import logging as hf_logging
 
     started = time.perf_counter()
     tokenizer = load_tokenizer(base_model)
-    level = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # "newly initialized: cls.predictions..." is expected
-    try:
+    with quiet_transformers():  # "newly initialized: cls.predictions..." is expected
         model = AutoModelForMaskedLM.from_pretrained(base_model)
-    finally:
-        hf_logging.set_verbosity(level)
     model.to(runtime.device).train()
     chunks = [e.input_ids for e in ex.build_examples(tokenizer, texts, max_length) if len(e.input_ids) > 2]
     if not chunks:
@@ -90,6 +85,7 @@ def adapt(
             loss_value = float(loss.detach())
             if on_step is not None:
                 on_step(step, total, loss_value)
-    model.to("cpu").save_pretrained(output_dir)
-    tokenizer.save_pretrained(output_dir)
+    with quiet_transformers():
+        model.to("cpu").save_pretrained(output_dir)
+        tokenizer.save_pretrained(output_dir)
     return {"steps": step, "chunks": len(chunks), "seconds": time.perf_counter() - started, "loss": loss_value}

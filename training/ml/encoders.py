@@ -70,3 +70,23 @@ def declare_positions(tokenizer, model) -> None:
     declared = getattr(tokenizer, "model_max_length", None) or NO_DECLARED_LIMIT
     if limit is not None and declared > limit:
         tokenizer.model_max_length = limit
+
+
+def quiet_transformers():
+    """A context in which transformers logs only errors and draws no progress bars."""
+    from transformers.utils import logging as hf_logging
+
+    class Quiet:
+        def __enter__(self):
+            self.level = hf_logging.get_verbosity()
+            self.bars = hf_logging.is_progress_bar_enabled()
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+
+        def __exit__(self, *exc):
+            hf_logging.set_verbosity(self.level)
+            if self.bars:
+                hf_logging.enable_progress_bar()
+            return False
+
+    return Quiet()

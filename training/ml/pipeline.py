@@ -47,7 +47,7 @@ from training.ml.data import (
 )
 from training.ml.decoding import decode
 from training.ml.device import Runtime, select_runtime
-from training.ml.encoders import declare_positions, load_tokenizer, usable_positions
+from training.ml.encoders import declare_positions, load_tokenizer, quiet_transformers, usable_positions
 from training.ml.evaluation import evaluate
 
 
@@ -122,30 +122,11 @@ def tag_list(labels: Sequence[str]) -> list[str]:
 # ---------------------------------------------------------------- models
 
 
-def _quiet_transformers():
-    from transformers.utils import logging as hf_logging
-
-    class Quiet:
-        def __enter__(self):
-            self.level = hf_logging.get_verbosity()
-            self.bars = hf_logging.is_progress_bar_enabled()
-            hf_logging.set_verbosity_error()
-            hf_logging.disable_progress_bar()
-
-        def __exit__(self, *exc):
-            hf_logging.set_verbosity(self.level)
-            if self.bars:
-                hf_logging.enable_progress_bar()
-            return False
-
-    return Quiet()
-
-
 def _load_base(base_model: str, tags: list[str]):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForTokenClassification
 
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = load_tokenizer(base_model)
         model = AutoModelForTokenClassification.from_pretrained(
             base_model,
@@ -165,7 +146,7 @@ def load_model(model_dir: str | Path):
 
     model_dir = Path(model_dir)
     tags = json.loads((model_dir / "label_map.json").read_text())["tags"]
-    with _quiet_transformers():
+    with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(model_dir)
         model = AutoModelForTokenClassification.from_pretrained(model_dir)
     model.eval()
@@ -679,7 +660,7 @@ def _save(model, tokenizer, output_dir, result, hp, base_model, labels, tags, tr
         save_kwargs = {}
         if "safe_serialization" in inspect.signature(model.save_pretrained).parameters:
             save_kwargs["safe_serialization"] = True  # transformers 4; version 5 always writes safetensors
-        with _quiet_transformers():
+        with quiet_transformers():
             model.save_pretrained(tmp, **save_kwargs)
             tokenizer.save_pretrained(tmp)
 
