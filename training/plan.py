@@ -68,7 +68,8 @@ def plan_run(annotations: list[Annotation], hyperparameters: Hyperparameters, ba
         # Pretraining reads the training documents and every unannotated, non-dev one.
         train_ids = {d.doc_id for d in train}
         train_words = sum(len(a.document.token_starts) for a in annotations if str(a.document_id) in train_ids)
-        words += (train_words + unannotated_words(annotations)) * hyperparameters.mlm_epochs
+        extra = min(train_words, unannotated_words(annotations))  # the pipeline's cap
+        words += (train_words + extra) * hyperparameters.mlm_epochs
     return TrainingPlan(len(train), len(dev), warnings, estimate_duration(words, base_model))
 
 

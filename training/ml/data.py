@@ -52,7 +52,7 @@ class Hyperparameters:
     context: int = 0  # word pieces of the neighbouring text a side that each example sees, unlabelled
     layer_decay: float = 0.8  # each layer below the top learns at this times the rate of the one above
     ema_decay: float = 0.0  # evaluate and keep an exponential moving average of the weights; 0: off
-    mlm_epochs: int = 0  # masked-language-model epochs on the project's own text before fine-tuning
+    mlm_epochs: int = 1  # masked-language-model epochs on the project's own text before fine-tuning
 
     @classmethod
     def from_dict(cls, values: dict) -> Hyperparameters:

@@ -212,6 +212,20 @@ def _weight_average(model, decay: float):
     return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
 
 
+def pretraining_extra(train_docs, unlabelled: Sequence[Sequence[str]], seed: int) -> list[list[str]]:
+    """Unlabelled documents, in an order the seed fixes, up to the training split's word count."""
+    budget = sum(len(doc.tokens) for doc in train_docs)
+    order = list(range(len(unlabelled)))
+    random.Random(seed).shuffle(order)
+    chosen = []
+    for index in order:
+        if len(unlabelled[index]) > budget:
+            continue
+        chosen.append(list(unlabelled[index]))
+        budget -= len(unlabelled[index])
+    return chosen
+
+
 def _adapt_to_domain(base_model, texts, output_dir: Path, hp: Hyperparameters, runtime, on_progress, stop_requested):
     from training.ml.domain_adaptation import adapt
 
@@ -322,7 +336,8 @@ def train(
     """Train, evaluate per epoch on dev, keep the best epoch, write it to `output_dir`.
 
     With `hp.mlm_epochs`, the base model first learns the text of the training documents and
-    of `unlabelled` (token lists; never the dev documents, whose scores would flatter) as a
+    of `unlabelled` (token lists; never the dev documents, whose scores would flatter; at most
+    as many words as the training split, so pretraining costs about two epochs at most) as a
     masked language model (`domain_adaptation.py`), reported as the "pretraining" phase.
 
     With `processes` > 1, fine-tuning runs on that many processes with
@@ -362,7 +377,7 @@ def train(
         if hp.mlm_epochs:
             pretraining = _adapt_to_domain(
                 base_model,
-                [doc.tokens for doc in train_docs] + [list(t) for t in unlabelled],
+                [doc.tokens for doc in train_docs] + pretraining_extra(train_docs, unlabelled, hp.seed),
                 Path(adapted),
                 hp,
                 runtime,
