@@ -65,20 +65,22 @@ def test_two_processes_learn_as_well_as_one(tiny_model, tmp_path):
     assert training_children() == []
 
 
+def train_in_two(tiny_model, output, **callbacks):
+    return train(
+        synthetic_documents(60), LABELS, HP, base_model=tiny_model, output_dir=output, processes=2, **callbacks
+    )
+
+
 @pytest.mark.slow
 def test_cancelling_stops_every_process_and_leaves_nothing(tiny_model, tmp_path):
     steps: list[int] = []
     output = tmp_path / "model"
     with pytest.raises(TrainingCancelled, match="cancelled at step 3 of"):
-        train(
-            synthetic_documents(60),
-            LABELS,
-            HP,
-            base_model=tiny_model,
-            output_dir=output,
+        train_in_two(
+            tiny_model,
+            output,
             on_progress=lambda progress: steps.append(progress.step),
             should_stop=lambda: len(steps) >= 3,
-            processes=2,
         )
     assert not output.exists()
     assert list(tmp_path.iterdir()) == []
@@ -97,15 +99,7 @@ def test_a_process_that_dies_fails_the_run_with_its_cause(tiny_model, tmp_path):
 
     output = tmp_path / "model"
     with pytest.raises(TrainingProcessFailed, match=r"training process 1 of 2 \(pid \d+\) was killed by SIGKILL"):
-        train(
-            synthetic_documents(60),
-            LABELS,
-            HP,
-            base_model=tiny_model,
-            output_dir=output,
-            on_progress=kill_the_other_process,
-            processes=2,
-        )
+        train_in_two(tiny_model, output, on_progress=kill_the_other_process)
     assert time.monotonic() - killed[0] < 30  # not the group's ten-minute timeout
     assert not output.exists()
     assert training_children() == []
