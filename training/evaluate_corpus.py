@@ -18,7 +18,8 @@ The JSON report: model, labels, epochs_run, best_epoch, train_seconds (pretraini
 included), train_examples_per_second, dev_f1_per_epoch, dev and test (each with micro,
 macro, weighted, per_label, token_accuracy, confusion, error counts),
 dev_argmax_micro_f1 (the same model decoded token by token instead of by constrained
-Viterbi), pretraining (its steps and seconds, or null), total_seconds, runtime and
+Viterbi), calibration (the temperature and the expected calibration error of tokens and
+entities before and after it), pretraining (its steps and seconds, or null), total_seconds, runtime and
 hyperparameters.
 """
 
@@ -160,6 +161,19 @@ def score(documents: list[TrainingDocument], predicted: list[list[str]], labels:
     )
 
 
+def calibration_summary(calibration: dict | None) -> dict | None:
+    """The fitted temperature and expected calibration error before and after, of tokens and entities."""
+    if calibration is None:
+        return None
+    return {
+        "temperature": calibration["temperature"],
+        **{
+            kind: {moment: calibration[kind][moment]["ece"] for moment in ("before", "after")}
+            for kind in ("tokens", "entities")
+        },
+    }
+
+
 def print_scores(name: str, evaluation: dict, out=sys.stdout) -> None:
     micro = evaluation["micro"]
     print(f"{name}: P {micro['precision']:.4f}  R {micro['recall']:.4f}  F1 {micro['f1']:.4f}", file=out)
@@ -268,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         argmax = score(dev_docs, [argmax_tags(rows, tags) for rows in logits], labels)
         report["dev_argmax_micro_f1"] = argmax["micro"]["f1"]
         report["pretraining"] = result.pretraining
+        report["calibration"] = calibration_summary(result.calibration)
         if test_docs:
             logits, tags = model_logits(model_dir, test_docs, hp)
             report["test"] = summary(score(test_docs, [decode(rows, tags) for rows in logits], labels))
@@ -281,6 +296,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     print_scores("dev", report["dev"])
     print(f"dev micro F1 with argmax decoding instead of Viterbi: {report['dev_argmax_micro_f1']:.4f}")
+    if report["calibration"]:
+        c = report["calibration"]
+        print(
+            f"calibration: temperature {c['temperature']:.2f}; expected calibration error of tokens "
+            f"{c['tokens']['before']:.4f} -> {c['tokens']['after']:.4f}, of entities "
+            f"{c['entities']['before']:.4f} -> {c['entities']['after']:.4f}"
+        )
     if result.pretraining:
         print(
             f"pretraining on the training text: {result.pretraining['seconds']:.0f}s, {result.pretraining['steps']} steps"

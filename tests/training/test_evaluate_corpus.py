@@ -54,6 +54,9 @@ def test_reports_dev_scores_argmax_and_pretraining_with_documents_of_grouped_sen
     assert report["dev"]["tokens"] == 12 * 6 + 4 * 1  # every dev token scored once
     assert 0 <= report["dev_argmax_micro_f1"] <= 1
     assert report["pretraining"]["steps"] >= 1
+    calibration = report["calibration"]
+    assert calibration["temperature"] > 0
+    assert 0 <= calibration["tokens"]["after"] <= 1 and 0 <= calibration["entities"]["before"] <= 1
     assert report["hyperparameters"]["context"] == 8 and report["hyperparameters"]["mlm_epochs"] == 1
     printed = capsys.readouterr().out
     assert (
