@@ -93,7 +93,7 @@ def test_upload_a_txt_switch_its_split_import_then_see_what_training_will_do(log
     shot(page, "train_plan.png")
 
     page.get_by_text("Advanced").click()
-    page.get_by_label("Epochs").fill("12")
+    page.get_by_label("Epochs", exact=True).fill("12")
     page.keyboard.press("Tab")
     expect(page.locator("#training-plan")).to_contain_text("Estimated duration: about 8 minutes")
     shot(page, "train_plan_12_epochs.png")

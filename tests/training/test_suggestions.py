@@ -264,11 +264,12 @@ def test_try_it_and_the_predict_api(client_in, project, version):
     text = "Given aspirin 🙂 for asthma ."
     assert {(s["text"], s["label"]) for s in body["spans"]} >= {("aspirin", "TREATMENT"), ("asthma", "DISEASE")}
     assert all(text[s["start"] : s["end"]] == s["text"] for s in body["spans"])
-    [asthma] = client_in.post(
+    found = client_in.post(
         reverse("api_predict", args=[project.pk]), {"text": "She has asthma ."}, content_type="application/json"
     ).json()["spans"]
-    assert asthma["confidence"] < 1  # the API answers every span; the pages show those above the threshold
-    client_in.post(reverse("personal_threshold", args=[project.pk]), {"threshold": f"{asthma['confidence'] + 1e-6}"})
+    highest = max(s["confidence"] for s in found)  # at least one span
+    assert highest < 1  # the API answers every span; the pages show those above the threshold
+    client_in.post(reverse("personal_threshold", args=[project.pk]), {"threshold": f"{highest + 1e-6}"})
     partial = client_in.post(reverse("try_it_predict", args=[project.pk]), {"text": "She has asthma ."})
     assert "No entities found above the threshold." in partial.content.decode()
     assert "1 more entity below the threshold; lower it to see it." in partial.content.decode()

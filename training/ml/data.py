@@ -38,8 +38,8 @@ class TrainingDocument:
 @dataclass
 class Hyperparameters:
     epochs: int = 6
-    learning_rate: float = 2e-4  # the head's; lower layers learn less (layer_decay)
-    batch_size: int = 8
+    learning_rate: float = 1e-4  # the head's; with layer_decay < 1 lower layers learn less
+    batch_size: int = 16
     max_length: int = 128  # word pieces per example, special tokens included
     seed: int = 13
     warmup_ratio: float = 0.1
@@ -48,11 +48,11 @@ class Hyperparameters:
     dev_fraction: float = 0.2  # share of documents (without is_dev) that go to dev
     max_grad_norm: float = 1.0
     precision: str = "auto"  # "auto" (bf16 where supported natively), "bf16" or "fp32"
-    pack_sentences: bool = True  # consecutive sentences share an example up to max_length
+    pack_sentences: bool = False  # consecutive sentences share an example up to max_length
     context: int = 0  # word pieces of the neighbouring text a side that each example sees, unlabelled
-    layer_decay: float = 0.8  # each layer below the top learns at this times the rate of the one above
+    layer_decay: float = 1.0  # each layer below the top learns at this times the rate of the one above
     ema_decay: float = 0.0  # evaluate and keep an exponential moving average of the weights; 0: off
-    mlm_epochs: int = 1  # masked-language-model epochs on the project's own text before fine-tuning
+    mlm_epochs: int = 0  # masked-language-model epochs on the project's own text before fine-tuning
 
     @classmethod
     def from_dict(cls, values: dict) -> Hyperparameters:
