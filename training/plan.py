@@ -65,7 +65,7 @@ def plan_run(annotations: list[Annotation], hyperparameters: Hyperparameters, ba
     annotated_words = sum(len(a.document.token_starts) for a in annotations)
     words = annotated_words * hyperparameters.epochs
     if hyperparameters.mlm_epochs and annotations:
-        # Pretraining reads the training documents and every unannotated, non-dev one.
+        # Pretraining reads the training documents and up to as many unannotated, non-dev words.
         train_ids = {d.doc_id for d in train}
         train_words = sum(len(a.document.token_starts) for a in annotations if str(a.document_id) in train_ids)
         extra = min(train_words, unannotated_words(annotations))  # the pipeline's cap
