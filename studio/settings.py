@@ -174,6 +174,11 @@ MAX_ACTIVE_RUNS_PER_USER = env_int("MAX_ACTIVE_RUNS_PER_USER", 3, minimum=1)
 # Text a project's pre-annotation may feed the model per hour (about half an hour of a
 # 2-core worker), so that one project cannot keep the worker from everyone else's.
 PREANNOTATION_CHARACTERS_PER_HOUR = env_int("PREANNOTATION_CHARACTERS_PER_HOUR", 50_000_000, minimum=1)
+# Pre-annotation splits a project's documents into chunks of this many that any queue
+# consumer may take, and asks this many more consumers to help the one it started on (with
+# Redis; SQLite's queue has one consumer, so it asks none by default).
+PREANNOTATION_CHUNK_DOCUMENTS = env_int("PREANNOTATION_CHUNK_DOCUMENTS", 64, minimum=1)
+PREANNOTATION_HELPERS = env_int("PREANNOTATION_HELPERS", 7 if REDIS_URL else 0, minimum=0)
 # Background work (training runs, imports, pre-annotation) beats this often; work silent
 # for HEARTBEAT_TIMEOUT seconds counts as dead and is marked failed. A worker also retries
 # its database writes through an outage for that long.

@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -97,6 +98,27 @@ class ModelVersion(models.Model):
 
     def __str__(self):
         return f"Model v{self.pk}"
+
+
+class PreannotationChunk(models.Model):
+    """A share of one pre-annotation's documents that any queue consumer may take, so that
+    several consumers work on one model version at once. A consumer that stops beating loses
+    its chunk to the next one, which goes on from `done`."""
+
+    model_version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="preannotation_chunks")
+    number = models.PositiveIntegerField()
+    document_ids = ArrayField(models.BigIntegerField())
+    size = models.PositiveIntegerField()
+    done = models.PositiveIntegerField(default=0, help_text="Its first documents whose suggestions are stored.")
+    worker = models.CharField(max_length=200, blank=True, help_text="host:pid:thread of the consumer on it.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.UniqueConstraint(fields=["model_version", "number"], name="preannotation_chunk_unique"),
+            models.CheckConstraint(condition=Q(done__lte=models.F("size")), name="preannotation_chunk_done_le_size"),
+        ]
 
 
 class SuggestionQuerySet(models.QuerySet):

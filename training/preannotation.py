@@ -2,11 +2,14 @@
 background, and scores how unsure it is about each one (for active learning)."""
 
 import logging
+import os
+import socket
+import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Length
 from django.utils import timezone
 
@@ -21,7 +24,7 @@ from studio.background import (
     stale_before,
     stale_message,
 )
-from training.models import DocumentScore, ModelVersion, Suggestion
+from training.models import DocumentScore, ModelVersion, PreannotationChunk, Suggestion
 
 logger = logging.getLogger(__name__)
 BATCH = 16
@@ -37,56 +40,130 @@ def documents_to_preannotate(project: Project):
 
 def preannotate(version_id: int) -> None:
     """Suggest spans on every unfinished document with this version, and score how unsure
-    the model is about each one (for active learning)."""
-    from training.ml.inference import load_predictor
+    the model is about each one (for active learning).
 
+    The documents are split into chunks; this consumer asks up to PREANNOTATION_HELPERS
+    others to help, and all of them take chunks until none are left.
+    """
     version = retrying(lambda: ModelVersion.objects.select_related("project").get(pk=version_id))
     ids = retrying(lambda: list(documents_to_preannotate(version.project).values_list("pk", flat=True)))
-    labels = retrying(lambda: {label.name: label for label in version.project.labels.all()})
+    size = settings.PREANNOTATION_CHUNK_DOCUMENTS
+    chunks = [ids[first : first + size] for first in range(0, len(ids), size)]
+    retrying(lambda: _start(version, ids, chunks))
+    from training.tasks import preannotate_chunks_task
+
+    for _ in range(min(settings.PREANNOTATION_HELPERS, len(chunks) - 1)):
+        transaction.on_commit(lambda: preannotate_chunks_task(version.pk))
+    take_chunks(version.pk)
+
+
+@transaction.atomic
+def _start(version, ids, chunks) -> None:
     now = timezone.now()
-    retrying(
-        lambda: ModelVersion.objects.filter(pk=version.pk).update(
-            preannotation_status=Preannotation.RUNNING,
-            preannotation_done=0,
-            preannotation_total=len(ids),
-            preannotation_error="",
-            preannotation_heartbeat_at=now,
-            preannotation_started_at=now,
-            preannotation_characters=characters(Document.objects.filter(pk__in=ids)),
-        )
+    PreannotationChunk.objects.filter(model_version=version).delete()  # an earlier attempt's
+    PreannotationChunk.objects.bulk_create(
+        PreannotationChunk(model_version=version, number=number, document_ids=chunk, size=len(chunk))
+        for number, chunk in enumerate(chunks)
     )
-    progress = {"done": 0}
+    ModelVersion.objects.filter(pk=version.pk).update(
+        preannotation_status=Preannotation.RUNNING,
+        preannotation_done=0,
+        preannotation_total=len(ids),
+        preannotation_error="",
+        preannotation_heartbeat_at=now,
+        preannotation_started_at=now,
+        preannotation_characters=characters(Document.objects.filter(pk__in=ids)),
+    )
+
+
+def take_chunks(version_id: int) -> None:
+    """Take the version's chunks one at a time until all are stored, then mark it done.
+
+    While chunks remain that other consumers hold, wait for them: one whose consumer
+    stops beating is taken over where it stopped.
+    """
+    me = f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    held = {"chunk": None}
 
     def beat() -> str:
-        running = ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING)
-        updated = running.update(preannotation_done=progress["done"], preannotation_heartbeat_at=timezone.now())
-        return "" if updated else TAKEN
+        now = timezone.now()
+        if held["chunk"] is not None:
+            if not PreannotationChunk.objects.filter(pk=held["chunk"], worker=me).update(heartbeat_at=now):
+                return TAKEN
+        running = ModelVersion.objects.filter(pk=version_id, preannotation_status=Preannotation.RUNNING)
+        return "" if running.update(preannotation_done=_stored(version_id), preannotation_heartbeat_at=now) else TAKEN
 
     with Heartbeat(beat) as heartbeat:
         try:
-            predictor = load_predictor(version.artifact_path)
-            for first in range(0, len(ids), BATCH):
+            while True:
                 heartbeat.check()
-                batch = ids[first : first + BATCH]
-                documents = Document.objects.filter(pk__in=batch).order_by("pk")
-                retrying(lambda documents=documents: _store_predictions(version, documents, predictor, labels))
-                progress["done"] += len(batch)
+                chunk = retrying(lambda: _claim(version_id, me))
+                if chunk is None:
+                    if retrying(lambda: _finish(version_id)):
+                        return
+                    heartbeat.stopped.wait(settings.HEARTBEAT_SECONDS)
+                    continue
+                held["chunk"] = chunk.pk
+                _work_on(chunk, me, heartbeat)
+                held["chunk"] = None
         except WorkLost:
             if heartbeat.taken:
-                logger.warning("pre-annotation with model %s was taken from this worker; it stops", version.pk)
+                logger.info("pre-annotation with model %s is no longer this consumer's; it stops", version_id)
                 return
             error = heartbeat.reason
         except Exception as failure:  # the page must say why suggestions are missing
-            logger.exception("pre-annotation with model %s failed", version.pk)
+            logger.exception("pre-annotation with model %s failed", version_id)
             error = f"{type(failure).__name__}: {failure}"
-        else:
-            error = ""
-    status, done = (Preannotation.FAILED, progress["done"]) if error else (Preannotation.DONE, len(ids))
     recording(
-        lambda: ModelVersion.objects.filter(pk=version.pk, preannotation_status=Preannotation.RUNNING).update(
-            preannotation_status=status, preannotation_done=done, preannotation_error=error
+        lambda: ModelVersion.objects.filter(pk=version_id, preannotation_status=Preannotation.RUNNING).update(
+            preannotation_status=Preannotation.FAILED, preannotation_done=_stored(version_id), preannotation_error=error
         )
     )
+
+
+def _claim(version_id: int, me: str):
+    """The next chunk nobody works on (or whose consumer stopped beating), now this one's."""
+    with transaction.atomic():
+        free = Q(worker="") | Q(heartbeat_at__lt=stale_before())
+        chunk = (
+            PreannotationChunk.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(free, model_version_id=version_id, done__lt=F("size"))
+            .filter(model_version__preannotation_status=Preannotation.RUNNING)
+            .select_related("model_version__project")
+            .first()
+        )
+        if chunk is not None:
+            chunk.worker, chunk.heartbeat_at = me, timezone.now()
+            chunk.save(update_fields=["worker", "heartbeat_at"])
+        return chunk
+
+
+def _work_on(chunk, me: str, heartbeat: Heartbeat) -> None:
+    from training.ml.inference import load_predictor
+
+    version = chunk.model_version
+    predictor = load_predictor(version.artifact_path)
+    labels = retrying(lambda: {label.name: label for label in version.project.labels.all()})
+    for first in range(chunk.done, chunk.size, BATCH):
+        heartbeat.check()
+        batch = chunk.document_ids[first : first + BATCH]
+        retrying(lambda batch=batch: _store_predictions(version, batch, predictor, labels, chunk, me))
+        chunk.done += len(batch)
+
+
+def _finish(version_id: int) -> bool:
+    """Mark the version done once every chunk is stored; False while some are not."""
+    if PreannotationChunk.objects.filter(model_version_id=version_id, done__lt=F("size")).exists():
+        return False
+    ModelVersion.objects.filter(pk=version_id, preannotation_status=Preannotation.RUNNING).update(
+        preannotation_status=Preannotation.DONE, preannotation_done=F("preannotation_total")
+    )
+    return True
+
+
+def _stored(version_id: int) -> int:
+    chunks = PreannotationChunk.objects.filter(model_version_id=version_id)
+    return chunks.aggregate(n=Sum("done"))["n"] or 0
 
 
 def characters(documents) -> int:
@@ -121,10 +198,15 @@ def fail_stale_preannotations(project=None) -> int:
     return versions.update(preannotation_status=Preannotation.FAILED, preannotation_error=stale_message())
 
 
-def _store_predictions(version, documents, predictor, labels) -> None:
-    documents = list(documents)
+def _store_predictions(version, batch: list[int], predictor, labels, chunk, me: str) -> None:
+    """Store the suggestions and scores of the chunk's next documents with its progress, in
+    one transaction, only while the chunk is still this consumer's."""
+    documents = list(Document.objects.filter(pk__in=batch).order_by("pk"))  # some may be deleted meanwhile
     predictions = predictor.predict_many([(d.text, d.token_starts, d.token_ends) for d in documents])
     with transaction.atomic():
+        mine = PreannotationChunk.objects.filter(pk=chunk.pk, worker=me, done=chunk.done)
+        if not mine.update(done=F("done") + len(batch), heartbeat_at=timezone.now()):
+            raise WorkLost(TAKEN)
         Suggestion.objects.filter(model_version=version, document__in=documents, decisions__isnull=True).delete()
         Suggestion.objects.bulk_create(
             [

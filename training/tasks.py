@@ -20,6 +20,11 @@ def preannotate_task(version_id: int) -> None:
     preannotation.preannotate(version_id)
 
 
+@db_task()
+def preannotate_chunks_task(version_id: int) -> None:
+    preannotation.take_chunks(version_id)
+
+
 @db_periodic_task(crontab(minute="*"))
 def fail_stale_work_task() -> None:
     services.fail_stale_runs()

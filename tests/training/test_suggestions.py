@@ -5,6 +5,7 @@ from html import unescape
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from annotation import ordering
 from annotation.models import Annotation, Document, Span
@@ -323,3 +324,113 @@ def test_activating_a_version_preannotates_in_the_worker(project, huey_consumer)
     wait_for(done, timeout=90, message="pre-annotation")
     assert version.preannotation_status == "done", version.preannotation_error
     assert Suggestion.objects.filter(model_version=version).exists()
+
+
+def stored_suggestions(version) -> dict:
+    """What a pre-annotation stored: each document's suggestions and its uncertainty score."""
+    suggestions = Suggestion.objects.filter(model_version=version).values_list(
+        "document_id", "label__name", "start", "end", "confidence"
+    )
+    scores = DocumentScore.objects.filter(model_version=version).values_list("document_id", "mean_entropy")
+    return {
+        "suggestions": sorted((d, label, s, e, round(c, 4)) for d, label, s, e, c in suggestions),
+        "scores": sorted((d, round(entropy, 4)) for d, entropy in scores),
+    }
+
+
+def visits(count: int) -> list[str]:
+    """`count` distinct unannotated texts (an import skips repeated ones)."""
+    return [f"{UNANNOTATED[i % 3][:-2]} at visit {i} ." for i in range(count)]
+
+
+def test_a_chunk_whose_consumer_stopped_is_taken_over_where_it_stopped(project, admin, settings):
+    from datetime import timedelta
+
+    from training.models import PreannotationChunk
+
+    settings.PREANNOTATION_CHUNK_DOCUMENTS = 4
+    import_documents(project, [ImportedDocument(text=text) for text in visits(7)], importer=admin)
+    version = ModelVersion.objects.get(project=project)
+    preannotation.preannotate(version.pk)
+    chunk = PreannotationChunk.objects.get(model_version=version, number=1)
+    assert chunk.size == 4 and chunk.done == 4
+    kept, *_, lost = chunk.document_ids
+    before = set(Suggestion.objects.filter(document_id=kept, model_version=version).values_list("pk", flat=True))
+    # Its consumer died after storing the chunk's first two documents.
+    PreannotationChunk.objects.filter(pk=chunk.pk).update(
+        done=2, worker="gone:1:1", heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    DocumentScore.objects.filter(model_version=version, document_id=lost).delete()
+    ModelVersion.objects.filter(pk=version.pk).update(preannotation_status="running")
+
+    preannotation.take_chunks(version.pk)
+
+    chunk.refresh_from_db()
+    version.refresh_from_db()
+    assert chunk.done == 4 and chunk.worker != "gone:1:1"
+    assert (version.preannotation_status, version.preannotation_done) == ("done", 10)
+    assert DocumentScore.objects.filter(model_version=version, document_id=lost).exists()
+    after = set(Suggestion.objects.filter(document_id=kept, model_version=version).values_list("pk", flat=True))
+    assert before and after == before  # stored before it stopped: not predicted again
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
+
+
+def redis_reachable() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.mark.skipif(not redis_reachable(), reason=f"no Redis at {REDIS_TEST_URL}")
+@pytest.mark.django_db(transaction=True)
+def test_consumers_on_redis_share_a_preannotation_and_store_what_one_stores(admin, model_dir, start_consumer):
+    import uuid
+
+    from huey import RedisHuey
+    from huey.contrib.djhuey import HUEY
+
+    from training.models import PreannotationChunk
+    from training.tasks import preannotate_task
+
+    project = create_project("Shared", created_by=admin)
+    import_documents(project, [ImportedDocument(text=text) for text in visits(80)], importer=admin)
+    run = TrainingRun.objects.create(project=project, status="succeeded", metrics={})
+    version = ModelVersion.objects.create(project=project, run=run, artifact_path=model_dir, is_active=True)
+    queue = f"studio-test-{uuid.uuid4().hex[:8]}"
+    env = {"REDIS_URL": REDIS_TEST_URL, "HUEY_QUEUE": queue, "PREANNOTATION_CHUNK_DOCUMENTS": "2"}
+    redis_queue = RedisHuey(queue, url=REDIS_TEST_URL)
+
+    def preannotate_with(consumers) -> dict:
+        ModelVersion.objects.filter(pk=version.pk).update(preannotation_status="queued")
+        task = preannotate_task.s(version.pk)  # registered with this process's queue, sent to theirs
+        redis_queue.storage.enqueue(HUEY.serialize_task(task), task.priority)
+
+        def finished():
+            version.refresh_from_db()
+            return version.preannotation_status in {"done", "failed"}
+
+        wait_for(finished, timeout=120, message="pre-annotation")
+        assert version.preannotation_status == "done", version.preannotation_error
+        assert version.preannotation_done == version.preannotation_total == 80
+        workers = PreannotationChunk.objects.filter(model_version=version).values_list("worker", flat=True)
+        took = {int(worker.split(":")[1]) for worker in workers}
+        assert took <= {consumer.pid for consumer in consumers}
+        return {"took": took, **stored_suggestions(version)}
+
+    try:
+        first = start_consumer(**env)
+        alone = preannotate_with([first])
+        second = start_consumer(**env)
+        wait_for(lambda: "consumer started" in second.log_path.read_text(), timeout=60, message="the second consumer")
+        shared = preannotate_with([first, second])
+    finally:
+        redis_queue.flush()
+    assert alone["took"] == {first.pid}
+    assert shared["took"] == {first.pid, second.pid}, "both consumers take chunks"
+    assert shared["suggestions"] == alone["suggestions"] and shared["scores"] == alone["scores"]
+    assert alone["suggestions"], "the model suggests something"
