@@ -419,3 +419,25 @@ def test_a_doccano_record_without_spans_is_not_annotated_and_an_empty_list_is(cl
     import_documents(project, list(read_doccano_jsonl(lines)), importer=clinician)
     annotated = {d.text: d.annotations.exists() for d in Document.objects.filter(project=project)}
     assert annotated == {"Gout flared.": True, "Nothing to tag here.": True, "Not looked at yet.": False}
+
+
+@pytest.mark.django_db
+def test_arrays_copied_as_text_arrive_exactly():
+    """Imports write array columns as PostgreSQL array literals through COPY."""
+    from types import SimpleNamespace
+
+    from django.db import connection
+
+    from annotation.bulk import copy_rows
+
+    tags = ["O", 'B-A"B', "I-C\\D", "B-{x,y}", " spaced ", "NULL", "", "ÄRZTE\ttab", "I-line\nbreak"]
+    offsets = [0, 7, 2_147_483_647]
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copied (tags text[], offsets int[], empty int[])")
+        copy_rows(
+            SimpleNamespace(_meta=SimpleNamespace(db_table="copied")),
+            ["tags", "offsets", "empty"],
+            [(tags, offsets, [])],
+        )
+        cursor.execute("SELECT tags, offsets, empty FROM copied")
+        assert cursor.fetchone() == (tags, offsets, [])
