@@ -99,6 +99,13 @@ class ModelVersion(models.Model):
     def __str__(self):
         return f"Model v{self.pk}"
 
+    def preannotation_consumers(self) -> int:
+        """How many queue consumers (processes) work on its pre-annotation now."""
+        from studio.background import stale_before
+
+        working = self.preannotation_chunks.filter(done__lt=models.F("size"), heartbeat_at__gte=stale_before())
+        return len({worker.rsplit(":", 1)[0] for worker in working.exclude(worker="").values_list("worker", flat=True)})
+
 
 class PreannotationChunk(models.Model):
     """A share of one pre-annotation's documents that any queue consumer may take, so that

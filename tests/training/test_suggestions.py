@@ -374,6 +374,24 @@ def test_a_chunk_whose_consumer_stopped_is_taken_over_where_it_stopped(project, 
     assert before and after == before  # stored before it stopped: not predicted again
 
 
+def test_the_progress_says_how_many_consumers_share_a_preannotation(client_in, project):
+    from datetime import timedelta
+
+    from training.models import PreannotationChunk
+
+    version = ModelVersion.objects.get(project=project)
+    ModelVersion.objects.filter(pk=version.pk).update(preannotation_status="running", preannotation_total=12)
+    now = timezone.now()
+    for number, (worker, beaten) in enumerate(
+        [("web-1:40:7", now), ("web-1:40:9", now), ("gpu-2:51:7", now), ("gone:9:1", now - timedelta(hours=1))]
+    ):
+        PreannotationChunk.objects.create(
+            model_version=version, number=number, document_ids=[1, 2, 3], size=3, worker=worker, heartbeat_at=beaten
+        )
+    progress = client_in.get(reverse("preannotation_progress", args=[project.pk, version.pk])).content.decode()
+    assert "Pre-annotating: 0 of 12 documents, 2 queue consumers sharing the work." in progress
+
+
 REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
 
 
