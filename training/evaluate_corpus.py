@@ -39,7 +39,7 @@ from annotation.text.formats.errors import FormatError
 from annotation.text.formats.pubtator import read_pubtator
 from training.ml import examples as ex
 from training.ml.base_model import default_base_model
-from training.ml.data import Hyperparameters, Progress, TrainingDocument
+from training.ml.data import LARGE_CORPUS_WORDS, Hyperparameters, Progress, TrainingDocument, defaults_for
 from training.ml.decoding import decode
 from training.ml.evaluation import evaluate
 from training.ml.pipeline import load_model, train
@@ -192,18 +192,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, required=True, help="CoNLL dev file (the dev split)")
     parser.add_argument("--test", type=Path, help="CoNLL test file, scored with the best epoch's model")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    large = "default: %s, or %s from %s annotated words on"
+    parser.add_argument(
+        "--learning-rate", type=float, help=large % (defaults.learning_rate, "2e-4", f"{LARGE_CORPUS_WORDS:,}")
+    )
+    parser.add_argument("--batch-size", type=int, help=large % (defaults.batch_size, 8, f"{LARGE_CORPUS_WORDS:,}"))
     parser.add_argument("--max-length", type=int, default=defaults.max_length)
     parser.add_argument("--patience", type=int, default=defaults.patience)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"], default=defaults.precision)
     parser.add_argument("--context", type=int, default=defaults.context, help="word pieces of context a side")
-    parser.add_argument("--pack-sentences", action="store_true", default=defaults.pack_sentences)
+    parser.add_argument(
+        "--pack-sentences", action="store_true", default=None, help=large % ("off", "on", f"{LARGE_CORPUS_WORDS:,}")
+    )
     parser.add_argument("--no-pack-sentences", dest="pack_sentences", action="store_false")
-    parser.add_argument("--layer-decay", type=float, default=defaults.layer_decay)
+    parser.add_argument(
+        "--layer-decay", type=float, help=large % (defaults.layer_decay, 0.8, f"{LARGE_CORPUS_WORDS:,}")
+    )
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay)
-    parser.add_argument("--mlm-epochs", type=int, default=defaults.mlm_epochs)
+    parser.add_argument("--mlm-epochs", type=int, help=large % (defaults.mlm_epochs, 1, f"{LARGE_CORPUS_WORDS:,}"))
     parser.add_argument("--warmup-ratio", type=float, default=defaults.warmup_ratio)
     parser.add_argument("--sentences-per-document", type=int, default=9)
     parser.add_argument("--train-pubtator", type=Path, help="PubTator file of the training split: its abstracts")
@@ -214,29 +221,33 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, help="keep the trained model here (default: discarded)")
     args = parser.parse_args(argv)
 
-    hp = Hyperparameters(
-        epochs=args.epochs,
-        learning_rate=args.learning_rate,
-        batch_size=args.batch_size,
-        max_length=args.max_length,
-        patience=args.patience,
-        seed=args.seed,
-        precision=args.precision,
-        context=args.context,
-        pack_sentences=args.pack_sentences,
-        layer_decay=args.layer_decay,
-        ema_decay=args.ema_decay,
-        mlm_epochs=args.mlm_epochs,
-        warmup_ratio=args.warmup_ratio,
-    )
     try:
-        hp.validate()
         if args.sentences_per_document < 1:
             raise ValueError("--sentences-per-document must be at least 1")
         group = args.sentences_per_document
         train_docs = read_conll(args.train, False, args.limit_train, group, args.train_pubtator)
         dev_docs = read_conll(args.dev, True, sentences_per_document=group, pubtator=args.dev_pubtator)
         test_docs = read_conll(args.test, None, sentences_per_document=group) if args.test else []
+        given = {
+            "learning_rate": args.learning_rate,
+            "batch_size": args.batch_size,
+            "pack_sentences": args.pack_sentences,
+            "layer_decay": args.layer_decay,
+            "mlm_epochs": args.mlm_epochs,
+        }
+        words = sum(len(document.tokens) for document in train_docs + dev_docs)  # as the studio counts them
+        hp = Hyperparameters(
+            epochs=args.epochs,
+            max_length=args.max_length,
+            patience=args.patience,
+            seed=args.seed,
+            precision=args.precision,
+            context=args.context,
+            ema_decay=args.ema_decay,
+            warmup_ratio=args.warmup_ratio,
+            **{**defaults_for(words), **{name: value for name, value in given.items() if value is not None}},
+        )
+        hp.validate()
     except (ValueError, OSError, FormatError) as error:
         parser.error(str(error))
     labels = labels_of(train_docs, dev_docs)

@@ -27,7 +27,7 @@ from studio.background import (
     stale_message,
 )
 from training.ml.base_model import default_base_model
-from training.ml.data import Hyperparameters, TrainingCancelled, TrainingDataError, TrainingDocument
+from training.ml.data import Hyperparameters, TrainingCancelled, TrainingDataError, TrainingDocument, defaults_for
 from training.models import ModelVersion, TrainingRun
 from training.preannotation import preannotation_quota_refusal
 
@@ -116,12 +116,20 @@ def check_training_data(project: Project) -> tuple[list[Annotation], list[str]]:
     return annotations, warnings
 
 
+def default_options(annotations: list[Annotation]) -> dict:
+    """The options a run on these annotations takes where none are given (more of them on a
+    large corpus)."""
+    return defaults_for(sum(len(annotation.document.token_starts) for annotation in annotations))
+
+
 def start_run(project: Project, user, hyperparameters: dict | None = None, *, enqueue=True) -> TrainingRun:
+    """Queue a run with `hyperparameters`; options not given take `default_options`."""
     try:
-        hp = Hyperparameters.from_dict(hyperparameters or {})
+        Hyperparameters.from_dict(hyperparameters or {})
     except (TypeError, ValueError) as error:
         raise TrainingRefused(f"Bad hyperparameters: {error}") from None
-    _annotations, warnings = check_training_data(project)
+    annotations, warnings = check_training_data(project)
+    hp = Hyperparameters.from_dict({**default_options(annotations), **(hyperparameters or {})})
     fail_stale_runs(project)  # a dead run must not refuse this one
     if user is not None:
         mine = TrainingRun.objects.filter(started_by=user, status__in=TrainingRun.QUEUED_OR_RUNNING).count()

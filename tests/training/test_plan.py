@@ -143,7 +143,7 @@ def test_the_estimate_counts_pretraining_on_the_training_and_unannotated_text(cl
     url = reverse("train", args=[project.pk])
     asked = {"epochs": "2", "mlm_epochs": "1"}
     plan = client.get(url, asked, headers={"HX-Request": "true"}).content.decode()
-    minutes = round(2 + (train_words + annotated) / annotated)
+    minutes = round(2 + (train_words + min(train_words, annotated)) / annotated)  # unannotated: capped
     assert f"Estimated duration: about {minutes} minutes" in plan
     plain = client.get(url, {"epochs": "2"}, headers={"HX-Request": "true"}).content.decode()
     assert "Estimated duration: about 2 minutes" in plain

@@ -11,6 +11,7 @@ from annotation.services import create_project, import_documents
 from annotation.text.formats.documents import ImportedDocument
 from tests.conftest import wait_for
 from training import services
+from training.ml.data import Hyperparameters
 from training.ml.inference import load_predictor
 from training.models import ModelVersion, TrainingRun
 from training.thresholds import model_thresholds
@@ -41,12 +42,12 @@ def mentions(text, wanted):
     return found
 
 
-def annotated_project(admin, documents=12, name="Clinic"):
+def annotated_project(admin, documents=12, name="Clinic", filler=""):
     project = create_project(name, created_by=admin)
     imported = []
     for index in range(documents):
         text, wanted = SENTENCES[index % len(SENTENCES)]
-        text = f"{text} ( {index} )"
+        text = f"{text} ( {index} ){filler}"
         imported.append(ImportedDocument(text=text, mentions=mentions(text, wanted)))
     import_documents(project, imported, importer=admin)
     return project
@@ -91,6 +92,23 @@ def test_bad_hyperparameters_are_refused(admin):
     project = annotated_project(admin)
     with pytest.raises(services.TrainingRefused, match="learning_rate must be"):
         services.start_run(project, admin, {"learning_rate": 5.0})
+
+
+@pytest.mark.django_db
+def test_a_large_corpus_trains_with_the_options_that_pay_on_one(client, admin):
+    from training.ml.data import LARGE_CORPUS_OPTIONS, LARGE_CORPUS_WORDS
+
+    small = annotated_project(admin)
+    filler = " The patient was seen again ." * (LARGE_CORPUS_WORDS // 12 // 6 + 1)
+    large = annotated_project(admin, name="Large", filler=filler)
+    assert sum(len(d.token_starts) for d in large.documents.all()) >= LARGE_CORPUS_WORDS
+
+    assert services.start_run(small, admin, enqueue=False).hyperparameters == Hyperparameters().to_dict()
+    client.force_login(admin)
+    page = client.get(reverse("train", args=[large.pk])).content.decode()
+    assert 'name="batch_size" value="8"' in page and 'name="mlm_epochs" value="1"' in page
+    run = services.start_run(large, admin, {"batch_size": 4}, enqueue=False)
+    assert run.hyperparameters == {**Hyperparameters().to_dict(), **LARGE_CORPUS_OPTIONS, "batch_size": 4}
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,9 +20,15 @@ from training.plan import plan_run
 @require_http_methods(["GET", "POST"])
 def train(request, project_id):
     project = project_for(request.user, project_id, Role.ADMIN)
-    form = TrainingForm(request.POST or None)
+    try:
+        annotations, warnings = services.check_training_data(project)
+        data_refusal = None
+    except services.TrainingRefused as error:
+        annotations, warnings, data_refusal = [], [], str(error)
+    defaults = services.default_options(annotations)
+    form = TrainingForm(request.POST or None, initial=defaults)
     active = services.runs_of(project).filter(status__in=TrainingRun.QUEUED_OR_RUNNING).first()
-    refusal, warnings, plan, status = None, [], None, 200
+    refusal, plan, status = None, None, 200
     if request.method == "POST" and form.is_valid():
         try:
             run = services.start_run(project, request.user, form.hyperparameters())
@@ -34,14 +40,10 @@ def train(request, project_id):
             return redirect("training_run", project.pk, run.pk)
     elif request.method == "POST":
         status = 400
+    refusal = refusal or data_refusal
     if refusal is None:
-        try:
-            annotations, warnings = services.check_training_data(project)
-        except services.TrainingRefused as error:
-            refusal = str(error)
-        else:
-            asked = TrainingForm(request.POST if request.method == "POST" else request.GET)
-            plan = plan_run(annotations, _planned_hyperparameters(asked), services.base_model())
+        asked = TrainingForm(request.POST if request.method == "POST" else request.GET)
+        plan = plan_run(annotations, _planned_hyperparameters(asked, defaults), services.base_model())
     if request.htmx and request.method == "GET":  # an option changed: the plan for it
         if plan is None or active:  # training cannot start now: the page says why once reloaded
             return HttpResponse(status=204)
@@ -57,11 +59,11 @@ def train(request, project_id):
     return render(request, "training/train.html", context, status=status)
 
 
-def _planned_hyperparameters(form: TrainingForm) -> Hyperparameters:
+def _planned_hyperparameters(form: TrainingForm, defaults: dict) -> Hyperparameters:
     """The options typed so far, each where it is valid and else its default: what the page's
     estimate is for."""
     form.is_valid()
-    return Hyperparameters(**form.hyperparameters())
+    return Hyperparameters(**{**defaults, **form.hyperparameters()})
 
 
 @require_GET
